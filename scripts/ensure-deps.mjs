@@ -1,0 +1,32 @@
+#!/usr/bin/env node
+// Makes `npm start` / `npm test` self-sufficient on a fresh machine:
+// installs npm dependencies when node_modules is missing or older than the lock file,
+// and installs Debian's nats-server when it is missing and we are root.
+import { existsSync, statSync } from 'node:fs';
+import { execSync } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const lock = join(root, 'package-lock.json');
+const installed = join(root, 'node_modules', '.package-lock.json');
+
+function run(cmd) {
+  console.error(`[ensure-deps] ${cmd}`);
+  execSync(cmd, { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
+}
+
+const stale = !existsSync(installed) || (existsSync(lock) && statSync(lock).mtimeMs > statSync(installed).mtimeMs + 1000);
+if (stale) run(existsSync(lock) ? 'npm ci --no-audit --no-fund' : 'npm install --no-audit --no-fund');
+
+function hasNatsServer() {
+  if (existsSync('/usr/sbin/nats-server') || existsSync('/usr/bin/nats-server')) return true;
+  try { execSync('command -v nats-server', { stdio: 'ignore', shell: '/bin/sh' }); return true; } catch { return false; }
+}
+if (!hasNatsServer()) {
+  if (process.getuid && process.getuid() === 0) {
+    run('apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nats-server');
+  } else {
+    console.error('[ensure-deps] nats-server is missing: install it with `sudo apt-get install nats-server` (Debian) or put it on PATH.');
+  }
+}
