@@ -1,0 +1,135 @@
+// Local append paths: the generic public path (§2.8), private gate posts (§4.5) and chain DMs (§5.6),
+// each with its checks in the spec's order. Nothing here writes; the chain actor persists an accepted
+// event and then applies it to the state.
+import { canonicalJson, utf8Length } from './canonical-json.js';
+import type { ChainState } from './chain-state.js';
+import { MAX_PAYLOAD_BYTES, NETWORK_ID, PROTOCOL_VERSION, isPublicEventType } from './constants.js';
+import { checkSpoolCaps, checkSpoolTimestampWindow } from './dm-spool-caps.js';
+import { normalizeDmPayload, validateDmLedgerPayload } from './dm-payload.js';
+import { ErrorCodes, reject, type ErrorCode } from './errors.js';
+import type { ChainEvent, Payload } from './event.js';
+import { computeEventId } from './event-id.js';
+import { normalizeGatePayload, validateGateLedgerPayload } from './gate-payload.js';
+import { parseKeyAlgo, verifyNodeBinding } from './identity.js';
+import { isRevoked } from './key-revocation.js';
+import { hasPlaintextBait } from './plaintext-bait.js';
+import { normalizePublicPayload, validateGenericPublicSchema, validatePublicLedgerPayload } from './public-payload.js';
+import { domainOfEventType, isPositiveInt, lastSequence } from './sequence-domains.js';
+import { isPlainObject } from './signed-context.js';
+import { DM_LOCK, GATE_APPEND_LOCK, normalizeLock } from './transport-lock.js';
+import { TIMESTAMP_MAX, revokeSelfMatch, verifyEventSignature, type ValidationContext, type Verdict } from './validate-event.js';
+
+export interface AppendInput {
+  event_type: string;
+  node_id: string;
+  payload: unknown;
+  signature: string;
+  sequence: unknown;
+  public_key: string;
+  public_key_algo: string;
+  protocol_version?: string;
+  /** Supplied timestamp (seconds, float); default now. */
+  timestamp?: number;
+}
+
+export interface AppendOptions {
+  /**
+   * The signature was just produced in-process with the author's own key (local signing): skip the
+   * redundant verification. Externally signed input must never set this.
+   */
+  trustedSignature?: boolean;
+}
+
+const fail = (code: ErrorCode, reason: string): Verdict => ({ kind: 'rejected', rejection: reject(code, reason) });
+
+/** The payload a local author must sign for a given type (what the append path will verify). */
+export function payloadToSign(eventType: string, rawPayload: Record<string, unknown>): Payload {
+  if (eventType === 'gate_message') {
+    const { gate_envelope: _e, signed_context: _s, ...rest } = normalizeGatePayload(rawPayload);
+    return rest as Payload;
+  }
+  if (eventType === 'dm_message') return normalizeDmPayload(rawPayload);
+  return finalizePublicPayload(eventType, normalizePublicPayload(eventType, rawPayload));
+}
+
+/** §2.8.7: `ephemeral` defaulted on message, removed on other types. */
+function finalizePublicPayload(eventType: string, p: Payload): Payload {
+  const out = { ...p };
+  if (eventType === 'message') out.ephemeral = Boolean(out.ephemeral ?? false);
+  else delete out.ephemeral;
+  return out;
+}
+
+function normalizedOrReject(input: AppendInput, state: ChainState, ctx: ValidationContext): { payload: Payload } | Verdict {
+  const raw = input.payload as Record<string, unknown>;
+  const type = input.event_type;
+  if (type === 'gate_message') {
+    // §6: plaintext bait is checked on the raw input, before normalisation could drop it.
+    if (hasPlaintextBait(raw)) return fail(ErrorCodes.PLAINTEXT, 'private gate ledger payload must not contain plaintext');
+    if (normalizeLock(raw.transport_lock) !== GATE_APPEND_LOCK) return fail(ErrorCodes.TRANSPORT_LOCK, 'gate messages require private_strong transport_lock');
+    const payload = normalizeGatePayload(raw);
+    const bad = validateGateLedgerPayload(payload);
+    return bad ? { kind: 'rejected', rejection: bad } : { payload };
+  }
+  if (type === 'dm_message') {
+    if (hasPlaintextBait(raw)) return fail(ErrorCodes.PLAINTEXT, 'private DM ledger payload must not contain plaintext');
+    if (normalizeLock(raw.transport_lock) !== DM_LOCK) return fail(ErrorCodes.TRANSPORT_LOCK, 'DM hashchain spool requires private_strong transport_lock');
+    const payload = normalizeDmPayload(raw);
+    const now = ctx.clock();
+    const bad = validateDmLedgerPayload(payload)
+      ?? checkSpoolTimestampWindow(payload, now, ctx.settings.spool)
+      ?? checkSpoolCaps(state.spool, payload, input.node_id, now, ctx.settings.spool);
+    return bad ? { kind: 'rejected', rejection: bad } : { payload };
+  }
+  const normalized = normalizePublicPayload(type, raw);
+  const bad = validateGenericPublicSchema(type, normalized) ?? validatePublicLedgerPayload(type, normalized);
+  return bad ? { kind: 'rejected', rejection: bad } : { payload: finalizePublicPayload(type, normalized) };
+}
+
+/** Decide a local append. On acceptance the returned event is complete (linked, timestamped, hashed). */
+export function validateLocalAppend(state: ChainState, input: AppendInput, ctx: ValidationContext, opts: AppendOptions = {}): Verdict {
+  const type = input.event_type;
+  const isPrivate = type === 'gate_message' || type === 'dm_message';
+  if (!isPrivate && !isPublicEventType(type)) return fail(ErrorCodes.UNSUPPORTED_EVENT_TYPE, `Unsupported event_type: ${type}`);
+  if (!isPositiveInt(input.sequence)) return fail(ErrorCodes.INVALID_SEQUENCE, 'sequence is required and must be > 0');
+  if (typeof input.node_id !== 'string' || !input.node_id) return fail(ErrorCodes.MISSING_FIELDS, 'node_id is required');
+  const last = lastSequence(state, input.node_id, domainOfEventType(type));
+  if (input.sequence <= last) return fail(ErrorCodes.REPLAY, `Replay detected: sequence ${input.sequence} <= last ${last}`);
+  if (!isPlainObject(input.payload)) return fail(ErrorCodes.SCHEMA, 'payload must be an object');
+  const normalized = normalizedOrReject(input, state, ctx);
+  if ('kind' in normalized) return normalized;
+  const payload = normalized.payload;
+  const payloadJson = canonicalJson(payload);
+  if (utf8Length(payloadJson) > MAX_PAYLOAD_BYTES) return fail(ErrorCodes.PAYLOAD_TOO_LARGE, 'payload exceeds max size');
+  const protocolVersion = input.protocol_version ?? PROTOCOL_VERSION;
+  if (protocolVersion !== PROTOCOL_VERSION) return fail(ErrorCodes.PROTOCOL_VERSION, 'Unsupported protocol_version');
+  if (!input.signature || !input.public_key || !input.public_key_algo) return fail(ErrorCodes.MISSING_SIGNATURE_FIELDS, 'Missing signature fields');
+  if (!parseKeyAlgo(input.public_key_algo)) return fail(ErrorCodes.UNSUPPORTED_ALGO, 'Unsupported public_key_algo');
+  if (!verifyNodeBinding(input.node_id, input.public_key, ctx.settings.allowLegacyNodeId)) return fail(ErrorCodes.NODE_ID_MISMATCH, 'node_id mismatch');
+  const bound = state.keyBindings.get(input.public_key);
+  if (bound !== undefined && bound !== input.node_id) return fail(ErrorCodes.KEY_BINDING, `public key already bound to ${bound}`);
+  const now = ctx.clock();
+  const timestamp = input.timestamp ?? now;
+  if (typeof timestamp !== 'number' || !Number.isFinite(timestamp) || timestamp < 0 || timestamp >= TIMESTAMP_MAX) {
+    return fail(ErrorCodes.INVALID_TIMESTAMP, 'Invalid timestamp');
+  }
+  const partial = {
+    prev_hash: state.head,
+    event_type: type,
+    node_id: input.node_id,
+    payload,
+    timestamp,
+    sequence: input.sequence,
+    signature: input.signature,
+    network_id: NETWORK_ID,
+    public_key: input.public_key,
+    public_key_algo: input.public_key_algo,
+    protocol_version: PROTOCOL_VERSION,
+  };
+  const event: ChainEvent = { event_id: computeEventId(partial), ...partial };
+  if (!opts.trustedSignature && !verifyEventSignature(event)) return fail(ErrorCodes.INVALID_SIGNATURE, 'Invalid signature');
+  if (type !== 'key_revoke' && isRevoked(state.revocations, input.public_key, now)) return fail(ErrorCodes.KEY_REVOKED, 'public key is revoked');
+  const selfMatch = revokeSelfMatch(event, 'append');
+  if (selfMatch) return { kind: 'rejected', rejection: selfMatch };
+  return { kind: 'accepted', event };
+}

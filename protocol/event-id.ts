@@ -1,0 +1,28 @@
+// §2.5 event_id = SHA-256(prev:type:node:canonical(payload):ts_text:seq:network).
+import { createHash } from 'node:crypto';
+import { canonicalJson } from './canonical-json.js';
+import type { ChainEvent } from './event.js';
+import { integerText, pythonFloatRepr } from './python-float.js';
+
+type IdFields = Pick<ChainEvent, 'prev_hash' | 'event_type' | 'node_id' | 'payload' | 'timestamp' | 'sequence' | 'network_id'>;
+
+export function eventIdWithTimestampText(ev: IdFields, tsText: string, payloadJson = canonicalJson(ev.payload)): string {
+  const pre = `${ev.prev_hash}:${ev.event_type}:${ev.node_id}:${payloadJson}:${tsText}:${ev.sequence}:${ev.network_id}`;
+  return createHash('sha256').update(pre, 'utf8').digest('hex');
+}
+
+/** Id of a locally produced event: timestamps are always floats (rule 1). */
+export function computeEventId(ev: IdFields): string {
+  return eventIdWithTimestampText(ev, pythonFloatRepr(ev.timestamp));
+}
+
+/**
+ * Rule 3: verify a received id with the float form first, then (integral timestamps only) the legacy
+ * bare-integer form. Returns which form matched, or null.
+ */
+export function matchEventId(ev: IdFields & { event_id: string }, payloadJson?: string): 'float' | 'int' | null {
+  const pj = payloadJson ?? canonicalJson(ev.payload);
+  if (eventIdWithTimestampText(ev, pythonFloatRepr(ev.timestamp), pj) === ev.event_id) return 'float';
+  if (Number.isInteger(ev.timestamp) && eventIdWithTimestampText(ev, integerText(ev.timestamp), pj) === ev.event_id) return 'int';
+  return null;
+}
