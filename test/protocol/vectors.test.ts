@@ -1,17 +1,17 @@
 import * as ed from '@noble/ed25519';
 import { sha512 } from '@noble/hashes/sha2.js';
-import { canonicalJson } from '../../protocol/canonical-json';
-import { normalizeDmPayload } from '../../protocol/dm-payload';
-import { eventToWireJson, type ChainEvent } from '../../protocol/event';
-import { computeEventId, eventIdWithTimestampText, matchEventId } from '../../protocol/event-id';
-import { gateSignatureVariants } from '../../protocol/gate-payload';
-import { deriveNodeId, identityFromSeed } from '../../protocol/identity';
-import { normalizeKeyRotate } from '../../protocol/public-payload';
-import { pythonFloatRepr } from '../../protocol/python-float';
-import { checkSealedBytes } from '../../protocol/sealed-bytes';
-import { signaturePayload } from '../../protocol/signature-payload';
-import { signEd25519, verifySignature } from '../../protocol/signatures';
-import * as V from '../fixtures/vectors';
+import { canonicalJson } from '../../protocol/canonical-json.js';
+import { normalizeDmPayload } from '../../protocol/dm-payload.js';
+import { eventToWireJson, type ChainEvent } from '../../protocol/event.js';
+import { computeEventId, eventIdWithTimestampText, matchEventId } from '../../protocol/event-id.js';
+import { gateSignatureVariants } from '../../protocol/gate-payload.js';
+import { deriveNodeId, identityFromSeed } from '../../protocol/identity.js';
+import { normalizeKeyRotate } from '../../protocol/public-payload.js';
+import { pythonFloatRepr } from '../../protocol/python-float.js';
+import { checkSealedBytes } from '../../protocol/sealed-bytes.js';
+import { signaturePayload } from '../../protocol/signature-payload.js';
+import { signEd25519, verifySignature } from '../../protocol/signatures.js';
+import * as V from '../fixtures/vectors.js';
 
 ed.hashes.sha512 = sha512;
 

@@ -1,0 +1,136 @@
+// The durable chain: event log by height, index by event_id, and the persisted parts of the derived
+// state (DM and signed-write sequence domains, §3.2) in LevelDB. Every append, ingest batch or fork is
+// one atomic batch, acknowledged only once it is fsync'd (group commit).
+import { renameSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { canonicalJson } from '../protocol/canonical-json.js';
+import { GENESIS_HASH } from '../protocol/constants.js';
+import { ErrorCodes, InfonetError } from '../protocol/errors.js';
+import type { ChainEvent } from '../protocol/event.js';
+import { eventIdWithTimestampText } from '../protocol/event-id.js';
+import { timestampText } from '../protocol/event.js';
+import { heightKey, openDatabase, sublevel, type Db, type Sublevel } from './db.js';
+import { GroupCommitter, type BatchOp } from './group-commit.js';
+
+export interface ChainMeta {
+  length: number;
+  head: string;
+  dmDomains: Record<string, number>;
+  signedWrites: Record<string, number>;
+}
+
+const META_KEY = 'chain';
+
+export class ChainStore {
+  readonly events: Sublevel;
+  readonly ids: Sublevel;
+  readonly meta: Sublevel;
+  readonly committer: GroupCommitter;
+
+  constructor(readonly db: Db, committer?: GroupCommitter) {
+    this.events = sublevel(db, 'chain-ev');
+    this.ids = sublevel(db, 'chain-id');
+    this.meta = sublevel(db, 'chain-meta');
+    this.committer = committer ?? new GroupCommitter(db);
+  }
+
+  async readMeta(): Promise<ChainMeta> {
+    const m = (await this.meta.get(META_KEY)) as ChainMeta | undefined;
+    return m ?? { length: 0, head: GENESIS_HASH, dmDomains: {}, signedWrites: {} };
+  }
+
+  /** Operations that append `events` at `fromHeight` and move the head (no I/O). */
+  appendOps(fromHeight: number, events: readonly ChainEvent[], meta: ChainMeta): BatchOp[] {
+    const ops: BatchOp[] = [];
+    events.forEach((ev, i) => {
+      ops.push({ type: 'put', sublevel: this.events, key: heightKey(fromHeight + i), value: ev });
+      ops.push({ type: 'put', sublevel: this.ids, key: ev.event_id, value: fromHeight + i });
+    });
+    ops.push({ type: 'put', sublevel: this.meta, key: META_KEY, value: meta });
+    return ops;
+  }
+
+  /** Operations that drop heights >= fromHeight (fork / reset); the caller knows the dropped ids. */
+  truncateOps(fromHeight: number, droppedIds: readonly string[], oldLength: number): BatchOp[] {
+    const ops: BatchOp[] = [];
+    for (let h = fromHeight; h < oldLength; h++) ops.push({ type: 'del', sublevel: this.events, key: heightKey(h) });
+    for (const id of droppedIds) ops.push({ type: 'del', sublevel: this.ids, key: id });
+    return ops;
+  }
+
+  write(ops: BatchOp[]): Promise<void> {
+    return this.committer.write(ops);
+  }
+
+  async *iterate(from = 0, to = Infinity): AsyncGenerator<ChainEvent> {
+    const it = this.events.iterator({ gte: heightKey(from), ...(Number.isFinite(to) ? { lt: heightKey(to) } : {}) });
+    try {
+      for (;;) {
+        const batch = (await it.nextv(1000)) as Array<[string, ChainEvent]>;
+        if (batch.length === 0) return;
+        for (const [, ev] of batch) yield ev;
+      }
+    } finally {
+      await it.close();
+    }
+  }
+
+  async readRange(from: number, limit: number): Promise<ChainEvent[]> {
+    const out: ChainEvent[] = [];
+    for await (const ev of this.iterate(from, from + limit)) out.push(ev);
+    return out;
+  }
+
+  async heightOf(eventId: string): Promise<number | undefined> {
+    return (await this.ids.get(eventId)) as number | undefined;
+  }
+}
+
+/** Re-hash and re-link every stored event (§3.2.1); returns the first bad height and why, or null. */
+export function checkStoredEvent(ev: ChainEvent, expectedPrev: string): string | null {
+  if (!ev || typeof ev !== 'object') return 'unreadable event';
+  if (ev.prev_hash !== expectedPrev) return 'prev_hash does not link to the previous event';
+  try {
+    if (eventIdWithTimestampText(ev, timestampText(ev), canonicalJson(ev.payload)) !== ev.event_id) return 'Hash mismatch';
+  } catch {
+    return 'unreadable event';
+  }
+  return null;
+}
+
+export interface OpenChainOptions {
+  /**
+   * On a failed integrity check, move the database aside (`db.quarantine.<unix>`) and start from
+   * genesis instead of refusing to open (spec §3.2.1 / T74). Off by default: a corrupt store is refused
+   * with an error naming the first bad height, and never silently wiped.
+   */
+  quarantineCorrupt?: boolean;
+}
+
+export async function openChainDatabase(dataDir: string, opts: OpenChainOptions = {}): Promise<{ db: Db; quarantined?: string }> {
+  const db = await openDatabase(dataDir);
+  const store = new ChainStore(db);
+  const meta = await store.readMeta();
+  let prev = GENESIS_HASH;
+  let height = 0;
+  let problem: string | null = null;
+  for await (const ev of store.iterate()) {
+    problem = checkStoredEvent(ev, prev);
+    if (problem) break;
+    prev = ev.event_id;
+    height++;
+  }
+  if (!problem && (height !== meta.length || prev !== meta.head)) {
+    problem = `head record (length ${meta.length}) does not match the event log (length ${height})`;
+  }
+  if (!problem) return { db };
+  const message = `chain store integrity check failed at height ${height}: ${problem}`;
+  if (!opts.quarantineCorrupt) {
+    await db.close();
+    throw new InfonetError(ErrorCodes.STORE_CORRUPT, `${message} (refusing to open ${dataDir}; restart with --quarantine-corrupt to move it aside and re-sync)`, { height });
+  }
+  await db.close();
+  const aside = join(dataDir, `db.quarantine.${Math.floor(Date.now() / 1000)}`);
+  if (!existsSync(aside)) renameSync(join(dataDir, 'db'), aside);
+  return { db: await openDatabase(dataDir), quarantined: aside };
+}
