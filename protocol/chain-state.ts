@@ -76,3 +76,41 @@ export function rebuildChainState(events: Iterable<ChainEvent>, saved: { dm?: Re
 }
 
 export { domainKey };
+
+/** Plain-data form of a ChainState (for the incremental validator's checkpoint file). */
+export interface SerializedChainState {
+  length: number;
+  head: string;
+  eventIndex: Array<[string, number]>;
+  nodeSequences: Array<[string, number]>;
+  sequenceDomains: Array<[string, number]>;
+  keyBindings: Array<[string, string]>;
+  revocations: Array<[string, Revocation]>;
+  spool: Array<[string, Array<{ nodeId: string; ts: number }>]>;
+}
+
+export function serializeChainState(s: ChainState): SerializedChainState {
+  return {
+    length: s.length,
+    head: s.head,
+    eventIndex: [...s.eventIndex],
+    nodeSequences: [...s.nodeSequences],
+    sequenceDomains: [...s.sequenceDomains],
+    keyBindings: [...s.keyBindings],
+    revocations: [...s.revocations],
+    spool: [...s.spool],
+  };
+}
+
+export function deserializeChainState(s: SerializedChainState): ChainState {
+  return {
+    length: s.length,
+    head: s.head,
+    eventIndex: new Map(s.eventIndex),
+    nodeSequences: new Map(s.nodeSequences),
+    sequenceDomains: new Map(s.sequenceDomains),
+    keyBindings: new Map(s.keyBindings),
+    revocations: new Map(s.revocations),
+    spool: new Map(s.spool),
+  };
+}

@@ -9,7 +9,7 @@ import { ErrorCodes, InfonetError } from '../protocol/errors.js';
 import type { ChainEvent } from '../protocol/event.js';
 import { eventIdWithTimestampText } from '../protocol/event-id.js';
 import { timestampText } from '../protocol/event.js';
-import { heightKey, openDatabase, sublevel, type Db, type Sublevel } from './db.js';
+import { heightKey, sublevel, type Db, type Sublevel } from './db.js';
 import { GroupCommitter, type BatchOp } from './group-commit.js';
 
 export interface ChainMeta {
@@ -98,39 +98,19 @@ export function checkStoredEvent(ev: ChainEvent, expectedPrev: string): string |
   return null;
 }
 
-export interface OpenChainOptions {
-  /**
-   * On a failed integrity check, move the database aside (`db.quarantine.<unix>`) and start from
-   * genesis instead of refusing to open (spec §3.2.1 / T74). Off by default: a corrupt store is refused
-   * with an error naming the first bad height, and never silently wiped.
-   */
-  quarantineCorrupt?: boolean;
+/** Move a corrupt database aside (`db.quarantine.<unix>`) so the node can start from genesis and re-sync (T74). */
+export function quarantineDatabase(dataDir: string): string {
+  let aside = join(dataDir, `db.quarantine.${Math.floor(Date.now() / 1000)}`);
+  for (let i = 1; existsSync(aside); i++) aside = join(dataDir, `db.quarantine.${Math.floor(Date.now() / 1000)}.${i}`);
+  renameSync(join(dataDir, 'db'), aside);
+  return aside;
 }
 
-export async function openChainDatabase(dataDir: string, opts: OpenChainOptions = {}): Promise<{ db: Db; quarantined?: string }> {
-  const db = await openDatabase(dataDir);
-  const store = new ChainStore(db);
-  const meta = await store.readMeta();
-  let prev = GENESIS_HASH;
-  let height = 0;
-  let problem: string | null = null;
-  for await (const ev of store.iterate()) {
-    problem = checkStoredEvent(ev, prev);
-    if (problem) break;
-    prev = ev.event_id;
-    height++;
-  }
-  if (!problem && (height !== meta.length || prev !== meta.head)) {
-    problem = `head record (length ${meta.length}) does not match the event log (length ${height})`;
-  }
-  if (!problem) return { db };
-  const message = `chain store integrity check failed at height ${height}: ${problem}`;
-  if (!opts.quarantineCorrupt) {
-    await db.close();
-    throw new InfonetError(ErrorCodes.STORE_CORRUPT, `${message} (refusing to open ${dataDir}; restart with --quarantine-corrupt to move it aside and re-sync)`, { height });
-  }
-  await db.close();
-  const aside = join(dataDir, `db.quarantine.${Math.floor(Date.now() / 1000)}`);
-  if (!existsSync(aside)) renameSync(join(dataDir, 'db'), aside);
-  return { db: await openDatabase(dataDir), quarantined: aside };
+export function corruptStoreError(dataDir: string, height: number, problem: string): InfonetError {
+  return new InfonetError(
+    ErrorCodes.STORE_CORRUPT,
+    `chain store integrity check failed at height ${height}: ${problem} (refusing to open ${dataDir}; ` +
+      'start with --quarantine-corrupt to move it aside and re-sync)',
+    { height },
+  );
 }

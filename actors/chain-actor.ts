@@ -1,0 +1,237 @@
+// One XState actor per chain. It owns the chain's lifecycle and serialises every command: appends and
+// ingests run one at a time in `ready` (their durability waits overlap through group commit); fork
+// application and resets are exclusive — commands arriving meanwhile are queued and replayed in order.
+// The snapshot keeps control state only (height, head, counters, clean-stop flag); the chain itself is
+// rebuilt from LevelDB on start.
+import { Subject, type Observable } from 'rxjs';
+import { assign, createActor, enqueueActions, fromPromise, setup, type Actor } from 'xstate';
+import type { AppendInput } from '../protocol/append-rules.js';
+import { systemClock, type Clock } from '../protocol/clock.js';
+import { ErrorCodes, InfonetError } from '../protocol/errors.js';
+import type { ChainEvent } from '../protocol/event.js';
+import type { Identity } from '../protocol/identity.js';
+import type { ChainSettings } from '../protocol/settings.js';
+import { ChainStore } from '../store/chain-store.js';
+import { sublevel, type Db } from '../store/db.js';
+import { ChainLedger, type IngestOutcome } from './chain-ledger.js';
+
+export type ChainNotice =
+  | { kind: 'appended'; event: ChainEvent }
+  | { kind: 'ingested'; events: ChainEvent[]; duplicates: number; rejected: IngestOutcome['rejected'] }
+  | { kind: 'forked'; length: number; head: string }
+  | { kind: 'rejected'; command: string; code: string; reason: string };
+
+interface ChainControl {
+  length: number;
+  head: string;
+  commands: number;
+  queued: ChainCommand[];
+}
+
+type ChainCommand =
+  | { type: 'RUN'; run: () => void }
+  | { type: 'EXCLUSIVE'; run: () => Promise<void> }
+  | { type: 'STOP'; done: () => void };
+
+export interface PreviousRun {
+  cleanStop: boolean;
+  length: number;
+  head: string;
+}
+
+const chainMachine = setup({
+  types: {
+    context: {} as ChainControl,
+    events: {} as ChainCommand | { type: 'SYNC'; length: number; head: string },
+    input: {} as { length: number; head: string },
+  },
+  actors: {
+    exclusive: fromPromise<void, { run: () => Promise<void> }>(({ input }) => input.run()),
+  },
+  actions: {
+    run: ({ event }) => { if (event.type === 'RUN') event.run(); },
+    enqueue: assign({ queued: ({ context, event }) => [...context.queued, event as ChainCommand] }),
+    replayQueued: enqueueActions(({ context, enqueue }) => {
+      for (const e of context.queued) enqueue.raise(e);
+      enqueue.assign({ queued: [] });
+    }),
+    count: assign({ commands: ({ context }) => context.commands + 1 }),
+    sync: assign(({ event }) => (event.type === 'SYNC' ? { length: event.length, head: event.head } : {})),
+  },
+}).createMachine({
+  id: 'chain',
+  initial: 'ready',
+  context: ({ input }) => ({ length: input.length, head: input.head, commands: 0, queued: [] }),
+  on: { SYNC: { actions: 'sync' } },
+  states: {
+    ready: {
+      on: {
+        RUN: { actions: ['run', 'count'] },
+        EXCLUSIVE: { target: 'exclusive' },
+        STOP: { target: 'stopped', actions: ({ event }) => event.done() },
+      },
+    },
+    exclusive: {
+      invoke: {
+        src: 'exclusive',
+        input: ({ event }) => ({ run: (event as Extract<ChainCommand, { type: 'EXCLUSIVE' }>).run }),
+        onDone: { target: 'ready', actions: ['count', 'replayQueued'] },
+        onError: { target: 'ready', actions: ['count', 'replayQueued'] },
+      },
+      on: { RUN: { actions: 'enqueue' }, EXCLUSIVE: { actions: 'enqueue' }, STOP: { actions: 'enqueue' } },
+    },
+    stopped: { type: 'final' },
+  },
+});
+
+export interface ChainActorOptions {
+  db: Db;
+  settings: ChainSettings;
+  clock?: Clock;
+}
+
+export class ChainActor {
+  private readonly notices = new Subject<ChainNotice>();
+  /** Everything that happens to the chain, published after it is durable. */
+  readonly events$: Observable<ChainNotice> = this.notices.asObservable();
+  private stopped = false;
+  private failure: Error | null = null;
+
+  private constructor(
+    readonly ledger: ChainLedger,
+    private readonly actor: Actor<typeof chainMachine>,
+    private readonly db: Db,
+    readonly previousRun: PreviousRun | null,
+  ) {}
+
+  static async start(opts: ChainActorOptions): Promise<ChainActor> {
+    const store = new ChainStore(opts.db);
+    const ledger = await ChainLedger.open(store, opts.settings, opts.clock ?? systemClock);
+    const snapshots = sublevel(opts.db, 'actor-snapshots');
+    const saved = (await snapshots.get('chain')) as { context?: { length: number; head: string }; clean?: boolean } | undefined;
+    const previousRun = saved?.context ? { cleanStop: saved.clean === true, length: saved.context.length, head: saved.context.head } : null;
+    // Mark the run as in progress: an unclean stop (kill -9) is visible at the next start.
+    await snapshots.put('chain', { ...(saved ?? {}), clean: false });
+    const actor = createActor(chainMachine, { input: { length: ledger.length, head: ledger.head } });
+    actor.start();
+    return new ChainActor(ledger, actor, opts.db, previousRun);
+  }
+
+  get length(): number { return this.ledger.length; }
+  get head(): string { return this.ledger.head; }
+  get state(): string { return String(this.actor.getSnapshot().value); }
+
+  private guard(): void {
+    if (this.failure) throw new InfonetError(ErrorCodes.UNAVAILABLE, `chain is failed: ${this.failure.message}`);
+    if (this.stopped) throw new InfonetError(ErrorCodes.UNAVAILABLE, 'chain is stopping');
+  }
+
+  /** Run a synchronous decide+apply step in order; resolve after its batch is durable. */
+  private runSync<T>(command: string, step: () => { value: T; durable: Promise<void> }, publish: (v: T) => void): Promise<T> {
+    this.guard();
+    return new Promise<T>((resolve, reject) => {
+      this.actor.send({
+        type: 'RUN',
+        run: () => {
+          let r: { value: T; durable: Promise<void> };
+          try {
+            r = step();
+          } catch (e) {
+            if (e instanceof InfonetError) this.notices.next({ kind: 'rejected', command, code: e.code, reason: e.reason });
+            reject(e);
+            return;
+          }
+          this.actor.send({ type: 'SYNC', length: this.ledger.length, head: this.ledger.head });
+          r.durable.then(() => { publish(r.value); resolve(r.value); }, (e: Error) => { this.fail(e); reject(e); });
+        },
+      });
+    });
+  }
+
+  private runExclusive<T>(fn: () => Promise<T>): Promise<T> {
+    this.guard();
+    return new Promise<T>((resolve, reject) => {
+      this.actor.send({
+        type: 'EXCLUSIVE',
+        run: async () => {
+          try {
+            resolve(await fn());
+            this.actor.send({ type: 'SYNC', length: this.ledger.length, head: this.ledger.head });
+          } catch (e) {
+            reject(e);
+          }
+        },
+      });
+    });
+  }
+
+  private fail(e: Error): void {
+    // A failed durable write leaves memory ahead of disk: refuse further work; a restart rebuilds from disk.
+    this.failure ??= e;
+  }
+
+  append(input: AppendInput): Promise<ChainEvent> {
+    return this.runSync('append', () => {
+      const r = this.ledger.appendSigned(input);
+      return { value: r.event, durable: r.durable };
+    }, (event) => this.notices.next({ kind: 'appended', event }));
+  }
+
+  appendLocal(id: Identity, eventType: string, payload: Record<string, unknown>, sequence?: number): Promise<ChainEvent> {
+    return this.runSync('append', () => {
+      const r = this.ledger.appendLocal(id, eventType, payload, sequence);
+      return { value: r.event, durable: r.durable };
+    }, (event) => this.notices.next({ kind: 'appended', event }));
+  }
+
+  ingest(events: readonly unknown[], maxAgeS?: number): Promise<IngestOutcome> {
+    return this.runSync('ingest', () => {
+      const r = this.ledger.ingest(events, maxAgeS);
+      return { value: r.outcome, durable: r.durable };
+    }, (o) => {
+      if (o.accepted || o.rejected.length) this.notices.next({ kind: 'ingested', events: o.events, duplicates: o.duplicates, rejected: o.rejected });
+    });
+  }
+
+  checkSignedWrite(nodeId: string, sequence: unknown, domain: string): Promise<void> {
+    return this.runSync('signed-write', () => ({ value: undefined, durable: this.ledger.checkSignedWrite(nodeId, sequence, domain).durable }), () => {});
+  }
+
+  applyFork(events: readonly unknown[], headHash: string, proofCount: number, quorum: number): Promise<{ ok: boolean; reason: string }> {
+    return this.runExclusive(async () => {
+      const r = await this.ledger.applyFork(events, headHash, proofCount, quorum);
+      if (r.ok) this.notices.next({ kind: 'forked', length: this.ledger.length, head: this.ledger.head });
+      return r;
+    });
+  }
+
+  resetToGenesis(): Promise<void> {
+    return this.runExclusive(async () => {
+      await this.ledger.resetToGenesis();
+      this.notices.next({ kind: 'forked', length: 0, head: this.ledger.head });
+    });
+  }
+
+  readRange(from: number, limit: number): Promise<ChainEvent[]> {
+    return this.ledger.store.readRange(from, limit);
+  }
+
+  heightOf(eventId: string): number | undefined {
+    return this.ledger.view.eventIndex.get(eventId);
+  }
+
+  /** Finish in-flight work, flush, persist the control snapshot and stop. The db stays open (owned by the caller). */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    await new Promise<void>((done) => this.actor.send({ type: 'STOP', done }));
+    this.stopped = true;
+    await this.ledger.store.committer.drain();
+    const snap = this.actor.getPersistedSnapshot() as unknown as { context: ChainControl };
+    await sublevel(this.db, 'actor-snapshots').put('chain', {
+      context: { length: snap.context.length, head: snap.context.head, commands: snap.context.commands },
+      clean: this.failure === null,
+    });
+    this.actor.stop();
+    this.notices.complete();
+  }
+}
