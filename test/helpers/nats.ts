@@ -1,0 +1,161 @@
+// Test launcher for real nats-server processes (in the spirit of nats.js's own NatsServer test helper).
+// Every server runs on free loopback ports (never the system server on 4222) with its own temp directory.
+//
+//   const srv = await startServer({ jetstream: true });            // single server
+//   const fed = await startHubWithLeaves(2);                       // hub + 2 leaves, leaf links already up
+//   await waitFor(() => something(), 5000);                        // poll until true
+//   afterAll(() => stopAll());                                     // stops every server this file started
+//
+// Synchronisation is always by polling a condition (waitFor), never by fixed sleeps.
+
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { startNatsServer, type NatsServerHandle, type NatsServerOptions } from '../../bus/nats-server.js';
+
+export type TestServer = NatsServerHandle & { dir: string };
+
+const started = new Set<TestServer>();
+let counter = 0;
+
+function uniqueName(prefix: string): string {
+  return `${prefix}${process.pid}_${++counter}`;
+}
+
+export interface StartServerOptions extends Partial<Omit<NatsServerOptions, 'jetstream'>> {
+  /** true: JetStream in the server's temp dir; or explicit options. */
+  jetstream?: boolean | { storeDir?: string; domain?: string };
+  /** Reuse a directory (restart tests). Not removed on stop when given. */
+  dir?: string;
+}
+
+/** Starts one nats-server on free ports; it is tracked and stopped by stopAll(). */
+export async function startServer(opts: StartServerOptions = {}): Promise<TestServer> {
+  const ownDir = !opts.dir;
+  const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'infonet-test-nats-'));
+  const { jetstream, dir: _d, ...rest } = opts;
+  const cfg: NatsServerOptions = {
+    serverName: opts.serverName ?? uniqueName('t'),
+    configDir: join(dir, 'conf'),
+    ...rest,
+  };
+  if (jetstream) {
+    const j = jetstream === true ? {} : jetstream;
+    cfg.jetstream = { storeDir: j.storeDir ?? join(dir, 'js'), ...(j.domain ? { domain: j.domain } : {}) };
+  }
+  const h = await startNatsServer(cfg);
+  const srv = h as TestServer;
+  srv.dir = dir;
+  const innerStop = h.stop;
+  srv.stop = async (killAfterMs?: number) => {
+    await innerStop(killAfterMs);
+    started.delete(srv);
+    if (ownDir) rmSync(dir, { recursive: true, force: true });
+  };
+  started.add(srv);
+  return srv;
+}
+
+/** Stops every server started through this helper (use in afterAll). */
+export async function stopAll(): Promise<void> {
+  await Promise.all([...started].map((s) => s.stop()));
+}
+
+export interface Federation {
+  hub: TestServer;
+  leaves: TestServer[];
+  stopAll(): Promise<void>;
+}
+
+export interface HubWithLeavesOptions {
+  /** Hub JetStream domain. Default 'hub'. */
+  domain?: string;
+  /** Give each leaf its own JetStream (domain = its server name). Default false. */
+  leafJetStream?: boolean;
+}
+
+/** A hub (leaf listener + JetStream domain) and n leaf servers; resolves once all n leaf links are up. */
+export async function startHubWithLeaves(n: number, opts: HubWithLeavesOptions = {}): Promise<Federation> {
+  const hub = await startServer({
+    serverName: uniqueName('hub'),
+    jetstream: { domain: opts.domain ?? 'hub' },
+    leafListen: true,
+  });
+  const leaves = await Promise.all(
+    Array.from({ length: n }, (_, i) =>
+      startServer({
+        serverName: uniqueName(`leaf${String.fromCharCode(65 + i)}`),
+        leafRemotes: [hub.leafUrl!],
+        jetstream: opts.leafJetStream ? true : undefined,
+      }),
+    ),
+  );
+  await waitForLeafConnected(hub, n);
+  return {
+    hub,
+    leaves,
+    async stopAll() {
+      await Promise.all(leaves.map((l) => l.stop()));
+      await hub.stop();
+    },
+  };
+}
+
+/**
+ * Polls `cond` (sync or async) every `intervalMs` until it returns a truthy value, which is returned.
+ * Exceptions thrown by `cond` count as "not yet". Rejects with the last error/value after `timeoutMs`.
+ */
+export async function waitFor<T>(
+  cond: () => T | Promise<T>,
+  timeoutMs = 5000,
+  { intervalMs = 25, what = 'condition' }: { intervalMs?: number; what?: string } = {},
+): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  let lastErr: unknown;
+  for (;;) {
+    try {
+      const v = await cond();
+      if (v) return v as NonNullable<T>;
+    } catch (e) {
+      lastErr = e;
+    }
+    if (Date.now() >= deadline) {
+      const detail = lastErr instanceof Error ? `: ${lastErr.message}` : '';
+      throw new Error(`waitFor: ${what} not met within ${timeoutMs} ms${detail}`);
+    }
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
+
+/** GET a monitoring endpoint (/varz, /leafz, /jsz …) as JSON. */
+export async function monitor<T = Record<string, unknown>>(server: NatsServerHandle, path: string): Promise<T> {
+  if (!server.monitorUrl) throw new Error(`${server.serverName} has no monitoring port`);
+  const res = await fetch(`${server.monitorUrl}${path}`);
+  if (!res.ok) throw new Error(`${path}: HTTP ${res.status}`);
+  return (await res.json()) as T;
+}
+
+/** Waits until `hub` reports at least `count` leaf connections on /leafz. */
+export async function waitForLeafConnected(hub: NatsServerHandle, count = 1, timeoutMs = 10_000): Promise<void> {
+  await waitFor(
+    async () => ((await monitor<{ leafnodes?: number }>(hub, '/leafz')).leafnodes ?? 0) >= count,
+    timeoutMs,
+    { what: `${count} leaf connection(s) on ${hub.serverName}` },
+  );
+}
+
+/**
+ * Retries a request until something answers (interest takes a moment to propagate over leaf links after a
+ * subscription is created; "no responders" comes back immediately, so retrying is cheap).
+ */
+export async function waitForResponder(nc: NatsConnection, subject: string, data: Uint8Array = new Uint8Array(), timeoutMs = 10_000): Promise<void> {
+  await waitFor(
+    async () => {
+      await nc.request(subject, data, { timeout: 500 });
+      return true;
+    },
+    timeoutMs,
+    { what: `a responder on ${subject}` },
+  );
+}
