@@ -18,14 +18,20 @@ export interface ProofTarget {
   delivery_class: string;
   recipient_id?: string;
   recipient_token?: string;
+  /** Shared mail without a token in hand: the shared mailbox key, which is SHA-256(token) already. */
+  shared_key?: string;
   msg_id: string;
   ciphertext: string;
 }
 
-/** Request mail is scoped by recipient id; shared mail by SHA-256(token) so the token never needs signing in clear. */
+/**
+ * Request mail is scoped by recipient id; shared mail by SHA-256(token) (= the network-wide shared
+ * mailbox key), so a proof never carries the token and cannot be moved to another mailbox.
+ */
 export function proofString(t: ProofTarget): string {
   const cls = t.delivery_class.trim().toLowerCase();
-  const scope = cls === 'shared' ? sha256Hex((t.recipient_token ?? '').trim()) : (t.recipient_id ?? '').trim();
+  const token = (t.recipient_token ?? '').trim();
+  const scope = cls === 'shared' ? (token ? sha256Hex(token) : (t.shared_key ?? '')) : (t.recipient_id ?? '').trim();
   return `${PROOF_DOMAIN}|${cls}|${scope}|${t.msg_id}|${sha256Hex(t.ciphertext)}`;
 }
 

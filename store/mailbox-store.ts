@@ -1,0 +1,85 @@
+// Durable state of the DM relay in the node's LevelDB (spec §7.10: pending mail survives restarts).
+//   mbxbox  mailbox key → persisted mailbox actor snapshot (pending messages + claim tombstones)
+//   mbxdue  "<deadline s, zero-padded>|<mailbox key>" → 1: expiry index, so passivated mailboxes
+//           are still purged on time and deadlines survive a restart
+//   mbxhyd  chain event_id → hydration time: a chain DM is deposited at most once, ever (§7.7.6)
+//   mbxmeta "pepper" → the node's MESH_DM_TOKEN_PEPPER when generated here (§7.2)
+// Every write goes through the group committer, so callers can acknowledge after it resolves.
+import { randomBytes } from 'node:crypto';
+import { type Db, sublevel, type Sublevel } from './db.js';
+import { type BatchOp, GroupCommitter } from './group-commit.js';
+
+export interface MailboxRecord {
+  /** XState persisted snapshot of the mailbox actor. */
+  snapshot: unknown;
+  /** Absolute expiry deadline (s) the due index currently holds for this mailbox, or null. */
+  deadline: number | null;
+}
+
+const dueKey = (deadline: number, mailboxKey: string): string => `${Math.ceil(deadline).toString().padStart(12, '0')}|${mailboxKey}`;
+
+export class MailboxStore {
+  readonly boxes: Sublevel;
+  readonly due: Sublevel;
+  readonly hydrated: Sublevel;
+  readonly meta: Sublevel;
+  readonly committer: GroupCommitter;
+
+  constructor(readonly db: Db, committer?: GroupCommitter) {
+    this.boxes = sublevel(db, 'mbxbox');
+    this.due = sublevel(db, 'mbxdue');
+    this.hydrated = sublevel(db, 'mbxhyd');
+    this.meta = sublevel(db, 'mbxmeta');
+    this.committer = committer ?? new GroupCommitter(db);
+  }
+
+  /** The configured pepper, else the persisted one, else a new one persisted now (§7.2). */
+  async pepper(configured: string): Promise<string> {
+    if (configured) return configured;
+    const stored = await this.meta.get('pepper');
+    if (typeof stored === 'string' && stored) return stored;
+    const fresh = randomBytes(32).toString('hex');
+    await this.committer.write([{ type: 'put', key: 'pepper', value: fresh, sublevel: this.meta }]);
+    return fresh;
+  }
+
+  async loadMailbox(key: string): Promise<MailboxRecord | undefined> {
+    return (await this.boxes.get(key)) as MailboxRecord | undefined;
+  }
+
+  /** Ops that replace a mailbox's record (null = delete) and move its due-index entry. */
+  mailboxOps(key: string, record: MailboxRecord | null, previousDeadline: number | null): BatchOp[] {
+    const ops: BatchOp[] = [];
+    const next = record?.deadline ?? null;
+    if (previousDeadline !== null && previousDeadline !== next) ops.push({ type: 'del', key: dueKey(previousDeadline, key), sublevel: this.due });
+    if (next !== null && next !== previousDeadline) ops.push({ type: 'put', key: dueKey(next, key), value: 1, sublevel: this.due });
+    ops.push(record ? { type: 'put', key, value: record, sublevel: this.boxes } : { type: 'del', key, sublevel: this.boxes });
+    return ops;
+  }
+
+  hydratedOps(eventIds: readonly string[], now: number): BatchOp[] {
+    return eventIds.map((id) => ({ type: 'put', key: id, value: now, sublevel: this.hydrated }));
+  }
+
+  async isHydrated(eventId: string): Promise<boolean> {
+    return (await this.hydrated.get(eventId)) !== undefined;
+  }
+
+  /** Mailbox keys whose deadline is ≤ now, oldest first. */
+  async dueMailboxes(now: number, limit = 1000): Promise<string[]> {
+    const out: string[] = [];
+    const lt = `${(Math.floor(now) + 1).toString().padStart(12, '0')}|`;
+    for await (const k of this.due.keys({ lt, limit }) as AsyncIterable<string>) out.push(k.slice(k.indexOf('|') + 1));
+    return out;
+  }
+
+  async mailboxCount(): Promise<number> {
+    let n = 0;
+    for await (const _k of this.boxes.keys() as AsyncIterable<string>) n++;
+    return n;
+  }
+
+  write(ops: BatchOp[]): Promise<void> {
+    return this.committer.write(ops);
+  }
+}
