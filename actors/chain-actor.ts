@@ -111,7 +111,7 @@ export class ChainActor {
     const saved = (await snapshots.get('chain')) as { context?: { length: number; head: string }; clean?: boolean } | undefined;
     const previousRun = saved?.context ? { cleanStop: saved.clean === true, length: saved.context.length, head: saved.context.head } : null;
     // Mark the run as in progress: an unclean stop (kill -9) is visible at the next start.
-    await snapshots.put('chain', { ...(saved ?? {}), clean: false });
+    await snapshots.put('chain', { context: { length: ledger.length, head: ledger.head }, clean: false });
     const actor = createActor(chainMachine, { input: { length: ledger.length, head: ledger.head } });
     actor.start();
     return new ChainActor(ledger, actor, opts.db, previousRun);
