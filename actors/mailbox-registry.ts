@@ -21,6 +21,7 @@ import {
 } from '../protocol/mailbox-rules.js';
 import { verifySenderProof } from '../protocol/dm-sender-proof.js';
 import { planHydration } from '../protocol/dm-hydration.js';
+import { normalizePeerUrl } from '../protocol/peer-url.js';
 import { type MailboxActor, type MailboxEvent, type MailboxMachine, createMailboxMachine, startMailboxActor } from './mailbox-actor.js';
 
 export type MailboxDomainEvent =
@@ -141,7 +142,7 @@ export class MailboxRegistry {
       msg_id: env.msg_id, sender_id: env.sender_id, ciphertext: env.ciphertext, timestamp: env.timestamp,
       delivery_class: env.delivery_class, sender_seal: env.sender_seal, relay_salt: env.relay_salt, sender_block_ref: localRef,
       payload_format: env.payload_format, session_welcome: env.session_welcome,
-      cap_key: replicaCapKey(env, verified, originatingPeerUrl?.trim() || undefined), origin: 'replica',
+      cap_key: replicaCapKey(env, verified, normalizePeerUrl(originatingPeerUrl) || originatingPeerUrl?.trim() || undefined), origin: 'replica',
       ...(verified && env.sender_proof ? { sender_proof: { public_key: env.sender_proof.public_key, signature: env.sender_proof.signature } } : {}),
       ...(cls === 'request' && env.recipient_id ? { recipient_id: env.recipient_id } : {}),
     };

@@ -2,8 +2,9 @@
 // docs/mailbox-sender-cap.md). The sender signs a canonical string that binds the mailbox target, the
 // msg_id and the ciphertext; a relay can forward the proof but cannot alter any bound field nor make a
 // proof for a key it does not hold. The per-sender cap is keyed on the verified key's node id.
-import { createHash, createPrivateKey, createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
+import { createPrivateKey, createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
 import { sha256Hex } from './mailbox-keys.js';
+import { nodeIdFromPublicKeyBytes } from './identity.js';
 
 export const PROOF_DOMAIN = 'infonet-dm-envelope/1';
 
@@ -39,8 +40,7 @@ const SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
 const PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
 
 /** §1.2: "!sb_" + first 32 hex of SHA-256(raw public key). */
-export const nodeIdFromPublicKey = (raw: Uint8Array): string =>
-  '!sb_' + createHash('sha256').update(raw).digest('hex').slice(0, 32);
+export const nodeIdFromPublicKey = nodeIdFromPublicKeyBytes;
 
 const keyCache = new Map<string, KeyObject>();
 
@@ -83,22 +83,4 @@ export function makeSenderProof(seed: Uint8Array, target: ProofTarget): SenderPr
   const raw = spki.subarray(spki.length - 32);
   const signature = sign(null, Buffer.from(proofString(target), 'utf8'), priv).toString('hex');
   return { public_key: raw.toString('base64'), signature };
-}
-
-/** Identity key file as written by `infonet keygen`: {seed (hex), public_key (base64), node_id}. */
-export interface IdentityKeyFile {
-  seed: string;
-  public_key: string;
-  node_id: string;
-}
-
-export function parseIdentityKeyFile(json: unknown): { seed: Uint8Array; publicKey: string; nodeId: string } {
-  const o = (json ?? {}) as Record<string, unknown>;
-  if (typeof o.seed !== 'string' || !/^[0-9a-fA-F]{64}$/.test(o.seed)) throw new Error('key file: seed must be 64 hex characters');
-  const seed = Buffer.from(o.seed, 'hex');
-  const probe = makeSenderProof(seed, { delivery_class: 'shared', recipient_token: 'probe', msg_id: 'probe', ciphertext: '' });
-  if (typeof o.public_key === 'string' && o.public_key !== probe.public_key) throw new Error('key file: public_key does not match seed');
-  const nodeId = nodeIdFromPublicKey(Buffer.from(probe.public_key, 'base64'));
-  if (typeof o.node_id === 'string' && o.node_id !== nodeId) throw new Error('key file: node_id does not match public_key');
-  return { seed, publicKey: probe.public_key, nodeId };
 }
