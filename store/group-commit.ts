@@ -1,9 +1,12 @@
 // Group commit: callers hand in their batch operations and get a promise that resolves only after the
 // operations are on disk (LevelDB batch with sync: true). While one fsync is in flight, new operations
 // queue up and all of them share the next fsync — so many concurrent appends/deposits cost one fsync.
-import type { Db } from './db.js';
+import { packValue, sublevelPrefix, type Db } from './db.js';
 
-/** One LevelDB batch operation; `sublevel` targets a sublevel of the same database (atomic across them). */
+/**
+ * One LevelDB batch operation; `sublevel` targets a sublevel of the same database (atomic across them).
+ * Values are msgpack-packed here; ops without a sublevel write the root key with a packed value.
+ */
 export type BatchOp =
   | { type: 'put'; key: string; value: unknown; sublevel?: unknown }
   | { type: 'del'; key: string; sublevel?: unknown };
@@ -41,9 +44,16 @@ export class GroupCommitter {
       while (this.queue.length) {
         const group = this.queue;
         this.queue = [];
-        const ops = group.length === 1 ? group[0].ops : group.flatMap((p) => p.ops);
         try {
-          await this.db.batch(ops as never, { sync: this.sync } as never);
+          const batch = this.db.batch();
+          for (const p of group) {
+            for (const op of p.ops) {
+              const key = op.sublevel ? sublevelPrefix(op.sublevel) + op.key : op.key;
+              if (op.type === 'put') batch.put(key, packValue(op.value));
+              else batch.del(key);
+            }
+          }
+          await batch.write({ sync: this.sync } as never);
           this.commits++;
           for (const p of group) p.resolve();
         } catch (e) {

@@ -1,0 +1,102 @@
+// npm run bench:chain — chain ingest and local append throughput against raw crypto measured in the
+// same run (ratios, not absolute numbers, are the targets: ingest/verify >= 0.8, append/sign >= 0.5).
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { openChainAt } from '../actors/open-chain.js';
+import { validateLocalAppend } from '../protocol/append-rules.js';
+import { applyEvent, emptyChainState } from '../protocol/chain-state.js';
+import type { ChainEvent } from '../protocol/event.js';
+import { generateIdentity, type Identity } from '../protocol/identity.js';
+import { signAppend } from '../protocol/local-sign.js';
+import { defaultSettings } from '../protocol/settings.js';
+import { signEd25519, verifySignature } from '../protocol/signatures.js';
+import { machineLine, rate } from './machine.js';
+
+const N = Number(process.env.BENCH_EVENTS ?? 20000);
+const settings = defaultSettings().chain;
+const clock = () => Date.now() / 1000;
+
+function payloadFor(i: number): [string, Record<string, unknown>] {
+  if (i % 3 === 1) {
+    return ['gate_message', { gate: 'bench', ciphertext: randomBytes(96).toString('base64'), nonce: randomBytes(12).toString('base64'), sender_ref: `r${i}`, transport_lock: 'private_strong', epoch: 1 }];
+  }
+  return ['message', { message: `bench message ${i}`, destination: 'broadcast', channel: 'LongFast', priority: 'normal', ephemeral: false }];
+}
+
+function buildChain(authors: Identity[], n: number): ChainEvent[] {
+  const state = emptyChainState();
+  const seq = new Map<string, number>();
+  const events: ChainEvent[] = [];
+  for (let i = 0; i < n; i++) {
+    const id = authors[i % authors.length];
+    const [type, payload] = payloadFor(i);
+    const key = `${id.nodeId}|${type}`;
+    const s = (seq.get(key) ?? 0) + 1;
+    seq.set(key, s);
+    const v = validateLocalAppend(state, signAppend(id, type, payload, s, clock()), { settings, clock }, { trustedSignature: true });
+    if (v.kind !== 'accepted') throw new Error(JSON.stringify(v));
+    applyEvent(state, v.event);
+    events.push(v.event);
+  }
+  return events;
+}
+
+async function main(): Promise<void> {
+  console.log(machineLine());
+  console.log(`events per measurement: ${N}`);
+  const authors = Array.from({ length: 16 }, () => generateIdentity());
+  const chainEvents = buildChain(authors, N);
+
+  // Raw node:crypto verify with cached KeyObjects (the ceiling for ingest).
+  const msgs = chainEvents.map((e) => `${e.event_type}|${e.node_id}|${e.sequence}|${JSON.stringify(e.payload)}`);
+  const sigs = chainEvents.map((e, i) => signEd25519(authors[i % authors.length].privateKey, msgs[i]));
+  let t = performance.now();
+  for (let i = 0; i < N; i++) if (!verifySignature('Ed25519', chainEvents[i].public_key, sigs[i], msgs[i])) throw new Error('verify');
+  const verifyPerS = rate(N, performance.now() - t);
+
+  // Chain ingest into a durable store, in sync-sized pages (verify + validate + fsync'd batch).
+  const dirA = mkdtempSync(join(tmpdir(), 'bench-ingest-'));
+  const a = await openChainAt(dirA, { settings });
+  t = performance.now();
+  for (let i = 0; i < N; i += 500) {
+    const r = await a.chain.ingest(chainEvents.slice(i, i + 500), 0);
+    if (r.accepted !== Math.min(500, N - i)) throw new Error(`ingest rejected: ${JSON.stringify(r.rejected[0])}`);
+  }
+  const ingestPerS = rate(N, performance.now() - t);
+  await a.close();
+  rmSync(dirA, { recursive: true, force: true });
+
+  // Raw sign.
+  const author = authors[0];
+  t = performance.now();
+  for (let i = 0; i < N; i++) signEd25519(author.privateKey, msgs[i]);
+  const signPerS = rate(N, performance.now() - t);
+
+  // Durable local appends: sign + validate + fsync'd group commit, 256 appends in flight.
+  const dirB = mkdtempSync(join(tmpdir(), 'bench-append-'));
+  const b = await openChainAt(dirB, { settings });
+  const inFlight = 256;
+  let next = 0;
+  t = performance.now();
+  await Promise.all(Array.from({ length: inFlight }, async () => {
+    while (next < N) {
+      const i = next++;
+      const [type, payload] = payloadFor(i);
+      await b.chain.appendLocal(author, type, payload);
+    }
+  }));
+  const appendPerS = rate(N, performance.now() - t);
+  const commits = b.chain.ledger.store.committer.commits;
+  await b.close();
+  rmSync(dirB, { recursive: true, force: true });
+
+  console.log(`raw node:crypto Ed25519 verify/s:      ${verifyPerS}`);
+  console.log(`chain ingest events/s (durable):       ${ingestPerS}   ratio ${(ingestPerS / verifyPerS).toFixed(2)} (target >= 0.8)`);
+  console.log(`raw node:crypto Ed25519 sign/s:        ${signPerS}`);
+  console.log(`durable local appends/s:               ${appendPerS}   ratio ${(appendPerS / signPerS).toFixed(2)} (target >= 0.5; ${commits} fsyncs for ${N} appends)`);
+}
+
+main().catch((e) => { console.error(e); process.exit(1); });
