@@ -1,0 +1,137 @@
+// Typed client for a node on the bus: one method per command (promises; rejections are InfonetError with the node's
+// {code, reason}, or TIMEOUT / UNAVAILABLE from the transport) and the node's events as rxjs Observables.
+//
+//   const c = await InfonetClient.connect('nats://127.0.0.1:4222', '!sb_…');
+//   await c.chainStatus();                      // {height, head}
+//   c.events$('chain_appended').subscribe(e => …);
+//   await c.close();
+//
+// Discovery: InfonetClient.discover(nc) pings `$SRV.PING.infonet` and lists every node that answers.
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { Svcm, type ServiceIdentity } from '@nats-io/services';
+import { Observable } from 'rxjs';
+import type { AppendInput } from '../protocol/append-rules.js';
+import type { Identity } from '../protocol/identity.js';
+import { signAppend } from '../protocol/local-sign.js';
+import type { MailboxClaim } from '../protocol/mailbox-keys.js';
+import type { DepositRequest } from '../protocol/mailbox-rules.js';
+import { decodeSafe, requestTyped } from './codec.js';
+import {
+  EXPORT_MAX_LIMIT, SERVICE_NAME, splitCommand, type CommandName, type CommandTypes, type EventKind, type EventTypes, type WireEvent,
+} from './commands.js';
+import { cmdSubject, evtSubject, evtWildcard, parseEvtSubject } from './subjects.js';
+
+export interface BusEvent<K extends EventKind = EventKind> {
+  kind: K;
+  node: string;
+  subject: string;
+  body: EventTypes[K];
+}
+
+export interface DiscoveredNode {
+  node_id: string;
+  service_id: string;
+  version: string;
+}
+
+export class InfonetClient {
+  private readonly subjects = new Map<CommandName, string>();
+
+  constructor(readonly nc: NatsConnection, readonly nodeId: string, readonly timeoutMs = 5000, private readonly ownsConnection = false) {}
+
+  /** Connects to `natsUrl` and targets `nodeId`. close() closes the connection. */
+  static async connect(natsUrl: string, nodeId: string, opts: { timeoutMs?: number; name?: string } = {}): Promise<InfonetClient> {
+    const nc = await connect({ servers: natsUrl, name: opts.name ?? 'infonet-client' });
+    return new InfonetClient(nc, nodeId, opts.timeoutMs ?? 5000, true);
+  }
+
+  /** Nodes answering `$SRV.PING.infonet` within `waitMs`. */
+  static async discover(nc: NatsConnection, waitMs = 1000): Promise<DiscoveredNode[]> {
+    const client = new Svcm(nc as unknown as ConstructorParameters<typeof Svcm>[0]).client({ strategy: 'timer', maxWait: waitMs });
+    const out: DiscoveredNode[] = [];
+    for await (const p of (await client.ping(SERVICE_NAME)) as AsyncIterable<ServiceIdentity>) {
+      const id = p.metadata?.node_id;
+      if (id) out.push({ node_id: id, service_id: p.id, version: p.version });
+    }
+    return out;
+  }
+
+  /** Sends any command (typed by name). */
+  request<C extends CommandName>(name: C, body?: CommandTypes[C]['body'], timeoutMs = this.timeoutMs): Promise<CommandTypes[C]['result']> {
+    let s = this.subjects.get(name);
+    if (!s) {
+      const [area, verb] = splitCommand(name);
+      this.subjects.set(name, (s = cmdSubject(this.nodeId, area, verb)));
+    }
+    return requestTyped<CommandTypes[C]['result']>(this.nc, s, body ?? null, timeoutMs);
+  }
+
+  status() { return this.request('node.status'); }
+  chainStatus() { return this.request('chain.status'); }
+  /** Appends an externally signed event. */
+  append(input: AppendInput) { return this.request('chain.append', input); }
+  ingest(events: unknown[], maxAgeS?: number) {
+    return this.request('chain.ingest', maxAgeS === undefined ? { events } : { events, max_age_s: maxAgeS });
+  }
+  exportPage(from = 0, limit = 100) { return this.request('chain.export', { from, limit }); }
+  nextSequence(nodeId: string, eventType: string) { return this.request('chain.next_sequence', { node_id: nodeId, event_type: eventType }); }
+
+  /** Every event from `from` to the head, page by page. */
+  async exportAll(from = 0, pageSize = EXPORT_MAX_LIMIT): Promise<WireEvent[]> {
+    const out: WireEvent[] = [];
+    let next: number | null = from;
+    while (next !== null) {
+      const page = await this.exportPage(next, pageSize);
+      out.push(...page.events);
+      next = page.next;
+    }
+    return out;
+  }
+
+  /**
+   * Signs locally with `id` (the key never leaves this process) and appends. The sequence defaults to the node's
+   * next free sequence for this author and type; the timestamp defaults to now.
+   */
+  async appendSigned(id: Identity, eventType: string, payload: Record<string, unknown>, opts: { sequence?: number; timestamp?: number } = {}) {
+    const sequence = opts.sequence ?? (await this.nextSequence(id.nodeId, eventType)).sequence;
+    return this.append(signAppend(id, eventType, payload, sequence, opts.timestamp ?? Date.now() / 1000));
+  }
+
+  dmDeposit(req: DepositRequest) { return this.request('dm.deposit', req); }
+  dmCount(agentId: string, claims: MailboxClaim[]) { return this.request('dm.count', { agent_id: agentId, claims }); }
+  dmPoll(agentId: string, claims: MailboxClaim[], limit?: number) {
+    return this.request('dm.poll', limit === undefined ? { agent_id: agentId, claims } : { agent_id: agentId, claims, limit });
+  }
+  dmClaim(agentId: string, claims: MailboxClaim[], msgIds: string[]) { return this.request('dm.claim', { agent_id: agentId, claims, msg_ids: msgIds }); }
+  dmPendingIds(agentId: string, claims: MailboxClaim[]) { return this.request('dm.pending_ids', { agent_id: agentId, claims }); }
+
+  /** The node's events (all kinds, or one). Cold: subscribes on subscribe, unsubscribes on unsubscribe. */
+  events$<K extends EventKind>(kind?: K): Observable<BusEvent<K>> {
+    const subject = kind ? evtSubject(this.nodeId, kind) : evtWildcard(this.nodeId);
+    return new Observable<BusEvent<K>>((observer) => {
+      const sub = this.nc.subscribe(subject, {
+        callback: (err, m) => {
+          if (err) {
+            observer.error(err);
+            return;
+          }
+          const p = parseEvtSubject(m.subject);
+          const d = decodeSafe<EventTypes[K]>(m.data);
+          if (!p || !d.ok) return;
+          observer.next({ kind: p.kind as K, node: p.node, subject: m.subject, body: d.value });
+        },
+      });
+      void sub.closed.then(() => observer.complete(), (e: unknown) => observer.error(e));
+      return () => sub.unsubscribe();
+    });
+  }
+
+  /** Resolves once the event subscription(s) are registered with the server (use after subscribing). */
+  flush(): Promise<void> {
+    return this.nc.flush();
+  }
+
+  async close(): Promise<void> {
+    if (this.ownsConnection && !this.nc.isClosed()) await this.nc.drain().catch(() => undefined);
+  }
+}

@@ -1,0 +1,234 @@
+// Node configuration: one table (CONFIG_TABLE) lists every setting with its flag, environment variable, config-file
+// key, default and meaning. docs/configuration.md is generated from this table (`renderConfigMarkdown`), and the test
+// suite checks the two agree. Precedence: command-line flag > environment variable > config file > default.
+//
+// The Appendix B protocol settings (MESH_*) are environment-style names read by protocol/settings.ts `loadSettings`;
+// here they can also come from the config file's "env" object (file < process env), so a node can be configured by a
+// single JSON file.
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { ErrorCodes, InfonetError } from '../protocol/errors.js';
+import { loadSettings, type Env, type Settings } from '../protocol/settings.js';
+
+export type ConfigKey = 'data' | 'nats' | 'leaf' | 'natsPort' | 'httpHost' | 'httpPort' | 'logLevel' | 'commandTimeoutMs';
+
+export interface ConfigRow {
+  key: string;
+  flag?: string;
+  env?: string;
+  /** Key in the JSON config file (dotted = nested). */
+  file?: string;
+  default: string;
+  description: string;
+}
+
+/** Node-level settings (read here). */
+export const NODE_CONFIG: Record<ConfigKey, ConfigRow & { kind: 'string' | 'int' }> = {
+  data: {
+    key: 'data', flag: '--data DIR', env: 'INFONET_DATA', file: 'data', default: '(required)', kind: 'string',
+    description: 'Data directory: LevelDB (`db/`), node key (`node.key.json`), embedded NATS state (`nats/`). One node per directory.',
+  },
+  nats: {
+    key: 'nats', flag: '--nats URL', env: 'INFONET_NATS_URL', file: 'nats.url', default: '(embedded)', kind: 'string',
+    description: 'Join an existing NATS server/cluster. Empty: start an embedded nats-server on a free loopback port with JetStream in `<data>/nats`.',
+  },
+  leaf: {
+    key: 'leaf', flag: '--leaf URL', env: 'INFONET_LEAF', file: 'nats.leaf', default: '(none)', kind: 'string',
+    description: 'Make the embedded server a leaf of this hub (`nats-leaf://HOST:PORT`, see `infonet hub run`). Comma-separated for several hubs. Ignored with --nats.',
+  },
+  natsPort: {
+    key: 'natsPort', flag: '--nats-port N', env: 'INFONET_NATS_PORT', file: 'nats.port', default: '0', kind: 'int',
+    description: 'Client port of the embedded nats-server; 0 picks a free port.',
+  },
+  httpHost: {
+    key: 'httpHost', flag: '--http-host HOST', env: 'INFONET_HTTP_HOST', file: 'http.host', default: '127.0.0.1', kind: 'string',
+    description: 'Interface of the peer HTTP listener (replication, §9.1: loopback only unless behind a hidden service).',
+  },
+  httpPort: {
+    key: 'httpPort', flag: '--http-port N', env: 'INFONET_HTTP_PORT', file: 'http.port', default: '0', kind: 'int',
+    description: 'Port of the peer HTTP listener; 0 picks a free port.',
+  },
+  logLevel: {
+    key: 'logLevel', flag: '--log-level LEVEL', env: 'INFONET_LOG_LEVEL', file: 'log.level', default: 'info', kind: 'string',
+    description: 'pino log level: trace, debug, info, warn, error, fatal, silent. Logs go to stderr as JSON lines.',
+  },
+  commandTimeoutMs: {
+    key: 'commandTimeoutMs', flag: '--timeout-ms N', env: 'INFONET_TIMEOUT_MS', file: 'client.timeout_ms', default: '5000', kind: 'int',
+    description: 'Bus client request timeout (CLI commands with --nats).',
+  },
+};
+
+/** Appendix B protocol settings (env names; also accepted in the config file under "env"). */
+export const PROTOCOL_SETTINGS: ConfigRow[] = [
+  ['MESH_INFONET_ALLOW_CLEARNET_SYNC', 'false', 'false ⇒ private transport required (§9.1).'],
+  ['MESH_DM_HASHCHAIN_SPOOL_LIMIT', '2 (min 1)', 'Live chain-spool DMs per recipient (§5.5).'],
+  ['MESH_DM_HASHCHAIN_SPOOL_SENDER_LIMIT', '1 (min 1)', 'Live chain-spool DMs per (sender, recipient) (§5.5).'],
+  ['MESH_DM_HASHCHAIN_SPOOL_TTL_S', '3600 (min 60)', 'How long a spool entry counts (§5.5).'],
+  ['MESH_INGEST_EVENT_MAX_AGE_S', '86400 (0 disables)', 'Ingest freshness bound (§3.4).'],
+  ['MESH_DM_PENDING_PER_SENDER_LIMIT', '2 (min 1)', 'Relay per-sender cap per mailbox (§7.3).'],
+  ['MESH_DM_REQUEST_MAILBOX_LIMIT', '12 (min 1)', 'Request mailbox capacity (§7.3).'],
+  ['MESH_DM_SHARED_MAILBOX_LIMIT', '48 (min 1)', 'Shared mailbox capacity (§7.3).'],
+  ['MESH_DM_SELF_MAILBOX_LIMIT', '12 (min 1)', 'Self / other mailbox capacity (§7.3).'],
+  ['MESH_DM_MAX_MSG_BYTES', '8192', 'Max DM ciphertext length (§7.5).'],
+  ['MESH_DM_NONCE_TTL_S', '300 (min 30)', 'Replay window for signed poll/send nonces.'],
+  ['MESH_DM_NONCE_PER_AGENT_MAX', '256', 'Nonces remembered per agent.'],
+  ['MESH_DM_NONCE_CACHE_MAX', '4096', 'Global nonce budget.'],
+  ['MESH_DM_TOKEN_PEPPER', '(generated)', 'Per-node secret for mailbox keys; generated and persisted in the store at first start when unset (§7.2).'],
+  ['MESH_DM_PERSIST_SPOOL', 'false', 'Original only; this node always persists mailboxes (§7.10).'],
+  ['MESH_PEER_PUSH_SECRET', '""', 'Global peer HMAC secret (§8.2).'],
+  ['MESH_PEER_SECRETS', '""', '`url=secret,url=secret` per-peer secrets.'],
+  ['MESH_RELAY_PEERS', '""', 'Comma list of push/sync peer URLs.'],
+  ['MESH_PUBLIC_PEER_URL', '""', "This node's advertised URL."],
+  ['MESH_INFONET_FLEET_JOIN', 'true', 'Fleet defaults.'],
+  ['MESH_INFONET_FLEET_DISABLED', 'false', 'Fleet defaults.'],
+  ['MESH_SYNC_INTERVAL_S', '300', 'Sync cycle interval.'],
+  ['MESH_SYNC_FAILURE_BACKOFF_S', '60', 'Sync failure ladder base (§9.6).'],
+  ['MESH_SYNC_TIMEOUT_S', '5', 'Sync HTTP timeout.'],
+  ['MESH_SYNC_MAX_PEERS_PER_CYCLE', '3', 'Peers per sync cycle.'],
+  ['MESH_RELAY_PUSH_TIMEOUT_S', '10', 'Push timeout (onion min 180 for DM replication).'],
+  ['MESH_RELAY_FAILURE_COOLDOWN_S', '120', 'Relay failure cooldown.'],
+  ['MESH_BOOTSTRAP_SEED_FAILURE_COOLDOWN_S', '15', 'Seed failure cooldown.'],
+  ['MESH_ARTI_ENABLED', 'false', 'Onion client.'],
+  ['MESH_ARTI_SOCKS_PORT', '9050', 'Onion client SOCKS port.'],
+  ['INFONET_ALLOW_LEGACY_NODE_ID', 'false', 'Accept the legacy 16-hex node id form (§1.2.2).'],
+].map(([env, def, description]) => ({ key: env, env, file: `env.${env}`, default: def, description }));
+
+export interface NodeConfig {
+  data: string;
+  /** Empty = embedded server. */
+  nats: string;
+  /** Leaf remotes for the embedded server. */
+  leaf: string[];
+  natsPort: number;
+  httpHost: string;
+  httpPort: number;
+  logLevel: string;
+  commandTimeoutMs: number;
+  /** Merged environment for the protocol settings (file "env" < process env). */
+  env: Env;
+  settings: Settings;
+  /** Where each value came from (for `node run` start-up logging). */
+  sources: Record<ConfigKey, 'flag' | 'env' | 'file' | 'default'>;
+}
+
+export type ConfigFlags = Partial<Record<ConfigKey, string | number | undefined>>;
+
+const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
+
+function fileValue(file: Record<string, unknown>, dotted: string): unknown {
+  let cur: unknown = file;
+  for (const k of dotted.split('.')) {
+    if (typeof cur !== 'object' || cur === null || Array.isArray(cur)) return undefined;
+    cur = (cur as Record<string, unknown>)[k];
+  }
+  return cur;
+}
+
+/** Reads a JSON config file (BAD_INPUT with the file name on any problem). */
+export function readConfigFile(path: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new InfonetError(ErrorCodes.BAD_INPUT, `cannot read config file ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (e) {
+    throw new InfonetError(ErrorCodes.BAD_INPUT, `config file ${path} is not valid JSON: ${(e as Error).message}`);
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new InfonetError(ErrorCodes.BAD_INPUT, `config file ${path} must hold a JSON object`);
+  return v as Record<string, unknown>;
+}
+
+/** Resolves the node configuration: flags > env > file > default. */
+export function resolveConfig(opts: { flags?: ConfigFlags; env?: Env; file?: Record<string, unknown>; configPath?: string } = {}): NodeConfig {
+  const env = opts.env ?? process.env;
+  const file = opts.file ?? (opts.configPath ? readConfigFile(opts.configPath) : {});
+  const flags = opts.flags ?? {};
+  const sources = {} as NodeConfig['sources'];
+  const raw = {} as Record<ConfigKey, string>;
+  for (const [k, row] of Object.entries(NODE_CONFIG) as [ConfigKey, (typeof NODE_CONFIG)[ConfigKey]][]) {
+    const f = flags[k];
+    const e = row.env ? env[row.env] : undefined;
+    const fv = row.file ? fileValue(file, row.file) : undefined;
+    if (f !== undefined && f !== '') { raw[k] = String(f); sources[k] = 'flag'; }
+    else if (e !== undefined && e.trim() !== '') { raw[k] = e.trim(); sources[k] = 'env'; }
+    else if (fv !== undefined && fv !== null && fv !== '') {
+      raw[k] = Array.isArray(fv) ? fv.map(String).join(',') : String(fv);
+      sources[k] = 'file';
+    } else { raw[k] = ''; sources[k] = 'default'; }
+  }
+  const int = (k: ConfigKey): number => {
+    const s = raw[k] || NODE_CONFIG[k].default;
+    const n = Number(s);
+    if (!Number.isInteger(n) || n < 0) throw new InfonetError(ErrorCodes.BAD_INPUT, `${NODE_CONFIG[k].flag?.split(' ')[0] ?? k} must be a non-negative integer, got ${JSON.stringify(s)}`);
+    return n;
+  };
+  const logLevel = raw.logLevel || 'info';
+  if (!LOG_LEVELS.includes(logLevel)) throw new InfonetError(ErrorCodes.BAD_INPUT, `log level must be one of ${LOG_LEVELS.join(', ')}`);
+  const fileEnv = fileValue(file, 'env');
+  const mergedEnv: Record<string, string | undefined> = {};
+  if (fileEnv && typeof fileEnv === 'object' && !Array.isArray(fileEnv)) {
+    for (const [k, v] of Object.entries(fileEnv as Record<string, unknown>)) if (v !== undefined && v !== null) mergedEnv[k] = String(v);
+  }
+  for (const [k, v] of Object.entries(env)) if (v !== undefined) mergedEnv[k] = v;
+  const natsPort = int('natsPort');
+  const httpPort = int('httpPort');
+  if (natsPort > 65535 || httpPort > 65535) throw new InfonetError(ErrorCodes.BAD_INPUT, 'ports must be ≤ 65535');
+  return {
+    data: raw.data ? resolve(raw.data) : '',
+    nats: raw.nats,
+    leaf: raw.leaf ? raw.leaf.split(',').map((s) => s.trim()).filter(Boolean) : [],
+    natsPort,
+    httpHost: raw.httpHost || '127.0.0.1',
+    httpPort,
+    logLevel,
+    commandTimeoutMs: int('commandTimeoutMs'),
+    env: mergedEnv,
+    settings: loadSettings(mergedEnv),
+    sources,
+  };
+}
+
+/** docs/configuration.md, generated from the tables above. */
+export function renderConfigMarkdown(): string {
+  const esc = (s: string): string => s.replace(/\|/g, '\\|');
+  const lines = [
+    '# Configuration',
+    '',
+    '<!-- generated from node/config.ts (renderConfigMarkdown); test/node/config.test.ts checks it is up to date -->',
+    '',
+    'A node reads its settings from, in order of precedence: **command-line flags** > **environment variables** >',
+    '**the JSON config file** (`infonet node run --config FILE`) > **defaults**.',
+    '',
+    '## Node',
+    '',
+    '| setting | flag | env | config file key | default | meaning |',
+    '| --- | --- | --- | --- | --- | --- |',
+  ];
+  for (const r of Object.values(NODE_CONFIG)) {
+    lines.push(`| ${r.key} | \`${r.flag}\` | \`${r.env}\` | \`${r.file}\` | ${esc(r.default)} | ${esc(r.description)} |`);
+  }
+  lines.push(
+    '',
+    '## Protocol (spec Appendix B)',
+    '',
+    'Environment variables, or the same names under `"env"` in the config file (the process environment wins).',
+    '',
+    '| env | default | meaning |',
+    '| --- | --- | --- |',
+  );
+  for (const r of PROTOCOL_SETTINGS) lines.push(`| \`${r.env}\` | ${esc(r.default)} | ${esc(r.description)} |`);
+  lines.push(
+    '',
+    '## Example config file',
+    '',
+    '```json',
+    JSON.stringify({ data: '/var/lib/infonet', nats: { leaf: 'nats-leaf://hub.example:7422' }, http: { host: '127.0.0.1', port: 8787 }, log: { level: 'info' }, env: { MESH_DM_MAX_MSG_BYTES: '8192' } }, null, 2),
+    '```',
+    '',
+  );
+  return lines.join('\n');
+}

@@ -1,0 +1,246 @@
+// The composition root: one running node = one data directory, one LevelDB, one chain actor, one mailbox registry,
+// one NATS connection (to an embedded nats-server by default), the bus service and the event publisher.
+//
+// Start-up order matters:
+//   1. open the database first — it takes the directory lock, so a second node on the same directory fails here
+//      with "data directory in use" before it touches the key file or starts a server;
+//   2. load (or create, mode 600) the node key <data>/node.key.json: its node_id names the node on the bus;
+//   3. chain actor (verifies the store), mailbox registry on the same Db and group committer (one fsync serves both);
+//   4. hydration of the DM relay from the whole chain (§7.7), then live hydration from every appended/ingested batch;
+//   5. NATS (embedded server with JetStream in <data>/nats, optionally a leaf of a hub; or --nats URL);
+//   6. event publisher, then the micro-service (from here on commands are answered).
+// stop() reverses it: stop taking commands, finish in-flight commands and hydrations, flush, close, stop the server.
+//
+// Issue 5 (replication) hangs further actors off this root: it exposes chain, mailboxes, db, nc, settings, config,
+// nodeId, identity and logger, and `onStop(fn)` to join the graceful shutdown.
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { pino, type Logger } from 'pino';
+import type { Subscription } from 'rxjs';
+import { ChainActor } from '../actors/chain-actor.js';
+import { MailboxRegistry } from '../actors/mailbox-registry.js';
+import { type NodeStatus } from '../bus/commands.js';
+import { startNatsServer, type NatsServerHandle } from '../bus/nats-server.js';
+import { INFONET_VERSION, startBusService, startEventPublisher, type BusService, type EventPublisher } from '../bus/service.js';
+import { encodeNodeToken } from '../bus/subjects.js';
+import { systemClock, type Clock } from '../protocol/clock.js';
+import { ErrorCodes, InfonetError } from '../protocol/errors.js';
+import type { ChainEvent } from '../protocol/event.js';
+import { generateIdentity, identityFromKeyFile, identityToKeyFile, type Identity } from '../protocol/identity.js';
+import type { Settings } from '../protocol/settings.js';
+import { openDatabase, type Db } from '../store/db.js';
+import { MailboxStore } from '../store/mailbox-store.js';
+import { resolveConfig, type NodeConfig } from './config.js';
+
+export const NODE_KEY_FILE = 'node.key.json';
+
+export interface InfonetNodeOptions {
+  dataDir: string;
+  /** Join this NATS server instead of starting an embedded one. */
+  natsUrl?: string;
+  /** Leaf remote(s) for the embedded server. */
+  leafRemote?: string | string[];
+  /** Full configuration (defaults from resolveConfig({env: {}}) merged with dataDir/natsUrl/leafRemote). */
+  config?: NodeConfig;
+  logger?: Logger;
+  /** Use this identity instead of <data>/node.key.json (tests). */
+  identity?: Identity;
+  clock?: Clock;
+}
+
+/** Loads <data>/node.key.json, creating it (mode 600, atomically) at first start. */
+export function loadOrCreateNodeKey(dataDir: string): Identity {
+  const file = join(dataDir, NODE_KEY_FILE);
+  if (existsSync(file)) {
+    try {
+      return identityFromKeyFile(JSON.parse(readFileSync(file, 'utf8')));
+    } catch (e) {
+      throw new InfonetError(ErrorCodes.STORE_CORRUPT, `node key file ${file} is unreadable: ${(e as Error).message}`);
+    }
+  }
+  const id = generateIdentity();
+  const tmp = `${file}.tmp`;
+  writeFileSync(tmp, JSON.stringify(identityToKeyFile(id), null, 2) + '\n', { mode: 0o600 });
+  chmodSync(tmp, 0o600);
+  renameSync(tmp, file);
+  return id;
+}
+
+export function defaultLogger(level = 'info'): Logger {
+  return pino({ level, base: { app: 'infonet' } }, pino.destination({ dest: 2, sync: true }));
+}
+
+export class InfonetNode {
+  private stopping?: Promise<void>;
+  private readonly hydrations = new Set<Promise<unknown>>();
+  private readonly stopHooks: Array<() => Promise<void> | void> = [];
+  private hydrationSub?: Subscription;
+  private service?: BusService;
+  private publisher?: EventPublisher;
+  readonly startedAt: number;
+
+  private constructor(
+    readonly dataDir: string,
+    readonly config: NodeConfig,
+    readonly settings: Settings,
+    readonly identity: Identity,
+    readonly db: Db,
+    readonly chain: ChainActor,
+    readonly mailboxes: MailboxRegistry,
+    readonly logger: Logger,
+    readonly clock: Clock,
+  ) {
+    this.startedAt = clock();
+  }
+
+  /** NATS connection of the node (set once start() resolves). */
+  nc!: NatsConnection;
+  /** URL clients use to reach the node. */
+  natsUrl = '';
+  /** The embedded server, when the node runs one. */
+  natsServer?: NatsServerHandle;
+
+  get nodeId(): string {
+    return this.identity.nodeId;
+  }
+
+  static async start(opts: InfonetNodeOptions): Promise<InfonetNode> {
+    const dataDir = resolve(opts.dataDir);
+    const base = opts.config ?? resolveConfig({ env: {} });
+    const leaf = opts.leafRemote === undefined ? base.leaf : Array.isArray(opts.leafRemote) ? opts.leafRemote : [opts.leafRemote];
+    const config: NodeConfig = { ...base, data: dataDir, nats: opts.natsUrl ?? base.nats, leaf };
+    const logger = opts.logger ?? defaultLogger(config.logLevel);
+    const clock = opts.clock ?? systemClock;
+    const settings = config.settings;
+
+    const db = await openDatabase(dataDir); // takes the directory lock ("data directory in use")
+    let chain: ChainActor | undefined;
+    let mailboxes: MailboxRegistry | undefined;
+    try {
+      const identity = opts.identity ?? loadOrCreateNodeKey(dataDir);
+      chain = await ChainActor.start({ db, settings: settings.chain, clock });
+      const store = new MailboxStore(db, chain.ledger.store.committer);
+      mailboxes = await MailboxRegistry.open(store, {
+        settings: settings.relay, spoolTtlS: settings.chain.spool.ttlS, clock, localRecipientId: identity.nodeId,
+      });
+      mailboxes.startHousekeeping();
+      const node = new InfonetNode(dataDir, config, settings, identity, db, chain, mailboxes, logger.child({ node: identity.nodeId }), clock);
+      await node.boot();
+      return node;
+    } catch (e) {
+      await mailboxes?.close().catch(() => undefined);
+      await chain?.stop().catch(() => undefined);
+      await db.close().catch(() => undefined);
+      throw e;
+    }
+  }
+
+  private async boot(): Promise<void> {
+    const log = this.logger;
+    // §7.7: DMs already in the chain reach the relay (each chain event at most once, ever: the registry remembers).
+    this.hydrationSub = this.chain.events$.subscribe((n) => {
+      const events = n.kind === 'appended' ? [n.event] : n.kind === 'ingested' ? n.events : [];
+      this.hydrate(events.filter((e) => e.event_type === 'dm_message'));
+    });
+    const hydrated = await this.hydrateWholeChain();
+    log.info({ height: this.chain.length, head: this.chain.head, hydrated, previousRun: this.chain.previousRun }, 'chain open');
+
+    try {
+      if (this.config.nats) {
+        this.natsUrl = this.config.nats;
+      } else {
+        const natsDir = join(this.dataDir, 'nats');
+        mkdirSync(natsDir, { recursive: true });
+        // Stable server name derived from the node id: JetStream keys its state on it (toolchain notes).
+        this.natsServer = await startNatsServer({
+          serverName: `infonet-${encodeNodeToken(this.nodeId).replace(/[^A-Za-z0-9_-]/g, '_')}`.slice(0, 64),
+          port: this.config.natsPort,
+          jetstream: { storeDir: join(natsDir, 'jetstream') },
+          ...(this.config.leaf.length ? { leafRemotes: this.config.leaf } : {}),
+          configDir: natsDir,
+          logFile: join(natsDir, 'server.log'),
+          monitor: false,
+        });
+        this.natsUrl = this.natsServer.clientUrl;
+        log.info({ url: this.natsUrl, leaf: this.config.leaf, pid: this.natsServer.pid }, 'embedded nats-server started');
+        void this.natsServer.exited.then((x) => {
+          if (!this.stopping) log.error({ ...x, tail: this.natsServer?.logTail().slice(-2000) }, 'embedded nats-server exited');
+        });
+      }
+      this.nc = await connect({ servers: this.natsUrl, name: `infonet-node ${this.nodeId}`, maxReconnectAttempts: -1 });
+      this.publisher = startEventPublisher(this.nc, this.nodeId, this.chain, this.mailboxes, log);
+      this.service = await startBusService(this.nc, { nodeId: this.nodeId, chain: this.chain, mailboxes: this.mailboxes, status: () => this.status() }, log);
+    } catch (e) {
+      await this.shutdown('start failed');
+      throw e;
+    }
+    log.info({ nats: this.natsUrl }, 'node ready');
+  }
+
+  private hydrate(events: ChainEvent[]): void {
+    if (events.length === 0) return;
+    const p = this.mailboxes
+      .hydrateFromChain(events, (id) => this.chain.heightOf(id) !== undefined)
+      .catch((e: unknown) => this.logger.error({ err: (e as Error)?.message }, 'DM hydration failed'));
+    this.hydrations.add(p);
+    void p.finally(() => this.hydrations.delete(p));
+  }
+
+  private async hydrateWholeChain(): Promise<number> {
+    let n = 0;
+    const page = 1000;
+    for (let from = 0; from < this.chain.length; from += page) {
+      const dms = (await this.chain.readRange(from, page)).filter((e) => e.event_type === 'dm_message');
+      if (dms.length) n += await this.mailboxes.hydrateFromChain(dms, (id) => this.chain.heightOf(id) !== undefined);
+    }
+    return n;
+  }
+
+  async status(): Promise<NodeStatus> {
+    const prev = this.chain.previousRun;
+    return {
+      node_id: this.nodeId,
+      version: INFONET_VERSION,
+      height: this.chain.length,
+      head: this.chain.head,
+      started_at: this.startedAt,
+      uptime_s: Math.max(0, Math.round((this.clock() - this.startedAt) * 1000) / 1000),
+      mailboxes: { stored: await this.mailboxes.store.mailboxCount(), live: this.mailboxes.liveCount },
+      previous_run: prev ? { clean_stop: prev.cleanStop, height: prev.length, head: prev.head } : null,
+      nats: { url: this.natsUrl, embedded: !!this.natsServer, leaf: this.config.leaf },
+    };
+  }
+
+  /** Registers work to run during stop(), after commands stopped and before the store closes (issue 5 actors). */
+  onStop(fn: () => Promise<void> | void): void {
+    this.stopHooks.push(fn);
+  }
+
+  /** Graceful stop: no new commands, in-flight commands and hydrations finish, everything flushed and closed. */
+  stop(reason = 'stop'): Promise<void> {
+    return this.shutdown(reason);
+  }
+
+  private shutdown(reason: string): Promise<void> {
+    this.stopping ??= (async () => {
+      const log = this.logger;
+      log.info({ reason }, 'stopping');
+      await this.service?.stop();
+      for (const h of this.stopHooks.reverse()) await Promise.resolve(h()).catch((e: unknown) => log.error({ err: String(e) }, 'stop hook failed'));
+      while (this.hydrations.size) await Promise.allSettled([...this.hydrations]);
+      this.hydrationSub?.unsubscribe();
+      await this.mailboxes.close().catch((e: unknown) => log.error({ err: String(e) }, 'mailbox close failed'));
+      await this.chain.stop().catch((e: unknown) => log.error({ err: String(e) }, 'chain stop failed'));
+      this.publisher?.stop();
+      if (this.nc && !this.nc.isClosed()) {
+        await this.nc.flush().catch(() => undefined);
+        await this.nc.close().catch(() => undefined);
+      }
+      await this.db.close().catch((e: unknown) => log.error({ err: String(e) }, 'db close failed'));
+      await this.natsServer?.stop();
+      log.info({ height: this.chain.length, head: this.chain.head }, 'stopped');
+    })();
+    return this.stopping;
+  }
+}
