@@ -126,25 +126,39 @@ export class ChainActor {
     if (this.stopped) throw new InfonetError(ErrorCodes.UNAVAILABLE, 'chain is stopping');
   }
 
-  /** Run a synchronous decide+apply step in order; resolve after its batch is durable. */
+  /**
+   * Run a synchronous decide+apply step in order; resolve after its batch is durable. Steps submitted in
+   * the same tick travel to the machine as one RUN command (one macrostep for many appends).
+   */
   private runSync<T>(command: string, step: () => { value: T; durable: Promise<void> }, publish: (v: T) => void): Promise<T> {
     this.guard();
     return new Promise<T>((resolve, reject) => {
-      this.actor.send({
-        type: 'RUN',
-        run: () => {
-          let r: { value: T; durable: Promise<void> };
-          try {
-            r = step();
-          } catch (e) {
-            if (e instanceof InfonetError) this.notices.next({ kind: 'rejected', command, code: e.code, reason: e.reason });
-            reject(e);
-            return;
-          }
-          this.actor.send({ type: 'SYNC', length: this.ledger.length, head: this.ledger.head });
-          r.durable.then(() => { publish(r.value); resolve(r.value); }, (e: Error) => { this.fail(e); reject(e); });
-        },
+      this.pendingSteps.push(() => {
+        let r: { value: T; durable: Promise<void> };
+        try {
+          r = step();
+        } catch (e) {
+          if (e instanceof InfonetError) this.notices.next({ kind: 'rejected', command, code: e.code, reason: e.reason });
+          reject(e);
+          return;
+        }
+        r.durable.then(() => { publish(r.value); resolve(r.value); }, (e: Error) => { this.fail(e); reject(e); });
       });
+      if (this.pendingSteps.length === 1) queueMicrotask(() => this.flushSteps());
+    });
+  }
+
+  private pendingSteps: Array<() => void> = [];
+
+  private flushSteps(): void {
+    const steps = this.pendingSteps;
+    this.pendingSteps = [];
+    this.actor.send({
+      type: 'RUN',
+      run: () => {
+        for (const s of steps) s();
+        this.actor.send({ type: 'SYNC', length: this.ledger.length, head: this.ledger.head });
+      },
     });
   }
 

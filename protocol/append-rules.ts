@@ -8,7 +8,8 @@ import { checkSpoolCaps, checkSpoolTimestampWindow } from './dm-spool-caps.js';
 import { normalizeDmPayload, validateDmLedgerPayload } from './dm-payload.js';
 import { ErrorCodes, reject, type ErrorCode } from './errors.js';
 import type { ChainEvent, Payload } from './event.js';
-import { computeEventId } from './event-id.js';
+import { eventIdWithTimestampText } from './event-id.js';
+import { pythonFloatRepr } from './python-float.js';
 import { normalizeGatePayload, validateGateLedgerPayload } from './gate-payload.js';
 import { parseKeyAlgo, verifyNodeBinding } from './identity.js';
 import { isRevoked } from './key-revocation.js';
@@ -68,7 +69,7 @@ function normalizedOrReject(input: AppendInput, state: ChainState, ctx: Validati
     if (hasPlaintextBait(raw)) return fail(ErrorCodes.PLAINTEXT, 'private gate ledger payload must not contain plaintext');
     if (normalizeLock(raw.transport_lock) !== GATE_APPEND_LOCK) return fail(ErrorCodes.TRANSPORT_LOCK, 'gate messages require private_strong transport_lock');
     const payload = normalizeGatePayload(raw);
-    const bad = validateGateLedgerPayload(payload);
+    const bad = validateGateLedgerPayload(payload, { normalized: true });
     return bad ? { kind: 'rejected', rejection: bad } : { payload };
   }
   if (type === 'dm_message') {
@@ -76,13 +77,13 @@ function normalizedOrReject(input: AppendInput, state: ChainState, ctx: Validati
     if (normalizeLock(raw.transport_lock) !== DM_LOCK) return fail(ErrorCodes.TRANSPORT_LOCK, 'DM hashchain spool requires private_strong transport_lock');
     const payload = normalizeDmPayload(raw);
     const now = ctx.clock();
-    const bad = validateDmLedgerPayload(payload)
+    const bad = validateDmLedgerPayload(payload, { normalized: true })
       ?? checkSpoolTimestampWindow(payload, now, ctx.settings.spool)
       ?? checkSpoolCaps(state.spool, payload, input.node_id, now, ctx.settings.spool);
     return bad ? { kind: 'rejected', rejection: bad } : { payload };
   }
   const normalized = normalizePublicPayload(type, raw);
-  const bad = validateGenericPublicSchema(type, normalized) ?? validatePublicLedgerPayload(type, normalized);
+  const bad = validateGenericPublicSchema(type, normalized, { normalized: true }) ?? validatePublicLedgerPayload(type, normalized);
   return bad ? { kind: 'rejected', rejection: bad } : { payload: finalizePublicPayload(type, normalized) };
 }
 
@@ -126,7 +127,7 @@ export function validateLocalAppend(state: ChainState, input: AppendInput, ctx: 
     public_key_algo: input.public_key_algo,
     protocol_version: PROTOCOL_VERSION,
   };
-  const event: ChainEvent = { event_id: computeEventId(partial), ...partial };
+  const event: ChainEvent = { event_id: eventIdWithTimestampText(partial, pythonFloatRepr(timestamp), payloadJson), ...partial };
   if (!opts.trustedSignature && !verifyEventSignature(event)) return fail(ErrorCodes.INVALID_SIGNATURE, 'Invalid signature');
   if (type !== 'key_revoke' && isRevoked(state.revocations, input.public_key, now)) return fail(ErrorCodes.KEY_REVOKED, 'public key is revoked');
   const selfMatch = revokeSelfMatch(event, 'append');

@@ -1,7 +1,7 @@
 // Private DM spool messages (§5): normalisation and ledger schema.
 import { ErrorCodes, reject, type Rejection } from './errors.js';
 import type { Payload } from './event.js';
-import { isFixedPoint, toInt } from './gate-payload.js';
+import { isFixedPoint, toInt, type SchemaHints } from './gate-payload.js';
 import { checkSealedBytes } from './sealed-bytes.js';
 import { isPlainObject, normalizeSignedContext } from './signed-context.js';
 import { DM_LOCK } from './transport-lock.js';
@@ -39,8 +39,8 @@ export function normalizeDmPayload(p: Record<string, unknown>): Payload {
 }
 
 /** §5.3 ledger schema; transport_lock must be private_strong on every path. */
-export function validateDmLedgerPayload(p: Record<string, unknown>): Rejection | null {
-  if (!isFixedPoint(p, normalizeDmPayload)) return reject(ErrorCodes.NOT_NORMALIZED, 'Payload is not normalized');
+export function validateDmLedgerPayload(p: Record<string, unknown>, hints: SchemaHints = {}): Rejection | null {
+  if (!isFixedPoint(p, normalizeDmPayload, hints)) return reject(ErrorCodes.NOT_NORMALIZED, 'Payload is not normalized');
   for (const k of DM_REQUIRED) if (!(k in p)) return reject(ErrorCodes.SCHEMA, `Missing field: ${k}`);
   if (!DM_DELIVERY_CLASSES.has(str(p.delivery_class))) return reject(ErrorCodes.SCHEMA, 'Invalid delivery_class');
   if (p.delivery_class === 'shared' && !str(p.recipient_token).trim()) {

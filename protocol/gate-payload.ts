@@ -40,17 +40,28 @@ export function normalizeGatePayload(p: Record<string, unknown>): Payload {
   return out;
 }
 
-export function isFixedPoint(p: Record<string, unknown>, normalize: (p: Record<string, unknown>) => Payload): boolean {
+/**
+ * How a schema check may reuse work: `json` is the payload's canonical JSON when the caller already has
+ * it; `normalized` says the payload was just produced by the normaliser (local append), which makes the
+ * fixed-point test true by construction.
+ */
+export interface SchemaHints {
+  json?: string;
+  normalized?: boolean;
+}
+
+export function isFixedPoint(p: Record<string, unknown>, normalize: (p: Record<string, unknown>) => Payload, hints: SchemaHints = {}): boolean {
+  if (hints.normalized) return true;
   try {
-    return canonicalJson(normalize(p)) === canonicalJson(p);
+    return canonicalJson(normalize(p)) === (hints.json ?? canonicalJson(p));
   } catch {
     return false;
   }
 }
 
 /** §4.3 ledger schema, applied to the payload as stored (append after normalising; ingest/fork/validate raw). */
-export function validateGateLedgerPayload(p: Record<string, unknown>): Rejection | null {
-  if (!isFixedPoint(p, normalizeGatePayload)) return reject(ErrorCodes.NOT_NORMALIZED, 'Payload is not normalized');
+export function validateGateLedgerPayload(p: Record<string, unknown>, hints: SchemaHints = {}): Rejection | null {
+  if (!isFixedPoint(p, normalizeGatePayload, hints)) return reject(ErrorCodes.NOT_NORMALIZED, 'Payload is not normalized');
   for (const k of ['gate', 'ciphertext', 'nonce', 'sender_ref']) {
     if (!(k in p)) return reject(ErrorCodes.SCHEMA, `Missing field: ${k}`);
   }

@@ -7,7 +7,7 @@
 import type { Json } from './canonical-json.js';
 import { ErrorCodes, reject, type Rejection } from './errors.js';
 import type { Payload } from './event.js';
-import { isFixedPoint, toInt } from './gate-payload.js';
+import { isFixedPoint, toInt, type SchemaHints } from './gate-payload.js';
 import { isPlainObject, normalizeSignedContext } from './signed-context.js';
 
 const str = (v: unknown): string => (typeof v === 'string' ? v : v === undefined || v === null ? '' : String(v));
@@ -76,8 +76,8 @@ export function normalizePublicPayload(eventType: string, p: Record<string, unkn
 }
 
 /** Generic schema (§2.8.5): a fixed point of normalisation; `ephemeral` only on message / gate_message. */
-export function validateGenericPublicSchema(eventType: string, p: Record<string, unknown>): Rejection | null {
-  if (!isFixedPoint(p, (x) => normalizePublicPayload(eventType, x))) return reject(ErrorCodes.NOT_NORMALIZED, 'Payload is not normalized');
+export function validateGenericPublicSchema(eventType: string, p: Record<string, unknown>, hints: SchemaHints = {}): Rejection | null {
+  if (!isFixedPoint(p, (x) => normalizePublicPayload(eventType, x), hints)) return reject(ErrorCodes.NOT_NORMALIZED, 'Payload is not normalized');
   if (eventType !== 'message' && 'ephemeral' in p) return reject(ErrorCodes.SCHEMA, `ephemeral is only allowed on message events`);
   return null;
 }

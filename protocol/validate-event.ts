@@ -11,7 +11,7 @@ import { validateDmLedgerPayload } from './dm-payload.js';
 import { ErrorCodes, reject, type ErrorCode, type Rejection } from './errors.js';
 import type { ChainEvent, Payload } from './event.js';
 import { matchEventId } from './event-id.js';
-import { gateSignatureVariants, validateGateLedgerPayload } from './gate-payload.js';
+import { gateSignatureVariants, validateGateLedgerPayload, type SchemaHints } from './gate-payload.js';
 import { parseKeyAlgo, verifyNodeBinding } from './identity.js';
 import { isRevoked } from './key-revocation.js';
 import { validateGenericPublicSchema, validatePublicLedgerPayload } from './public-payload.js';
@@ -45,10 +45,10 @@ export function verifyEventSignature(ev: Pick<ChainEvent, 'event_type' | 'node_i
 }
 
 /** Schema of a stored payload by event type (gate §4.3, DM §5.3, public §2.8.5–6), on the raw payload. */
-export function validateStoredPayload(eventType: string, p: Record<string, unknown>): Rejection | null {
-  if (eventType === 'gate_message') return validateGateLedgerPayload(p);
-  if (eventType === 'dm_message') return validateDmLedgerPayload(p);
-  return validateGenericPublicSchema(eventType, p) ?? validatePublicLedgerPayload(eventType, p);
+export function validateStoredPayload(eventType: string, p: Record<string, unknown>, hints: SchemaHints = {}): Rejection | null {
+  if (eventType === 'gate_message') return validateGateLedgerPayload(p, hints);
+  if (eventType === 'dm_message') return validateDmLedgerPayload(p, hints);
+  return validateGenericPublicSchema(eventType, p, hints) ?? validatePublicLedgerPayload(eventType, p);
 }
 
 export function revokeSelfMatch(ev: ChainEvent, dialect: 'ingest' | 'append'): Rejection | null {
@@ -116,14 +116,19 @@ export function validateReceivedEvent(state: ChainState, raw: unknown, ctx: Vali
     return r(ErrorCodes.STALE_TIMESTAMP, 'Event timestamp outside freshness window');
   }
   const payload = e.payload as Payload;
-  const schema = validateStoredPayload(e.event_type, payload);
+  let payloadJson: string;
+  try {
+    payloadJson = canonicalJson(payload);
+  } catch {
+    return r(ErrorCodes.NOT_NORMALIZED, 'Payload is not normalized');
+  }
+  const schema = validateStoredPayload(e.event_type, payload, { json: payloadJson });
   if (schema) return { kind: 'rejected', rejection: schema };
   if (e.event_type === 'dm_message') {
     const caps = checkSpoolCaps(state.spool, payload, e.node_id, now, ctx.settings.spool);
     if (caps) return { kind: 'rejected', rejection: caps };
   }
   if (e.event_type === 'message' && !('ephemeral' in payload)) return r(ErrorCodes.SCHEMA, 'Missing ephemeral flag');
-  const payloadJson = canonicalJson(payload);
   if (utf8Length(payloadJson) > MAX_PAYLOAD_BYTES) return r(ErrorCodes.PAYLOAD_TOO_LARGE, 'Payload too large');
   const protocolVersion = e.protocol_version === undefined || e.protocol_version === null ? PROTOCOL_VERSION : e.protocol_version;
   if (protocolVersion !== PROTOCOL_VERSION) return r(ErrorCodes.PROTOCOL_VERSION, 'Unsupported protocol_version');

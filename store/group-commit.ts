@@ -45,13 +45,20 @@ export class GroupCommitter {
         const group = this.queue;
         this.queue = [];
         try {
-          const batch = this.db.batch();
+          // One atomic batch: only the last operation per key matters (e.g. the chain head record that
+          // every append rewrites), so later ones replace earlier ones before packing.
+          const last = new Map<string, BatchOp>();
           for (const p of group) {
             for (const op of p.ops) {
               const key = op.sublevel ? sublevelPrefix(op.sublevel) + op.key : op.key;
-              if (op.type === 'put') batch.put(key, packValue(op.value));
-              else batch.del(key);
+              last.delete(key);
+              last.set(key, op);
             }
+          }
+          const batch = this.db.batch();
+          for (const [key, op] of last) {
+            if (op.type === 'put') batch.put(key, packValue(op.value));
+            else batch.del(key);
           }
           await batch.write({ sync: this.sync } as never);
           this.commits++;
