@@ -1,0 +1,68 @@
+// DM relay benchmark: N mailboxes (default 100k) with one DM each, then a poll of every mailbox.
+// Prints the machine, a same-run baseline (plain group-committed LevelDB puts of the same count),
+// deposits/s, polls/s and the peak RSS sampled every 20 ms. Run: npm run bench:mailbox [-- N]
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { MailboxRegistry } from '../actors/mailbox-registry.js';
+import { loadSettings } from '../protocol/settings.js';
+import { openDatabase, sublevel } from '../store/db.js';
+import { GroupCommitter } from '../store/group-commit.js';
+import { MailboxStore } from '../store/mailbox-store.js';
+
+const N = Number(process.argv[2] ?? 100_000);
+const CONCURRENCY = 512;
+const MAX_LIVE = 5000;
+
+let peakRss = process.memoryUsage().rss;
+const sampler = setInterval(() => { peakRss = Math.max(peakRss, process.memoryUsage().rss); }, 20);
+const mib = (b: number): string => (b / 2 ** 20).toFixed(0) + ' MiB';
+
+async function pool(n: number, fn: (i: number) => Promise<unknown>): Promise<number> {
+  let next = 0;
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
+    while (next < n) await fn(next++);
+  }));
+  return (performance.now() - t0) / 1000;
+}
+
+async function main(): Promise<void> {
+  const cpu = cpus();
+  console.log(`machine: ${cpu[0]?.model ?? 'unknown'}, ${cpu.length} cores, node ${process.version}`);
+  console.log(`mailboxes: ${N}, concurrency ${CONCURRENCY}, max live actors ${MAX_LIVE}`);
+  const ciphertext = 'sealed:' + randomBytes(180).toString('base64'); // ~250 chars, a short sealed DM
+
+  const baseDir = mkdtempSync(join(tmpdir(), 'bench-mbx-base-'));
+  const baseDb = await openDatabase(baseDir);
+  const gc = new GroupCommitter(baseDb);
+  const sub = sublevel(baseDb, 'bench');
+  const baseS = await pool(N, (i) => gc.write([{ type: 'put', key: `k${i}`, value: { ciphertext, i }, sublevel: sub }]));
+  console.log(`baseline: ${Math.round(N / baseS)} fsync'd group-committed puts/s (${gc.commits} batches)`);
+  await baseDb.close();
+  rmSync(baseDir, { recursive: true, force: true });
+
+  const dir = mkdtempSync(join(tmpdir(), 'bench-mbx-'));
+  const settings = loadSettings({});
+  const db = await openDatabase(dir);
+  const store = new MailboxStore(db);
+  const registry = await MailboxRegistry.open(store, { settings: settings.relay, spoolTtlS: settings.chain.spool.ttlS, maxLive: MAX_LIVE });
+  const depS = await pool(N, (i) => registry.deposit({ sender_id: `s${i}`, recipient_token: `bench-${i}`, delivery_class: 'shared', ciphertext, msg_id: `m${i}` }));
+  console.log(`deposits: ${Math.round(N / depS)}/s (${depS.toFixed(1)} s, ${store.committer.commits} fsync'd batches so far), live actors ${registry.liveCount}, peak live ${registry.peakLive}`);
+  let got = 0;
+  const pollS = await pool(N, async (i) => {
+    const p = await registry.poll('x', [{ type: 'shared', token: `bench-${i}` }]);
+    got += p.messages.length;
+  });
+  console.log(`polls: ${Math.round(N / pollS)}/s (${pollS.toFixed(1)} s), messages delivered ${got}/${N}, live actors ${registry.liveCount}, peak live ${registry.peakLive}`);
+  await registry.close();
+  await db.close();
+  rmSync(dir, { recursive: true, force: true });
+  clearInterval(sampler);
+  peakRss = Math.max(peakRss, process.memoryUsage().rss);
+  console.log(`peak RSS: ${mib(peakRss)} (target < 1024 MiB) ${peakRss < 2 ** 30 ? 'OK' : 'OVER'}`);
+  if (got !== N) process.exitCode = 1;
+}
+
+void main();
