@@ -5,8 +5,9 @@ import { pack, unpack } from 'msgpackr';
 import { openChainAt } from '../actors/open-chain.js';
 import { deserializeChainState, serializeChainState, type SerializedChainState } from '../protocol/chain-state.js';
 import { validateChain } from '../protocol/chain-validator.js';
-import { isInfonetError } from '../protocol/errors.js';
-import { chainToWireJson, eventToWireJson } from '../protocol/event.js';
+import { InfonetClient } from '../bus/client.js';
+import { ErrorCodes, isInfonetError } from '../protocol/errors.js';
+import { chainToWireJson, eventToWireJson, type ChainEvent } from '../protocol/event.js';
 import { generateIdentity, identityFromKeyFile, identityToKeyFile } from '../protocol/identity.js';
 import { loadSettings } from '../protocol/settings.js';
 import { isPlainObject } from '../protocol/signed-context.js';
@@ -16,7 +17,8 @@ const CHAIN_USAGE = `usage:
   infonet chain validate FILE [--max-age-s N] [--now UNIX_S] [--state CHECKPOINT]
   infonet chain ingest --data DIR FILE [--max-age-s N]
   infonet chain export --data DIR [--out FILE]
-  infonet chain append --data DIR --key KEYFILE --type TYPE --payload JSON [--sequence N]`;
+  infonet chain append --data DIR --key KEYFILE --type TYPE --payload JSON [--sequence N]
+  (ingest, export and append take --nats URL --node ID instead of --data DIR to act on a running node)`;
 
 function intOption(v: string | undefined, name: string): number | undefined {
   if (v === undefined) return undefined;
@@ -93,11 +95,38 @@ async function withChain<T>(dataDir: string | undefined, fn: (c: Awaited<ReturnT
   }
 }
 
+// --nats URL --node ID: the same commands against a running node, through the bus client (cli/node.ts routing).
+const BUS_OPTIONS = { nats: { type: 'string' }, node: { type: 'string' } } as const;
+
+async function withBus<T>(values: { nats?: string; node?: string; data?: string }, fn: (c: InfonetClient) => Promise<T>): Promise<T> {
+  if (values.data) throw new UsageError('use either --data DIR or --nats URL --node ID');
+  if (!values.node) throw new UsageError('--node ID is required with --nats');
+  const client = await InfonetClient.connect(values.nats!, values.node, { name: 'infonet-cli' }).catch((e: Error) => {
+    throw new UsageError(`cannot connect to ${values.nats}: ${e.message}`);
+  });
+  try {
+    return await fn(client);
+  } catch (e) {
+    // transport failures are not rule rejections: say so instead of "rejected:"
+    if (isInfonetError(e) && (e.code === ErrorCodes.UNAVAILABLE || e.code === ErrorCodes.TIMEOUT)) throw new UsageError(e.reason);
+    throw e;
+  } finally {
+    await client.close();
+  }
+}
+
 async function ingestCmd(args: string[]): Promise<number> {
-  const { values, positionals } = parse(args, { data: { type: 'string' }, 'max-age-s': { type: 'string' } });
+  const { values, positionals } = parse(args, { data: { type: 'string' }, 'max-age-s': { type: 'string' }, ...BUS_OPTIONS });
   if (positionals.length !== 1) throw new UsageError('chain ingest takes exactly one FILE');
   const events = readChainFile(positionals[0]);
   const maxAge = intOption(values['max-age-s'], 'max-age-s');
+  if (values.nats) {
+    return withBus(values, async (c) => {
+      const { accepted, duplicates, rejected } = await c.ingest(events, maxAge);
+      printJson({ accepted, duplicates, rejected: rejected.map(({ index, reason }) => ({ index, reason })) });
+      return 0;
+    });
+  }
   return withChain(values.data, async ({ chain }) => {
     const { accepted, duplicates, rejected } = await chain.ingest(events, maxAge);
     printJson({ accepted, duplicates, rejected: rejected.map(({ index, reason }) => ({ index, reason })) });
@@ -106,7 +135,13 @@ async function ingestCmd(args: string[]): Promise<number> {
 }
 
 async function exportCmd(args: string[]): Promise<number> {
-  const { values } = parse(args, { data: { type: 'string' }, out: { type: 'string' } }, false);
+  const { values } = parse(args, { data: { type: 'string' }, out: { type: 'string' }, ...BUS_OPTIONS }, false);
+  if (values.nats) {
+    return withBus(values, async (c) => {
+      writeOutput(chainToWireJson((await c.exportAll()) as ChainEvent[]), values.out);
+      return 0;
+    });
+  }
   return withChain(values.data, async ({ chain }) => {
     writeOutput(chainToWireJson(await chain.readRange(0, chain.length)), values.out);
     return 0;
@@ -116,6 +151,7 @@ async function exportCmd(args: string[]): Promise<number> {
 async function appendCmd(args: string[]): Promise<number> {
   const { values } = parse(args, {
     data: { type: 'string' }, key: { type: 'string' }, type: { type: 'string' }, payload: { type: 'string' }, sequence: { type: 'string' },
+    ...BUS_OPTIONS,
   }, false);
   if (!values.key || !values.type || values.payload === undefined) throw new UsageError('--key, --type and --payload are required');
   let identity;
@@ -132,6 +168,13 @@ async function appendCmd(args: string[]): Promise<number> {
   }
   if (!isPlainObject(payload)) throw new UsageError('--payload must be a JSON object');
   const sequence = intOption(values.sequence, 'sequence');
+  if (values.nats) {
+    return withBus(values, async (c) => {
+      const r = await c.appendSigned(identity, values.type!, payload as Record<string, unknown>, sequence === undefined ? {} : { sequence });
+      process.stdout.write(eventToWireJson(r.event as ChainEvent) + '\n');
+      return 0;
+    });
+  }
   return withChain(values.data, async ({ chain }) => {
     const ev = await chain.appendLocal(identity, values.type!, payload as Record<string, unknown>, sequence);
     process.stdout.write(eventToWireJson(ev) + '\n');

@@ -7,7 +7,19 @@ usage: infonet <command> [options]
 
   keygen [--out FILE]                 new Ed25519 identity (seed hex, public_key, node_id)
   chain validate|ingest|export|append the hashchain (run "infonet chain" for details)
+  dm keygen|seal|open|deposit|poll|count   offline DMs (run "infonet dm" for details)
+  node run --data DIR [--nats URL] [--leaf URL] [--config FILE]
+                                      run a node on the bus (embedded nats-server by default)
+  hub run --data DIR [--port N] [--leaf-port N]
+                                      a federation hub that nodes join with --leaf
+  status --nats URL [--node ID]       status of one node, or of every node discovered on the bus
+  record --out FILE [--nats URL]      record bus traffic until Ctrl-C
+  replay FILE [--nats URL] [--speed original|max|N]
+                                      re-issue recorded commands (into a fresh node by default), report differences
   demo                                the demo run by "npm start"
+
+  Commands that act on a data directory also accept --nats URL --node ID to act on a running node.
+  Configuration: docs/configuration.md
 `;
 
 type Command = (args: string[]) => Promise<number>;
@@ -15,6 +27,12 @@ type Command = (args: string[]) => Promise<number>;
 const commands: Record<string, () => Promise<Command>> = {
   keygen: async () => keygenCommand,
   chain: async () => chainCommand,
+  dm: async () => (await import('./dm.js')).dmCommand,
+  node: async () => (await import('./node.js')).nodeCommand,
+  hub: async () => (await import('../bus/hub.js')).hubCommand,
+  status: async () => (await import('./node.js')).statusCommand,
+  record: async () => (await import('./node.js')).recordCliCommand,
+  replay: async () => (await import('./node.js')).replayCliCommand,
   demo: async () => (await import('./demo.js')).demoCommand,
 };
 
