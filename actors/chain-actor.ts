@@ -14,6 +14,13 @@ import type { ChainSettings } from '../protocol/settings.js';
 import { ChainStore } from '../store/chain-store.js';
 import { sublevel, type Db } from '../store/db.js';
 import { ChainLedger, type IngestOutcome } from './chain-ledger.js';
+import { POOL_MIN_BATCH, VerifyPool } from './verify-pool.js';
+
+const INGEST_CHUNK = 256;
+
+class PrepareFailure {
+  constructor(readonly error: unknown) {}
+}
 
 export type ChainNotice =
   | { kind: 'appended'; event: ChainEvent }
@@ -96,6 +103,7 @@ export class ChainActor {
   readonly events$: Observable<ChainNotice> = this.notices.asObservable();
   private stopped = false;
   private failure: Error | null = null;
+  private pool: VerifyPool | null = null;
 
   private constructor(
     readonly ledger: ChainLedger,
@@ -127,39 +135,58 @@ export class ChainActor {
   }
 
   /**
-   * Run a synchronous decide+apply step in order; resolve after its batch is durable. Steps submitted in
-   * the same tick travel to the machine as one RUN command (one macrostep for many appends).
+   * Run a synchronous decide+apply step in call order; resolve after its batch is durable. A step may
+   * first wait for an asynchronous preparation (parallel signature checks) without losing its place.
+   * Consecutive ready steps travel to the machine as one RUN command (one macrostep for many appends).
    */
-  private runSync<T>(command: string, step: () => { value: T; durable: Promise<void> }, publish: (v: T) => void): Promise<T> {
+  private runSync<T, P = undefined>(
+    command: string,
+    step: (prepared: P) => { value: T; durable: Promise<void> },
+    publish: (v: T) => void,
+    prepare?: Promise<P>,
+  ): Promise<T> {
     this.guard();
     return new Promise<T>((resolve, reject) => {
-      this.pendingSteps.push(() => {
+      const run = (prepared: unknown): void => {
         let r: { value: T; durable: Promise<void> };
         try {
-          r = step();
+          if (prepared instanceof PrepareFailure) throw prepared.error;
+          r = step(prepared as P);
         } catch (e) {
           if (e instanceof InfonetError) this.notices.next({ kind: 'rejected', command, code: e.code, reason: e.reason });
           reject(e);
           return;
         }
         r.durable.then(() => { publish(r.value); resolve(r.value); }, (e: Error) => { this.fail(e); reject(e); });
-      });
-      if (this.pendingSteps.length === 1) queueMicrotask(() => this.flushSteps());
+      };
+      this.steps.push({ ready: prepare ?? null, run });
+      if (!this.draining) {
+        this.draining = true;
+        queueMicrotask(() => void this.drainSteps());
+      }
     });
   }
 
-  private pendingSteps: Array<() => void> = [];
+  private steps: Array<{ ready: Promise<unknown> | null; run: (prepared: unknown) => void }> = [];
+  private draining = false;
 
-  private flushSteps(): void {
-    const steps = this.pendingSteps;
-    this.pendingSteps = [];
-    this.actor.send({
-      type: 'RUN',
-      run: () => {
-        for (const s of steps) s();
-        this.actor.send({ type: 'SYNC', length: this.ledger.length, head: this.ledger.head });
-      },
-    });
+  private async drainSteps(): Promise<void> {
+    while (this.steps.length) {
+      const batch: Array<{ run: (prepared: unknown) => void; prepared: unknown }> = [];
+      while (this.steps.length && this.steps[0].ready === null) batch.push({ run: this.steps.shift()!.run, prepared: undefined });
+      if (batch.length === 0) {
+        const head = this.steps.shift()!;
+        batch.push({ run: head.run, prepared: await head.ready!.catch((error: unknown) => new PrepareFailure(error)) });
+      }
+      this.actor.send({
+        type: 'RUN',
+        run: () => {
+          for (const s of batch) s.run(s.prepared);
+          this.actor.send({ type: 'SYNC', length: this.ledger.length, head: this.ledger.head });
+        },
+      });
+    }
+    this.draining = false;
   }
 
   private runExclusive<T>(fn: () => Promise<T>): Promise<T> {
@@ -198,13 +225,32 @@ export class ChainActor {
     }, (event) => this.notices.next({ kind: 'appended', event }));
   }
 
-  ingest(events: readonly unknown[], maxAgeS?: number): Promise<IngestOutcome> {
-    return this.runSync('ingest', () => {
-      const r = this.ledger.ingest(events, maxAgeS);
-      return { value: r.outcome, durable: r.durable };
-    }, (o) => {
-      if (o.accepted || o.rejected.length) this.notices.next({ kind: 'ingested', events: o.events, duplicates: o.duplicates, rejected: o.rejected });
+  /**
+   * Ingest a batch (§9.2). Large batches are cut into chunks whose signatures are checked on worker
+   * threads while earlier chunks are validated and written, so verification overlaps the ordered pass.
+   */
+  async ingest(events: readonly unknown[], maxAgeS?: number): Promise<IngestOutcome> {
+    const chunks: Array<readonly unknown[]> = [];
+    for (let i = 0; i < events.length; i += INGEST_CHUNK) chunks.push(events.slice(i, i + INGEST_CHUNK));
+    if (chunks.length === 0) chunks.push([]);
+    const parts = chunks.map((chunk) => {
+      const verdicts = chunk.length >= POOL_MIN_BATCH ? (this.pool ??= new VerifyPool()).verifyEvents(chunk) : undefined;
+      return this.runSync('ingest', (v: WeakMap<object, boolean> | undefined) => {
+        const r = this.ledger.ingest(chunk, maxAgeS, v);
+        return { value: r.outcome, durable: r.durable };
+      }, (o) => {
+        if (o.accepted || o.rejected.length) this.notices.next({ kind: 'ingested', events: o.events, duplicates: o.duplicates, rejected: o.rejected });
+      }, verdicts);
     });
+    const outcomes = await Promise.all(parts);
+    const merged: IngestOutcome = { accepted: 0, duplicates: 0, rejected: [], events: [] };
+    outcomes.forEach((o, c) => {
+      merged.accepted += o.accepted;
+      merged.duplicates += o.duplicates;
+      for (const r of o.rejected) merged.rejected.push({ ...r, index: r.index + c * INGEST_CHUNK });
+      merged.events.push(...o.events);
+    });
+    return merged;
   }
 
   checkSignedWrite(nodeId: string, sequence: unknown, domain: string): Promise<void> {
@@ -237,6 +283,7 @@ export class ChainActor {
   /** Finish in-flight work, flush, persist the control snapshot and stop. The db stays open (owned by the caller). */
   async stop(): Promise<void> {
     if (this.stopped) return;
+    while (this.draining) await new Promise<void>((r) => setImmediate(r));
     await new Promise<void>((done) => this.actor.send({ type: 'STOP', done }));
     this.stopped = true;
     await this.ledger.store.committer.drain();
@@ -246,6 +293,7 @@ export class ChainActor {
       clean: this.failure === null,
     });
     this.actor.stop();
+    await this.pool?.close();
     this.notices.complete();
   }
 }

@@ -56,8 +56,8 @@ export class ChainLedger {
   /** Read-only view for queries (status, tests). */
   get view(): Readonly<ChainState> { return this.state; }
 
-  private ctx(maxAgeS?: number): ValidationContext {
-    return { settings: this.settings, clock: this.clock, ...(maxAgeS !== undefined ? { maxAgeS } : {}) };
+  private ctx(maxAgeS?: number, signatureVerdicts?: WeakMap<object, boolean>): ValidationContext {
+    return { settings: this.settings, clock: this.clock, ...(maxAgeS !== undefined ? { maxAgeS } : {}), ...(signatureVerdicts ? { signatureVerdicts } : {}) };
   }
 
   private meta(): ChainMeta {
@@ -79,10 +79,10 @@ export class ChainLedger {
     return this.appendSigned(signAppend(id, eventType, payload, seq, this.clock()), true);
   }
 
-  ingest(events: readonly unknown[], maxAgeS?: number): { outcome: IngestOutcome; durable: Promise<void> } {
+  ingest(events: readonly unknown[], maxAgeS?: number, signatureVerdicts?: WeakMap<object, boolean>): { outcome: IngestOutcome; durable: Promise<void> } {
     const outcome: IngestOutcome = { accepted: 0, duplicates: 0, rejected: [], events: [] };
     const height = this.state.length;
-    const ctx = this.ctx(maxAgeS);
+    const ctx = this.ctx(maxAgeS, signatureVerdicts);
     events.forEach((raw, index) => {
       const v = validateReceivedEvent(this.state, raw, ctx, 'ingest');
       if (v.kind === 'duplicate') outcome.duplicates++;

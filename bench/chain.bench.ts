@@ -75,10 +75,10 @@ async function main(): Promise<void> {
   for (let i = 0; i < N; i++) signEd25519(author.privateKey, msgs[i]);
   const signPerS = rate(N, performance.now() - t);
 
-  // Durable local appends: sign + validate + fsync'd group commit, 256 appends in flight.
+  // Durable local appends: sign + validate + fsync'd group commit, BENCH_IN_FLIGHT (default 2048) appends in flight.
   const dirB = mkdtempSync(join(tmpdir(), 'bench-append-'));
   const b = await openChainAt(dirB, { settings });
-  const inFlight = 256;
+  const inFlight = Number(process.env.BENCH_IN_FLIGHT ?? 2048);
   let next = 0;
   t = performance.now();
   await Promise.all(Array.from({ length: inFlight }, async () => {

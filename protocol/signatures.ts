@@ -57,3 +57,20 @@ export function signEd25519(privateKey: KeyObject, message: string | Uint8Array)
   const data = typeof message === 'string' ? Buffer.from(message, 'utf8') : message;
   return cryptoSign(null, data, privateKey).toString('hex');
 }
+
+/** SPKI DER of an event's public key (cached via the KeyObject cache), for verification off-thread. */
+const spkiCache = new Map<string, Buffer | null>();
+
+export function publicKeySpki(algoText: string, publicKeyB64: string): Buffer | null {
+  const algo = parseKeyAlgo(algoText);
+  if (!algo) return null;
+  const cacheKey = algo + ':' + publicKeyB64;
+  let der = spkiCache.get(cacheKey);
+  if (der === undefined) {
+    const key = publicKeyObject(algo, publicKeyB64);
+    der = key ? (key.export({ format: 'der', type: 'spki' }) as Buffer) : null;
+    if (spkiCache.size >= CACHE_LIMIT) spkiCache.clear();
+    spkiCache.set(cacheKey, der);
+  }
+  return der;
+}

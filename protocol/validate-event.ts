@@ -26,6 +26,8 @@ export interface ValidationContext {
   clock: Clock;
   /** Ingest freshness bound in seconds; 0 = off. Defaults to settings.ingestMaxAgeS. */
   maxAgeS?: number;
+  /** Signature verdicts computed ahead of time (in parallel) for received event objects. */
+  signatureVerdicts?: WeakMap<object, boolean>;
 }
 
 export type Verdict =
@@ -158,7 +160,8 @@ export function validateReceivedEvent(state: ChainState, raw: unknown, ctx: Vali
   if (!verifyNodeBinding(ev.node_id, ev.public_key, ctx.settings.allowLegacyNodeId)) return r(ErrorCodes.NODE_ID_MISMATCH, 'node_id mismatch');
   const bound = state.keyBindings.get(ev.public_key);
   if (bound !== undefined && bound !== ev.node_id) return r(ErrorCodes.KEY_BINDING, `public key already bound to ${bound}`);
-  if (!verifyEventSignature(ev)) return r(ErrorCodes.INVALID_SIGNATURE, 'Invalid signature');
+  const verdict = ctx.signatureVerdicts?.get(raw);
+  if (!(verdict ?? verifyEventSignature(ev))) return r(ErrorCodes.INVALID_SIGNATURE, 'Invalid signature');
   const form = matchEventId(ev, payloadJson);
   if (!form) return r(ErrorCodes.EVENT_ID_MISMATCH, 'event_id mismatch');
   if (form === 'int') ev.timestamp_int = true;
