@@ -1,0 +1,93 @@
+// Graceful stop under load, the real way: `infonet node run` as a child process, a load of appends and DM deposits
+// from several concurrent clients, SIGTERM in the middle. The process exits 0 and, after a restart, every command
+// that got a success reply is durable (event in the chain, message pending in its mailbox).
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { InfonetClient } from '../../bus/client.js';
+import { generateIdentity } from '../../protocol/identity.js';
+import { signAppend } from '../../protocol/local-sign.js';
+import { waitFor } from '../helpers/nats.js';
+import { messagePayload, removeTempDirs, startNode, tempDataDir } from './helpers.js';
+
+const ROOT = join(__dirname, '..', '..');
+let child: ChildProcess | undefined;
+
+afterAll(() => {
+  if (child && child.exitCode === null) child.kill('SIGKILL');
+  removeTempDirs();
+});
+
+function runNodeProcess(dataDir: string): { proc: ChildProcess; out: () => string; exited: Promise<number | null> } {
+  const proc = spawn(process.execPath, ['--import', 'tsx', 'cli/main.ts', 'node', 'run', '--data', dataDir, '--log-level', 'warn'], {
+    cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env },
+  });
+  let out = '';
+  proc.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
+  proc.stderr!.on('data', (d: Buffer) => { out += d.toString(); });
+  const exited = new Promise<number | null>((r) => proc.on('exit', (code) => r(code)));
+  return { proc, out: () => out, exited };
+}
+
+test('SIGTERM during load: exit 0, every acknowledged append and deposit survives the restart', async () => {
+  const dataDir = tempDataDir();
+  const p = runNodeProcess(dataDir);
+  child = p.proc;
+  const ready = await waitFor(() => {
+    const url = /nats url:\s+(\S+)/.exec(p.out())?.[1];
+    const id = /node id:\s+(\S+)/.exec(p.out())?.[1];
+    return url && id ? { url, id } : null;
+  }, 30_000, { what: 'node run to print its address' });
+
+  const acked = { events: [] as string[], deposits: [] as Array<{ token: string; msgId: string }> };
+  let stopAt = 0;
+  const workers = Array.from({ length: 6 }, async (_, w) => {
+    const c = await InfonetClient.connect(ready.url, ready.id, { timeoutMs: 3000 });
+    const author = generateIdentity();
+    let seq = 1;
+    try {
+      for (let i = 0; ; i++) {
+        try {
+          if (w % 2 === 0) {
+            const r = await c.append(signAppend(author, 'message', messagePayload(i), seq, Date.now() / 1000));
+            seq++;
+            acked.events.push(r.head);
+          } else {
+            const token = `tok-${w}-${Math.floor(i / 40)}`;
+            const msgId = `m-${w}-${i}`;
+            await c.dmDeposit({ sender_id: `s-${w}-${i}`, ciphertext: 'c2VhbGVkIGJ5dGVz', delivery_class: 'shared', recipient_token: token, msg_id: msgId });
+            acked.deposits.push({ token, msgId });
+          }
+        } catch {
+          if (stopAt) return; // node is going away: stop this worker
+        }
+        if (stopAt && Date.now() - stopAt > 10_000) return;
+      }
+    } finally {
+      await c.close();
+    }
+  });
+  await waitFor(() => acked.events.length + acked.deposits.length >= 300, 30_000, { what: 'load to be under way' });
+  stopAt = Date.now();
+  p.proc.kill('SIGTERM');
+  const code = await p.exited;
+  await Promise.all(workers);
+  expect(code).toBe(0);
+  expect(p.out()).toMatch(/stopped \(SIGTERM\)/);
+  expect(acked.events.length).toBeGreaterThan(0);
+  expect(acked.deposits.length).toBeGreaterThan(0);
+
+  const node = await startNode({ dataDir });
+  try {
+    expect(node.chain.previousRun?.cleanStop).toBe(true);
+    const missingEvents = acked.events.filter((id) => node.chain.heightOf(id) === undefined);
+    expect(missingEvents).toEqual([]);
+    const byToken = new Map<string, string[]>();
+    for (const d of acked.deposits) byToken.set(d.token, [...(byToken.get(d.token) ?? []), d.msgId]);
+    for (const [token, ids] of byToken) {
+      const pending = new Set(await node.mailboxes.pendingIds('agent', [{ type: 'shared', token }]));
+      expect(ids.filter((id) => !pending.has(id))).toEqual([]);
+    }
+  } finally {
+    await node.stop();
+  }
+}, 90_000);
