@@ -101,7 +101,7 @@ const BUS_OPTIONS = { nats: { type: 'string' }, node: { type: 'string' } } as co
 async function withBus<T>(values: { nats?: string; node?: string; data?: string }, fn: (c: InfonetClient) => Promise<T>): Promise<T> {
   if (values.data) throw new UsageError('use either --data DIR or --nats URL --node ID');
   if (!values.node) throw new UsageError('--node ID is required with --nats');
-  const client = await InfonetClient.connect(values.nats!, values.node, { name: 'infonet-cli' }).catch((e: Error) => {
+  const client = await InfonetClient.connect(values.nats!, values.node, { name: 'infonet-cli', timeoutMs: Number(process.env.INFONET_TIMEOUT_MS) || 5000 }).catch((e: Error) => {
     throw new UsageError(`cannot connect to ${values.nats}: ${e.message}`);
   });
   try {

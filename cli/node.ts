@@ -102,7 +102,7 @@ export async function statusCommand(args: string[]): Promise<number> {
     if (!url) throw new UsageError('usage: infonet status --nats URL [--node ID]');
     const nc = await connect({ servers: url, name: 'infonet-status' });
     try {
-      const timeout = Number(values['timeout-ms'] ?? 5000);
+      const timeout = Number(values['timeout-ms'] ?? process.env.INFONET_TIMEOUT_MS ?? 5000) || 5000;
       const ids = values.node ? [values.node] : (await InfonetClient.discover(nc, 500)).map((n) => n.node_id);
       if (ids.length === 0) {
         process.stderr.write(`no infonet node answered $SRV.PING.infonet on ${url}\n`);

@@ -53,8 +53,8 @@ export const NODE_CONFIG: Record<ConfigKey, ConfigRow & { kind: 'string' | 'int'
     description: 'pino log level: trace, debug, info, warn, error, fatal, silent. Logs go to stderr as JSON lines.',
   },
   commandTimeoutMs: {
-    key: 'commandTimeoutMs', flag: '--timeout-ms N', env: 'INFONET_TIMEOUT_MS', file: 'client.timeout_ms', default: '5000', kind: 'int',
-    description: 'Bus client request timeout (CLI commands with --nats).',
+    key: 'commandTimeoutMs', flag: '--timeout-ms N', env: 'INFONET_TIMEOUT_MS', default: '5000', kind: 'int',
+    description: 'Request timeout of CLI commands that act on a running node (`infonet status`, `chain … --nats`; the flag on `status`).',
   },
 };
 
@@ -209,7 +209,7 @@ export function renderConfigMarkdown(): string {
     '| --- | --- | --- | --- | --- | --- |',
   ];
   for (const r of Object.values(NODE_CONFIG)) {
-    lines.push(`| ${r.key} | \`${r.flag}\` | \`${r.env}\` | \`${r.file}\` | ${esc(r.default)} | ${esc(r.description)} |`);
+    lines.push(`| ${r.key} | \`${r.flag}\` | \`${r.env}\` | ${r.file ? `\`${r.file}\`` : '—'} | ${esc(r.default)} | ${esc(r.description)} |`);
   }
   lines.push(
     '',
