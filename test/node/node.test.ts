@@ -8,6 +8,8 @@ import { decodeReply } from '../../bus/codec.js';
 import { generateIdentity } from '../../protocol/identity.js';
 import { InfonetNode, NODE_KEY_FILE } from '../../node/infonet-node.js';
 import { messagePayload, removeTempDirs, startNode, tempDataDir } from './helpers.js';
+import { waitFor } from '../helpers/nats.js';
+import { D } from '../chain/helpers.js';
 
 let node: InfonetNode;
 let client: InfonetClient;
@@ -103,6 +105,28 @@ test('restart keeps the chain, the node id and reports a clean previous run', as
     expect(b.nodeId).toBe(id);
     const s = await b.status();
     expect(s).toMatchObject({ height: 1, head: r.head, previous_run: { clean_stop: true, height: 1 } });
+  } finally {
+    await b.stop();
+  }
+});
+
+test('a dm_message appended through the bus is hydrated into the recipient mailbox once (§7.7)', async () => {
+  const dir = tempDataDir();
+  const a = await startNode({ dataDir: dir });
+  const c = await InfonetClient.connect(a.natsUrl, a.nodeId);
+  const claims = [{ type: 'requests', token: 'recipient-z-token' }];
+  try {
+    await c.appendSigned(generateIdentity(), 'dm_message', D('recipient-z', 'dm-h1', Date.now() / 1000));
+    await waitFor(async () => (await c.dmCount('recipient-z', claims)).count === 1, 5000, { what: 'hydrated DM' });
+    const polled = await c.dmPoll('recipient-z', claims);
+    expect(polled.messages.map((m) => m.msg_id)).toEqual(['dm-h1']);
+  } finally {
+    await c.close();
+    await a.stop();
+  }
+  const b = await startNode({ dataDir: dir }); // start-up hydration of the whole chain must not re-deliver it
+  try {
+    expect(await b.mailboxes.count('recipient-z', claims)).toBe(0);
   } finally {
     await b.stop();
   }
