@@ -5,7 +5,10 @@
 // rebuilt from LevelDB on start.
 import { Subject, type Observable } from 'rxjs';
 import { assign, createActor, enqueueActions, fromPromise, setup, type Actor } from 'xstate';
-import type { AppendInput } from '../protocol/append-rules.js';
+import { payloadToSign, type AppendInput } from '../protocol/append-rules.js';
+import { signAppend, signAppendUnsigned } from '../protocol/local-sign.js';
+import { domainOfEventType, lastSequence } from '../protocol/sequence-domains.js';
+import { signaturePayload } from '../protocol/signature-payload.js';
 import { systemClock, type Clock } from '../protocol/clock.js';
 import { ErrorCodes, InfonetError } from '../protocol/errors.js';
 import type { ChainEvent } from '../protocol/event.js';
@@ -14,7 +17,7 @@ import type { ChainSettings } from '../protocol/settings.js';
 import { ChainStore } from '../store/chain-store.js';
 import { sublevel, type Db } from '../store/db.js';
 import { ChainLedger, type IngestOutcome } from './chain-ledger.js';
-import { POOL_MIN_BATCH, VerifyPool } from './verify-pool.js';
+import { CryptoPool, POOL_MIN_BATCH } from './crypto-pool.js';
 
 const INGEST_CHUNK = 256;
 
@@ -103,7 +106,9 @@ export class ChainActor {
   readonly events$: Observable<ChainNotice> = this.notices.asObservable();
   private stopped = false;
   private failure: Error | null = null;
-  private pool: VerifyPool | null = null;
+  private pool: CryptoPool | null = null;
+  /** Highest sequence handed out per `<node>|<domain>` for local appends not yet applied. */
+  private readonly reserved = new Map<string, number>();
 
   private constructor(
     readonly ledger: ChainLedger,
@@ -218,11 +223,25 @@ export class ChainActor {
     }, (event) => this.notices.next({ kind: 'appended', event }));
   }
 
+  /**
+   * Sign with a key held in-process and append. The sequence (default: next in the author's domain) is
+   * reserved at call time, so under load the signature can be made on a worker thread while earlier
+   * appends are validated; a rejected append only leaves a gap, which sequences allow.
+   */
   appendLocal(id: Identity, eventType: string, payload: Record<string, unknown>, sequence?: number): Promise<ChainEvent> {
-    return this.runSync('append', () => {
-      const r = this.ledger.appendLocal(id, eventType, payload, sequence);
+    const domain = domainOfEventType(eventType);
+    const key = `${id.nodeId}|${domain}`;
+    const seq = sequence ?? Math.max(lastSequence(this.ledger.view, id.nodeId, domain), this.reserved.get(key) ?? 0) + 1;
+    if (sequence === undefined) this.reserved.set(key, seq);
+    const timestamp = this.ledger.clock();
+    const prepare = this.steps.length >= POOL_MIN_BATCH
+      ? (this.pool ??= new CryptoPool()).sign(id.seed, signaturePayload(eventType, id.nodeId, seq, payloadToSign(eventType, payload)))
+        .then((signature): AppendInput => ({ ...signAppendUnsigned(id, eventType, payload, seq, timestamp), signature }))
+      : undefined;
+    return this.runSync('append', (signed: AppendInput | undefined) => {
+      const r = this.ledger.appendSigned(signed ?? signAppend(id, eventType, payload, seq, timestamp), true);
       return { value: r.event, durable: r.durable };
-    }, (event) => this.notices.next({ kind: 'appended', event }));
+    }, (event) => this.notices.next({ kind: 'appended', event }), prepare);
   }
 
   /**
@@ -234,7 +253,7 @@ export class ChainActor {
     for (let i = 0; i < events.length; i += INGEST_CHUNK) chunks.push(events.slice(i, i + INGEST_CHUNK));
     if (chunks.length === 0) chunks.push([]);
     const parts = chunks.map((chunk) => {
-      const verdicts = chunk.length >= POOL_MIN_BATCH ? (this.pool ??= new VerifyPool()).verifyEvents(chunk) : undefined;
+      const verdicts = chunk.length >= POOL_MIN_BATCH ? (this.pool ??= new CryptoPool()).verifyEvents(chunk) : undefined;
       return this.runSync('ingest', (v: WeakMap<object, boolean> | undefined) => {
         const r = this.ledger.ingest(chunk, maxAgeS, v);
         return { value: r.outcome, durable: r.durable };

@@ -10,9 +10,7 @@ import { GENESIS_HASH } from '../protocol/constants.js';
 import { ErrorCodes, InfonetError, type Rejection } from '../protocol/errors.js';
 import type { ChainEvent } from '../protocol/event.js';
 import { planFork, validateForkEvents } from '../protocol/fork-rules.js';
-import type { Identity } from '../protocol/identity.js';
-import { signAppend } from '../protocol/local-sign.js';
-import { domainOfEventType, lastSequence, validateAndSetSignedWriteSequence } from '../protocol/sequence-domains.js';
+import { validateAndSetSignedWriteSequence } from '../protocol/sequence-domains.js';
 import type { ChainSettings } from '../protocol/settings.js';
 import { validateReceivedEvent, type ValidationContext } from '../protocol/validate-event.js';
 import { checkStoredEvent, corruptStoreError, type ChainMeta, type ChainStore } from '../store/chain-store.js';
@@ -71,12 +69,6 @@ export class ChainLedger {
     const height = this.state.length;
     applyEvent(this.state, v.event);
     return { event: v.event, durable: this.store.write(this.store.appendOps(height, [v.event], this.meta())) };
-  }
-
-  /** Sign with a key held in-process and append; the sequence defaults to the next in its domain. */
-  appendLocal(id: Identity, eventType: string, payload: Record<string, unknown>, sequence?: number): { event: ChainEvent; durable: Promise<void> } {
-    const seq = sequence ?? lastSequence(this.state, id.nodeId, domainOfEventType(eventType)) + 1;
-    return this.appendSigned(signAppend(id, eventType, payload, seq, this.clock()), true);
   }
 
   ingest(events: readonly unknown[], maxAgeS?: number, signatureVerdicts?: WeakMap<object, boolean>): { outcome: IngestOutcome; durable: Promise<void> } {

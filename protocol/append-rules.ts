@@ -45,6 +45,8 @@ const fail = (code: ErrorCode, reason: string): Verdict => ({ kind: 'rejected', 
 
 /** The payload a local author must sign for a given type (what the append path will verify). */
 export function payloadToSign(eventType: string, rawPayload: Record<string, unknown>): Payload {
+  if (!isPlainObject(rawPayload)) return {};
+  if (!isPublicEventType(eventType) && eventType !== 'gate_message' && eventType !== 'dm_message') return { ...rawPayload } as Payload;
   if (eventType === 'gate_message') {
     const { gate_envelope: _e, signed_context: _s, ...rest } = normalizeGatePayload(rawPayload);
     return rest as Payload;

@@ -1,7 +1,8 @@
-// Signature verification on worker threads. Signatures do not depend on chain position, so a received
-// batch (a sync page, a peer push, an ingest file) is verified in parallel before the chain actor
-// validates it in order; the sequential pass then only looks the verdicts up. Small batches are
-// verified inline: below ~16 events the message round trip costs more than it saves.
+// Ed25519 work on worker threads. Signatures do not depend on chain position, so a received batch (a
+// sync page, a peer push, an ingest file) is verified in parallel before the chain actor validates it
+// in order, and local appends under load are signed in parallel once their sequence is reserved; the
+// ordered pass then only looks the results up. Small batches stay inline: below ~16 events the message
+// round trip costs more than it saves.
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { Payload } from '../protocol/event.js';
@@ -21,7 +22,23 @@ function keyOf(der) {
   if (!k) { k = crypto.createPublicKey({ key: Buffer.from(der), format: 'der', type: 'spki' }); if (keys.size > 20000) keys.clear(); keys.set(id, k); }
   return k;
 }
-parentPort.on('message', ({ id, jobs }) => {
+const signers = new Map();
+function signerOf(seed) {
+  const id = Buffer.from(seed).toString('hex');
+  let k = signers.get(id);
+  if (!k) {
+    k = crypto.createPrivateKey({ key: Buffer.concat([Buffer.from('302e020100300506032b657004220420', 'hex'), Buffer.from(seed)]), format: 'der', type: 'pkcs8' });
+    if (signers.size > 1000) signers.clear();
+    signers.set(id, k);
+  }
+  return k;
+}
+parentPort.on('message', ({ id, jobs, op }) => {
+  if (op === 'sign') {
+    const sigs = jobs.map((j) => crypto.sign(null, Buffer.from(j.msg), signerOf(j.seed)).toString('hex'));
+    parentPort.postMessage({ id, sigs });
+    return;
+  }
   const out = new Uint8Array(jobs.length);
   for (let i = 0; i < jobs.length; i++) {
     const j = jobs[i];
@@ -60,18 +77,19 @@ function jobFor(raw: unknown): Job | null {
   }
 }
 
-export class VerifyPool {
+export class CryptoPool {
   private readonly workers: Worker[];
   private next = 0;
   private seq = 0;
-  private readonly waiting = new Map<number, (out: Uint8Array) => void>();
+  private readonly waiting = new Map<number, (out: never) => void>();
+  private signQueue: Array<{ seed: Uint8Array; msg: string; resolve: (sig: string) => void }> = [];
 
   constructor(size = Math.max(1, availableParallelism())) {
     this.workers = Array.from({ length: size }, () => {
       const w = new Worker(WORKER_SOURCE, { eval: true });
       w.unref();
-      w.on('message', ({ id, out }: { id: number; out: Uint8Array }) => {
-        this.waiting.get(id)?.(out);
+      w.on('message', ({ id, out, sigs }: { id: number; out?: Uint8Array; sigs?: string[] }) => {
+        this.waiting.get(id)?.((out ?? sigs) as never);
         this.waiting.delete(id);
       });
       return w;
@@ -79,12 +97,34 @@ export class VerifyPool {
   }
 
   private run(jobs: Job[]): Promise<Uint8Array> {
+    return this.post('verify', jobs);
+  }
+
+  private post<T>(op: 'verify' | 'sign', jobs: unknown[]): Promise<T> {
     const id = this.seq++;
     const w = this.workers[this.next++ % this.workers.length];
-    return new Promise((resolve) => {
-      this.waiting.set(id, resolve);
-      w.postMessage({ id, jobs });
+    return new Promise<T>((resolve) => {
+      this.waiting.set(id, resolve as (out: never) => void);
+      w.postMessage({ id, jobs, op });
     });
+  }
+
+  /** Ed25519-sign `msg` with the 32-byte seed on a worker; same-tick requests share one message per worker. */
+  sign(seed: Uint8Array, msg: string): Promise<string> {
+    return new Promise<string>((resolve) => {
+      this.signQueue.push({ seed, msg, resolve });
+      if (this.signQueue.length === 1) queueMicrotask(() => this.flushSigns());
+    });
+  }
+
+  private flushSigns(): void {
+    const queue = this.signQueue;
+    this.signQueue = [];
+    const chunk = Math.ceil(queue.length / this.workers.length);
+    for (let i = 0; i < queue.length; i += chunk) {
+      const part = queue.slice(i, i + chunk);
+      void this.post<string[]>('sign', part.map(({ seed, msg }) => ({ seed, msg }))).then((sigs) => part.forEach((p, k) => p.resolve(sigs[k])));
+    }
   }
 
   /**
