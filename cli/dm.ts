@@ -3,6 +3,7 @@
 // bad usage exits 2 with a usage line.
 import { readFileSync } from 'node:fs';
 import { MailboxRegistry } from '../actors/mailbox-registry.js';
+import { InfonetClient } from '../bus/client.js';
 import { systemClock } from '../protocol/clock.js';
 import { makeSenderProof } from '../protocol/dm-sender-proof.js';
 import { generateDmKeypair, openDm, sealDm } from '../protocol/dm-seal.js';
@@ -21,7 +22,8 @@ const DM_USAGE = `usage:
   infonet dm open --key DMKEYFILE (--in FILE | --ciphertext C)
   infonet dm deposit --data DIR --key KEYFILE (--to RECIPIENT_ID | --shared-token TOKEN) (--ciphertext C | --in FILE) [--msg-id ID]
   infonet dm poll --data DIR (--recipient ID --token T | --shared-token TOKEN) [--limit N]
-  infonet dm count --data DIR (--recipient ID --token T | --shared-token TOKEN)`;
+  infonet dm count --data DIR (--recipient ID --token T | --shared-token TOKEN)
+  (deposit, poll and count take --nats URL --node ID instead of --data DIR to act on a running node)`;
 
 /** Request deposits need a sender token hash (§7.5.4); the CLI derives a stable one per (sender, recipient). */
 export const cliSenderTokenHash = (nodeId: string, recipientId: string): string => sha256Hex(`infonet-dm-sender|${nodeId}|${recipientId}`);
@@ -39,7 +41,26 @@ function need(v: string | undefined, what: string): string {
   return v;
 }
 
-async function withRelay<T>(dataDir: string, fn: (r: MailboxRegistry) => Promise<T>): Promise<T> {
+/** What the CLI needs from a relay: the data directory's registry, or a running node through the bus client. */
+type RelayOps = Pick<MailboxRegistry, 'deposit' | 'poll' | 'count'>;
+
+async function withRelay<T>(where: { data?: string; nats?: string; node?: string }, fn: (r: RelayOps) => Promise<T>): Promise<T> {
+  if (where.nats) {
+    if (where.data) throw new UsageError('use either --data DIR or --nats URL --node ID');
+    const c = await InfonetClient.connect(where.nats, need(where.node, '--node (with --nats)'), { name: 'infonet-dm' }).catch((e: Error) => {
+      throw new UsageError(`cannot connect to ${where.nats}: ${e.message}`);
+    });
+    try {
+      return await fn({
+        deposit: (req) => c.dmDeposit(req),
+        poll: (agent, claims, limit) => c.dmPoll(agent, [...claims], limit),
+        count: async (agent, claims) => (await c.dmCount(agent, [...claims])).count,
+      });
+    } finally {
+      await c.close();
+    }
+  }
+  const dataDir = need(where.data, '--data (or --nats URL --node ID)');
   const settings = loadSettings(process.env);
   const db = await openDatabase(dataDir);
   try {
@@ -61,6 +82,7 @@ function claimsFrom(values: { recipient?: string; token?: string; 'shared-token'
 
 const mailboxOptions = {
   data: { type: 'string' }, recipient: { type: 'string' }, token: { type: 'string' }, 'shared-token': { type: 'string' }, limit: { type: 'string' },
+  nats: { type: 'string' }, node: { type: 'string' },
 } as const;
 
 async function run(sub: string | undefined, args: string[]): Promise<number> {
@@ -102,9 +124,9 @@ async function run(sub: string | undefined, args: string[]): Promise<number> {
     case 'deposit': {
       const { values } = parse(args, {
         data: { type: 'string' }, key: { type: 'string' }, to: { type: 'string' }, 'shared-token': { type: 'string' },
-        ciphertext: { type: 'string' }, in: { type: 'string' }, 'msg-id': { type: 'string' },
+        ciphertext: { type: 'string' }, in: { type: 'string' }, 'msg-id': { type: 'string' }, nats: { type: 'string' }, node: { type: 'string' },
       }, false);
-      const data = need(values.data, '--data');
+      if (!values.data && !values.nats) throw new UsageError('missing --data (or --nats URL --node ID)');
       let id;
       try {
         id = identityFromKeyFile(readJsonFile(need(values.key, '--key')));
@@ -120,22 +142,22 @@ async function run(sub: string | undefined, args: string[]): Promise<number> {
         ? { delivery_class: 'request', recipient_id: values.to, sender_token_hash: cliSenderTokenHash(id.nodeId, values.to) }
         : { delivery_class: 'shared', recipient_token: values['shared-token'] };
       const sender_proof = makeSenderProof(id.seed, { ...target, msg_id: msgId, ciphertext });
-      const res = await withRelay(data, (r) => r.deposit({ sender_id: id.nodeId, ciphertext, msg_id: msgId, sender_proof, ...target }));
+      const res = await withRelay(values, (r) => r.deposit({ sender_id: id.nodeId, ciphertext, msg_id: msgId, sender_proof, ...target }));
       printJson(res);
       return 0;
     }
     case 'poll':
     case 'count': {
       const { values } = parse(args, mailboxOptions, false);
-      const data = need(values.data, '--data');
+      if (!values.data && !values.nats) throw new UsageError('missing --data (or --nats URL --node ID)');
       const { agent, claims } = claimsFrom(values);
       if (sub === 'count') {
-        printJson({ ok: true, count: await withRelay(data, (r) => r.count(agent, claims)) });
+        printJson({ ok: true, count: await withRelay(values, (r) => r.count(agent, claims)) });
         return 0;
       }
       const limit = values.limit === undefined ? undefined : Number(values.limit);
       if (limit !== undefined && (!Number.isInteger(limit) || limit < 1)) throw new UsageError('--limit must be a positive integer');
-      printJson({ ok: true, ...(await withRelay(data, (r) => r.poll(agent, claims, limit))) });
+      printJson({ ok: true, ...(await withRelay(values, (r) => r.poll(agent, claims, limit))) });
       return 0;
     }
     default:
