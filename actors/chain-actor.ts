@@ -216,9 +216,13 @@ export class ChainActor {
     this.failure ??= e;
   }
 
-  append(input: AppendInput): Promise<ChainEvent> {
+  /**
+   * Append an externally signed event. `publicOnly` is the generic public path (§2.3), which refuses
+   * gate_message / dm_message; without it the type selects the gate or DM path.
+   */
+  append(input: AppendInput, opts: { publicOnly?: boolean } = {}): Promise<ChainEvent> {
     return this.runSync('append', () => {
-      const r = this.ledger.appendSigned(input);
+      const r = this.ledger.appendSigned(input, { publicOnly: opts.publicOnly === true });
       return { value: r.event, durable: r.durable };
     }, (event) => this.notices.next({ kind: 'appended', event }));
   }
@@ -239,7 +243,7 @@ export class ChainActor {
         .then((signature): AppendInput => ({ ...signAppendUnsigned(id, eventType, payload, seq, timestamp), signature }))
       : undefined;
     return this.runSync('append', (signed: AppendInput | undefined) => {
-      const r = this.ledger.appendSigned(signed ?? signAppend(id, eventType, payload, seq, timestamp), true);
+      const r = this.ledger.appendSigned(signed ?? signAppend(id, eventType, payload, seq, timestamp), { trustedSignature: true });
       return { value: r.event, durable: r.durable };
     }, (event) => this.notices.next({ kind: 'appended', event }), prepare);
   }

@@ -3,7 +3,7 @@
 // committer; callers get a promise that resolves only when that batch is on disk. The synchronous
 // decide+apply step is what serialises the chain; durability waits overlap (group commit).
 import type { AppendInput } from '../protocol/append-rules.js';
-import { validateLocalAppend } from '../protocol/append-rules.js';
+import { validateLocalAppend, type AppendOptions } from '../protocol/append-rules.js';
 import { applyEvent, dmDomains, rebuildChainState, signedWriteDomains, type ChainState } from '../protocol/chain-state.js';
 import type { Clock } from '../protocol/clock.js';
 import { GENESIS_HASH } from '../protocol/constants.js';
@@ -63,8 +63,8 @@ export class ChainLedger {
   }
 
   /** Decide + apply + enqueue; returns the durability promise. Throws InfonetError on rejection. */
-  appendSigned(input: AppendInput, trustedSignature = false): { event: ChainEvent; durable: Promise<void> } {
-    const v = validateLocalAppend(this.state, input, this.ctx(), { trustedSignature });
+  appendSigned(input: AppendInput, opts: AppendOptions = {}): { event: ChainEvent; durable: Promise<void> } {
+    const v = validateLocalAppend(this.state, input, this.ctx(), opts);
     if (v.kind !== 'accepted') throw rejectionError(v.kind === 'rejected' ? v.rejection : { code: ErrorCodes.INTERNAL, reason: 'duplicate' });
     const height = this.state.length;
     applyEvent(this.state, v.event);

@@ -39,6 +39,8 @@ export interface AppendOptions {
    * redundant verification. Externally signed input must never set this.
    */
   trustedSignature?: boolean;
+  /** The generic public append path (§2.3): private types must use their dedicated paths. */
+  publicOnly?: boolean;
 }
 
 const fail = (code: ErrorCode, reason: string): Verdict => ({ kind: 'rejected', rejection: reject(code, reason) });
@@ -93,7 +95,7 @@ function normalizedOrReject(input: AppendInput, state: ChainState, ctx: Validati
 export function validateLocalAppend(state: ChainState, input: AppendInput, ctx: ValidationContext, opts: AppendOptions = {}): Verdict {
   const type = input.event_type;
   const isPrivate = type === 'gate_message' || type === 'dm_message';
-  if (!isPrivate && !isPublicEventType(type)) return fail(ErrorCodes.UNSUPPORTED_EVENT_TYPE, `Unsupported event_type: ${type}`);
+  if ((isPrivate && opts.publicOnly) || (!isPrivate && !isPublicEventType(type))) return fail(ErrorCodes.UNSUPPORTED_EVENT_TYPE, `Unsupported event_type: ${type}`);
   if (!isPositiveInt(input.sequence)) return fail(ErrorCodes.INVALID_SEQUENCE, 'sequence is required and must be > 0');
   if (typeof input.node_id !== 'string' || !input.node_id) return fail(ErrorCodes.MISSING_FIELDS, 'node_id is required');
   const last = lastSequence(state, input.node_id, domainOfEventType(type));

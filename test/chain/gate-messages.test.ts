@@ -9,7 +9,7 @@ import type { ChainEvent, Payload } from '../../protocol/event.js';
 import { gateSignatureVariants, normalizeGatePayload } from '../../protocol/gate-payload.js';
 import { signAppend } from '../../protocol/local-sign.js';
 import { A4_CHAIN_JSON, A5_VARIANTS } from '../fixtures/vectors.js';
-import { G, K1, M, NodePool, T0, b64, ctxAt, rawEvent, rejection, signOver } from './helpers.js';
+import { D, G, K1, M, NodePool, T0, b64, ctxAt, rawEvent, rejection, signOver } from './helpers.js';
 
 const pool = new NodePool();
 afterAll(() => pool.cleanup());
@@ -192,6 +192,10 @@ describe('gate messages', () => {
     expect(asPublic.kind).toBe('rejected');
     if (asPublic.kind === 'rejected') expect(asPublic.rejection.reason).toContain('plaintext');
     const node = await pool.fresh();
+    const viaPublic = await rejection(node.chain.append(signAppend(K1, 'gate_message', G(2), 1), { publicOnly: true }));
+    expect(viaPublic.reason).toBe('Unsupported event_type: gate_message');
+    const dmViaPublic = validateLocalAppend(emptyChainState(), signAppend(K1, 'dm_message', D('recipient-a', 'dm-1', T0), 1), ctxAt(T0), { publicOnly: true });
+    expect(dmViaPublic.kind === 'rejected' && dmViaPublic.rejection.reason).toBe('Unsupported event_type: dm_message');
     const unsupported = { ...signAppend(K1, 'message', M('hello'), 1), event_type: 'not_a_type' };
     const r = await rejection(node.chain.append(unsupported));
     expect(r.reason).toContain('Unsupported event_type: not_a_type');
