@@ -53,8 +53,12 @@ export type CommandName = (typeof COMMANDS)[number];
 export const EVENT_KINDS = ['chain_appended', 'chain_ingested', 'chain_forked', 'dm_deposited', 'dm_claimed', 'rejected'] as const;
 export type EventKind = (typeof EVENT_KINDS)[number];
 
-/** Chain event as carried on the bus: the consensus fields only (the same object the wire JSON serialises). */
-export type WireEvent = Omit<ChainEvent, 'timestamp_int'>;
+/**
+ * Chain event as carried on the bus: the consensus fields, plus `timestamp_int: true` when the event was
+ * accepted through the legacy bare-integer timestamp form (§2.5 rule 3), so that a client re-serialising it
+ * with eventToWireJson writes the same bytes as the node.
+ */
+export type WireEvent = ChainEvent;
 
 export interface ChainStatus {
   height: number;
@@ -130,6 +134,6 @@ export function splitCommand(name: CommandName): [area: string, verb: string] {
 }
 
 export function toWireEvent(ev: ChainEvent): WireEvent {
-  const { timestamp_int: _i, ...rest } = ev;
-  return rest;
+  const { timestamp_int, ...rest } = ev;
+  return timestamp_int ? { ...rest, timestamp_int } : rest;
 }
