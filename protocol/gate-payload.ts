@@ -1,4 +1,5 @@
 // Private gate messages (§4): normalisation, ledger schema, signature-payload variants.
+import { toStr, toInt } from './coerce.js';
 import { createHash } from 'node:crypto';
 import { canonicalJson, type Json } from './canonical-json.js';
 import { ErrorCodes, reject, type Rejection } from './errors.js';
@@ -13,28 +14,23 @@ const GATE_ALLOWED = new Set([
 ]);
 const GATE_PLAINTEXT = ['message', 'plaintext', '_local_plaintext', '_local_reply_to'];
 
-const str = (v: unknown): string => (typeof v === 'string' ? v : v === undefined || v === null ? '' : String(v));
-export const toInt = (v: unknown): number => {
-  const n = typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : typeof v === 'boolean' ? Number(v) : 0;
-  return Number.isFinite(n) ? Math.trunc(n) : 0;
-};
 
 /** §4.2 — everything not listed is dropped. */
 export function normalizeGatePayload(p: Record<string, unknown>): Payload {
   const out: Payload = {
-    gate: str(p.gate).trim().toLowerCase(),
-    ciphertext: str(p.ciphertext),
-    nonce: str(p.nonce !== undefined && p.nonce !== null && p.nonce !== '' ? p.nonce : p.iv ?? ''),
-    sender_ref: str(p.sender_ref),
-    format: str(p.format).trim().toLowerCase() || 'mls1',
+    gate: toStr(p.gate).trim().toLowerCase(),
+    ciphertext: toStr(p.ciphertext),
+    nonce: toStr(p.nonce !== undefined && p.nonce !== null && p.nonce !== '' ? p.nonce : p.iv ?? ''),
+    sender_ref: toStr(p.sender_ref),
+    format: toStr(p.format).trim().toLowerCase() || 'mls1',
   };
   const epoch = toInt(p.epoch);
   if (epoch > 0) out.epoch = epoch;
   for (const k of ['gate_envelope', 'envelope_hash', 'reply_to'] as const) {
-    const v = str(p[k]).trim();
+    const v = toStr(p[k]).trim();
     if (v) out[k] = v;
   }
-  const lock = str(p.transport_lock).trim().toLowerCase();
+  const lock = toStr(p.transport_lock).trim().toLowerCase();
   if (lock) out.transport_lock = lock;
   if (isPlainObject(p.signed_context)) out.signed_context = normalizeSignedContext(p.signed_context);
   return out;
@@ -66,16 +62,16 @@ export function validateGateLedgerPayload(p: Record<string, unknown>, hints: Sch
     if (!(k in p)) return reject(ErrorCodes.SCHEMA, `Missing field: ${k}`);
   }
   if ('message' in p) return reject(ErrorCodes.PLAINTEXT, 'plaintext gate message field is not allowed');
-  if (!str(p.gate).trim()) return reject(ErrorCodes.SCHEMA, 'gate cannot be empty');
+  if (!toStr(p.gate).trim()) return reject(ErrorCodes.SCHEMA, 'gate cannot be empty');
   if ('epoch' in p && !(toInt(p.epoch) > 0)) return reject(ErrorCodes.SCHEMA, 'epoch must be a positive integer');
   for (const k of ['ciphertext', 'nonce', 'sender_ref']) {
-    if (!str(p[k]).trim()) return reject(ErrorCodes.SCHEMA, `${k} cannot be empty`);
+    if (!toStr(p[k]).trim()) return reject(ErrorCodes.SCHEMA, `${k} cannot be empty`);
   }
   if (p.format !== 'mls1') return reject(ErrorCodes.SCHEMA, 'Unsupported gate message format');
   const extra = Object.keys(p).filter((k) => !GATE_ALLOWED.has(k.trim().toLowerCase())).sort();
   if (extra.length) return reject(ErrorCodes.SCHEMA, `private gate ledger payload contains unsupported fields: ${extra.join(', ')}`);
   if (GATE_PLAINTEXT.some((k) => k in p)) return reject(ErrorCodes.PLAINTEXT, 'private gate ledger payload must not contain plaintext');
-  if ('transport_lock' in p && !GATE_HISTORY_LOCKS.has(str(p.transport_lock))) {
+  if ('transport_lock' in p && !GATE_HISTORY_LOCKS.has(toStr(p.transport_lock))) {
     return reject(ErrorCodes.TRANSPORT_LOCK, 'gate messages require private transport_lock');
   }
   const sealed = checkSealedBytes(p.ciphertext, 'ciphertext') ?? checkSealedBytes(p.nonce, 'nonce');
@@ -94,18 +90,18 @@ export function validateGateLedgerPayload(p: Record<string, unknown>, hints: Sch
  */
 export function gateSignatureVariants(p: Payload): Payload[] {
   const base: Payload = {
-    gate: str(p.gate).trim().toLowerCase(),
-    ciphertext: str(p.ciphertext),
-    nonce: str(p.nonce),
-    sender_ref: str(p.sender_ref),
-    format: str(p.format).trim().toLowerCase() || 'mls1',
+    gate: toStr(p.gate).trim().toLowerCase(),
+    ciphertext: toStr(p.ciphertext),
+    nonce: toStr(p.nonce),
+    sender_ref: toStr(p.sender_ref),
+    format: toStr(p.format).trim().toLowerCase() || 'mls1',
   };
-  const envelopeHash = str(p.envelope_hash).trim();
+  const envelopeHash = toStr(p.envelope_hash).trim();
   if (envelopeHash) base.envelope_hash = envelopeHash;
-  const lock = str(p.transport_lock).trim().toLowerCase();
+  const lock = toStr(p.transport_lock).trim().toLowerCase();
   if (lock) base.transport_lock = lock;
   const epoch = toInt(p.epoch);
-  const replyTo = str(p.reply_to).trim();
+  const replyTo = toStr(p.reply_to).trim();
   const make = (withEpoch: boolean, withReply: boolean): Payload => {
     const v: Payload = { ...base };
     if (withEpoch && epoch > 0) v.epoch = epoch;

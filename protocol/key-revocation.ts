@@ -1,6 +1,6 @@
 // Revocation table (§1.3): derived from key_revoke events; the greatest revoked_at wins (ties: later event).
 import type { ChainEvent } from './event.js';
-import { toInt } from './gate-payload.js';
+import { toInt } from './coerce.js';
 
 export interface Revocation {
   revoked_at: number;

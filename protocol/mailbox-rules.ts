@@ -2,6 +2,7 @@
 // No I/O, no clock: callers pass `now` and settings, get back a new state plus a result, or a typed
 // rejection carrying the spec's reason (Appendix C). The mailbox actor applies these; the store
 // persists what they return.
+import { toStr } from './coerce.js';
 import { ErrorCodes, type ErrorCode } from './errors.js';
 import type { RelaySettings } from './settings.js';
 import type { SenderProof } from './dm-sender-proof.js';
@@ -205,7 +206,6 @@ export interface ReplicaEnvelope {
   sender_proof?: SenderProof;
 }
 
-const str = (v: unknown): string => (typeof v === 'string' ? v : v === undefined || v === null ? '' : String(v));
 
 /**
  * §7.8 steps 1–5 and the size tightening: read an inbound envelope. The mailbox key is recomputed
@@ -218,13 +218,13 @@ export function readReplicaEnvelope(
 ): RelayRejection | { env: ReplicaEnvelope; cls: string } {
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) return { code: ErrorCodes.RELAY_BAD_ENVELOPE, reason: 'envelope must be an object' };
   const o = raw as Record<string, unknown>;
-  const msg_id = str(o.msg_id).trim();
-  let mailbox_key = str(o.mailbox_key).trim();
-  const sender_block_ref = str(o.sender_block_ref).trim();
-  const ciphertext = str(o.ciphertext);
-  let recipient_id = str(o.recipient_id).trim();
-  const recipient_token = str(o.recipient_token).trim();
-  let cls = str(o.delivery_class).trim().toLowerCase();
+  const msg_id = toStr(o.msg_id).trim();
+  let mailbox_key = toStr(o.mailbox_key).trim();
+  const sender_block_ref = toStr(o.sender_block_ref).trim();
+  const ciphertext = toStr(o.ciphertext);
+  let recipient_id = toStr(o.recipient_id).trim();
+  const recipient_token = toStr(o.recipient_token).trim();
+  let cls = toStr(o.delivery_class).trim().toLowerCase();
   if (!['request', 'shared', 'self'].includes(cls)) {
     if (recipient_id && !recipient_token) cls = 'request';
     else if (recipient_token) cls = 'shared';
@@ -244,10 +244,10 @@ export function readReplicaEnvelope(
   const ts = Number(o.timestamp);
   const proof = o.sender_proof && typeof o.sender_proof === 'object' ? (o.sender_proof as SenderProof) : undefined;
   const env: ReplicaEnvelope = {
-    msg_id, mailbox_key, recipient_id, recipient_token, sender_id: str(o.sender_id), sender_block_ref,
-    sender_seal: str(o.sender_seal), ciphertext, timestamp: Number.isFinite(ts) ? ts : 0,
-    delivery_class: str(o.delivery_class).trim().toLowerCase(), relay_salt: str(o.relay_salt),
-    payload_format: str(o.payload_format).trim() || 'dm1', session_welcome: str(o.session_welcome),
+    msg_id, mailbox_key, recipient_id, recipient_token, sender_id: toStr(o.sender_id), sender_block_ref,
+    sender_seal: toStr(o.sender_seal), ciphertext, timestamp: Number.isFinite(ts) ? ts : 0,
+    delivery_class: toStr(o.delivery_class).trim().toLowerCase(), relay_salt: toStr(o.relay_salt),
+    payload_format: toStr(o.payload_format).trim() || 'dm1', session_welcome: toStr(o.session_welcome),
     ...(proof ? { sender_proof: proof } : {}),
   };
   return { env, cls };

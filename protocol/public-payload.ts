@@ -4,13 +4,13 @@
 // It does not list the fields of `vote`, `gate_create`, `prediction`, `stake` and `abuse_report`, so
 // their normalisation keeps the fields as given (JSON values, copied) and relies on the public-ledger
 // rules below; see README "Known gaps".
+import { toStr, toInt } from './coerce.js';
 import type { Json } from './canonical-json.js';
 import { ErrorCodes, reject, type Rejection } from './errors.js';
 import type { Payload } from './event.js';
-import { isFixedPoint, toInt, type SchemaHints } from './gate-payload.js';
+import { isFixedPoint, type SchemaHints } from './gate-payload.js';
 import { isPlainObject, normalizeSignedContext } from './signed-context.js';
 
-const str = (v: unknown): string => (typeof v === 'string' ? v : v === undefined || v === null ? '' : String(v));
 
 /** Keys that would leak routing or identity metadata onto the public ledger (case-insensitive). */
 export const PUBLIC_FORBIDDEN_KEYS: ReadonlySet<string> = new Set([
@@ -29,30 +29,30 @@ function withSignedContext(out: Payload, p: Record<string, unknown>): Payload {
 
 function normalizeMessage(p: Record<string, unknown>): Payload {
   const out: Payload = {};
-  for (const k of ['message', 'destination', 'channel', 'priority'] as const) if (k in p) out[k] = str(p[k]);
+  for (const k of ['message', 'destination', 'channel', 'priority'] as const) if (k in p) out[k] = toStr(p[k]);
   if ('ephemeral' in p) out.ephemeral = Boolean(p.ephemeral);
   return withSignedContext(out, p);
 }
 
 function normalizeKeyRevoke(p: Record<string, unknown>): Payload {
   return withSignedContext({
-    revoked_public_key: str(p.revoked_public_key),
-    revoked_public_key_algo: str(p.revoked_public_key_algo),
+    revoked_public_key: toStr(p.revoked_public_key),
+    revoked_public_key_algo: toStr(p.revoked_public_key_algo),
     revoked_at: toInt(p.revoked_at),
     grace_until: toInt(p.grace_until),
-    reason: str(p.reason).slice(0, KEY_REVOKE_REASON_MAX),
+    reason: toStr(p.reason).slice(0, KEY_REVOKE_REASON_MAX),
   }, p);
 }
 
 export function normalizeKeyRotate(p: Record<string, unknown>): Payload {
   return withSignedContext({
-    old_node_id: str(p.old_node_id),
-    old_public_key: str(p.old_public_key),
-    old_public_key_algo: str(p.old_public_key_algo),
-    new_public_key: str(p.new_public_key),
-    new_public_key_algo: str(p.new_public_key_algo),
+    old_node_id: toStr(p.old_node_id),
+    old_public_key: toStr(p.old_public_key),
+    old_public_key_algo: toStr(p.old_public_key_algo),
+    new_public_key: toStr(p.new_public_key),
+    new_public_key_algo: toStr(p.new_public_key_algo),
     timestamp: toInt(p.timestamp),
-    old_signature: str(p.old_signature),
+    old_signature: toStr(p.old_signature),
   }, p);
 }
 
@@ -87,11 +87,11 @@ export function validatePublicLedgerPayload(eventType: string, p: Record<string,
   const forbidden = Object.keys(p).filter((k) => PUBLIC_FORBIDDEN_KEYS.has(k.toLowerCase())).sort();
   if (forbidden.length) return reject(ErrorCodes.SCHEMA, `public ledger payload contains forbidden fields: ${forbidden.join(', ')}`);
   if (eventType === 'message') {
-    const dest = str(p.destination).trim().toLowerCase();
+    const dest = toStr(p.destination).trim().toLowerCase();
     if (dest !== '' && dest !== 'broadcast') return reject(ErrorCodes.SCHEMA, 'public message destination must be broadcast');
   }
   if (eventType === 'key_revoke') {
-    if (!str(p.revoked_public_key) || !str(p.revoked_public_key_algo)) return reject(ErrorCodes.SCHEMA, 'key_revoke requires revoked_public_key and revoked_public_key_algo');
+    if (!toStr(p.revoked_public_key) || !toStr(p.revoked_public_key_algo)) return reject(ErrorCodes.SCHEMA, 'key_revoke requires revoked_public_key and revoked_public_key_algo');
     if (!(toInt(p.revoked_at) > 0)) return reject(ErrorCodes.SCHEMA, 'key_revoke revoked_at must be a positive integer');
     if (toInt(p.grace_until) < toInt(p.revoked_at)) return reject(ErrorCodes.SCHEMA, 'key_revoke grace_until must be >= revoked_at');
   }
