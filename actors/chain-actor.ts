@@ -25,6 +25,13 @@ class PrepareFailure {
   constructor(readonly error: unknown) {}
 }
 
+interface PendingStep {
+  /** Pending preparation (parallel crypto); null once prepared or when there is none. */
+  ready: Promise<void> | null;
+  prepared: unknown;
+  run: (prepared: unknown) => void;
+}
+
 export type ChainNotice =
   | { kind: 'appended'; event: ChainEvent }
   | { kind: 'ingested'; events: ChainEvent[]; duplicates: number; rejected: IngestOutcome['rejected'] }
@@ -164,7 +171,14 @@ export class ChainActor {
         }
         r.durable.then(() => { publish(r.value); resolve(r.value); }, (e: Error) => { this.fail(e); reject(e); });
       };
-      this.steps.push({ ready: prepare ?? null, run });
+      const entry: PendingStep = { ready: null, prepared: undefined, run };
+      if (prepare) {
+        entry.ready = prepare.then(
+          (v) => { entry.prepared = v; entry.ready = null; },
+          (error: unknown) => { entry.prepared = new PrepareFailure(error); entry.ready = null; },
+        );
+      }
+      this.steps.push(entry);
       if (!this.draining) {
         this.draining = true;
         queueMicrotask(() => void this.drainSteps());
@@ -172,17 +186,15 @@ export class ChainActor {
     });
   }
 
-  private steps: Array<{ ready: Promise<unknown> | null; run: (prepared: unknown) => void }> = [];
+  private steps: PendingStep[] = [];
   private draining = false;
 
+  /** Runs queued steps in order: every consecutive step whose preparation is done goes in one RUN. */
   private async drainSteps(): Promise<void> {
     while (this.steps.length) {
-      const batch: Array<{ run: (prepared: unknown) => void; prepared: unknown }> = [];
-      while (this.steps.length && this.steps[0].ready === null) batch.push({ run: this.steps.shift()!.run, prepared: undefined });
-      if (batch.length === 0) {
-        const head = this.steps.shift()!;
-        batch.push({ run: head.run, prepared: await head.ready!.catch((error: unknown) => new PrepareFailure(error)) });
-      }
+      if (this.steps[0].ready) await this.steps[0].ready;
+      const batch: PendingStep[] = [];
+      while (this.steps.length && this.steps[0].ready === null) batch.push(this.steps.shift()!);
       this.actor.send({
         type: 'RUN',
         run: () => {

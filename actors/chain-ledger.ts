@@ -58,8 +58,12 @@ export class ChainLedger {
     return { settings: this.settings, clock: this.clock, ...(maxAgeS !== undefined ? { maxAgeS } : {}), ...(signatureVerdicts ? { signatureVerdicts } : {}) };
   }
 
-  private meta(): ChainMeta {
-    return { length: this.state.length, head: this.state.head, dmDomains: dmDomains(this.state), signedWrites: signedWriteDomains(this.state) };
+  /** The persisted domain tables change only with DM events and signed writes: rebuild them only then. */
+  private domainTables: Pick<ChainMeta, 'dmDomains' | 'signedWrites'> | null = null;
+
+  private meta(domainsChanged = true): ChainMeta {
+    if (domainsChanged || !this.domainTables) this.domainTables = { dmDomains: dmDomains(this.state), signedWrites: signedWriteDomains(this.state) };
+    return { length: this.state.length, head: this.state.head, ...this.domainTables };
   }
 
   /** Decide + apply + enqueue; returns the durability promise. Throws InfonetError on rejection. */
@@ -68,7 +72,7 @@ export class ChainLedger {
     if (v.kind !== 'accepted') throw rejectionError(v.kind === 'rejected' ? v.rejection : { code: ErrorCodes.INTERNAL, reason: 'duplicate' });
     const height = this.state.length;
     applyEvent(this.state, v.event);
-    return { event: v.event, durable: this.store.write(this.store.appendOps(height, [v.event], this.meta())) };
+    return { event: v.event, durable: this.store.write(this.store.appendOps(height, [v.event], this.meta(v.event.event_type === 'dm_message'))) };
   }
 
   ingest(events: readonly unknown[], maxAgeS?: number, signatureVerdicts?: WeakMap<object, boolean>): { outcome: IngestOutcome; durable: Promise<void> } {
@@ -85,7 +89,9 @@ export class ChainLedger {
         outcome.accepted++;
       }
     });
-    const durable = outcome.accepted ? this.store.write(this.store.appendOps(height, outcome.events, this.meta())) : Promise.resolve();
+    const durable = outcome.accepted
+      ? this.store.write(this.store.appendOps(height, outcome.events, this.meta(outcome.events.some((e) => e.event_type === 'dm_message'))))
+      : Promise.resolve();
     return { outcome, durable };
   }
 

@@ -59,6 +59,7 @@ export function payloadToSign(eventType: string, rawPayload: Record<string, unkn
 
 /** §2.8.7: `ephemeral` defaulted on message, removed on other types. */
 function finalizePublicPayload(eventType: string, p: Payload): Payload {
+  if (eventType === 'message' ? typeof p.ephemeral === 'boolean' : !('ephemeral' in p)) return p;
   const out = { ...p };
   if (eventType === 'message') out.ephemeral = Boolean(out.ephemeral ?? false);
   else delete out.ephemeral;
