@@ -240,6 +240,26 @@ export class MailboxRegistry {
     return removed;
   }
 
+  /** §10.2 pull: envelopes (§7.9 form) pending in the described mailbox, oldest first, not removed. */
+  async pendingEnvelopes(descriptor: AckDescriptor, limit: number): Promise<ReplicaEnvelope[]> {
+    const cls = String(descriptor.delivery_class ?? '').trim().toLowerCase();
+    const shared = cls === 'shared' && !!descriptor.recipient_token_hash;
+    const rid = (descriptor.recipient_id ?? '').trim();
+    const keys = shared ? [descriptor.recipient_token_hash!.trim().toLowerCase()] : rid ? requestMailboxCandidates(this.pepper, rid, this.clock(), this.bindings) : [];
+    const out: ReplicaEnvelope[] = [];
+    const seen = new Set<string>();
+    for (const k of keys) {
+      for (const m of [...(await this.peekKey(k))].sort((a, b) => a.timestamp - b.timestamp)) {
+        if (out.length >= limit) return out;
+        if (seen.has(m.msg_id)) continue;
+        seen.add(m.msg_id);
+        const env = await this.envelopeForReplication(k, m.msg_id, shared ? '' : rid || undefined);
+        if (env) out.push(env);
+      }
+    }
+    return out;
+  }
+
   /** Purges every mailbox whose expiry deadline has passed, live or passivated. Returns mailboxes swept. */
   async sweepExpired(): Promise<number> {
     const keys = await this.store.dueMailboxes(this.clock());
