@@ -16,7 +16,8 @@ usage: infonet <command> [options]
   record --out FILE [--nats URL]      record bus traffic until Ctrl-C
   replay FILE [--nats URL] [--speed original|max|N]
                                       re-issue recorded commands (into a fresh node by default), report differences
-  demo                                the demo run by "npm start"
+  harness run SCENARIO [options]      multi-node runs on this machine (run "infonet harness" for details)
+  demo                                the demo run by "npm start" (the offline-recipient scenario)
 
   Commands that act on a data directory also accept --nats URL --node ID to act on a running node.
   Configuration: docs/configuration.md
@@ -33,6 +34,7 @@ const commands: Record<string, () => Promise<Command>> = {
   status: async () => (await import('./node.js')).statusCommand,
   record: async () => (await import('./node.js')).recordCliCommand,
   replay: async () => (await import('./node.js')).replayCliCommand,
+  harness: async () => (await import('../harness/run.js')).harnessCommand,
   demo: async () => (await import('./demo.js')).demoCommand,
 };
 
