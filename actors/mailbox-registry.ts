@@ -37,6 +37,25 @@ export interface AckDescriptor {
   recipient_token_hash?: string;
 }
 
+/** A local deposit the replication layer is told about before the deposit resolves (issue 5). */
+export interface LocalDepositNotice {
+  mailbox_key: string;
+  msg_id: string;
+  delivery_class: string;
+  recipient_id?: string;
+  duplicate: boolean;
+}
+
+/**
+ * Issue 5 replication hooks (actors/replication-actor.ts). Hooks sit here rather than in a transport so every
+ * caller (bus, HTTP, CLI) gets them: a local deposit resolves only once its outbox entries are durable, and a
+ * poll first gives pull-from-peers (§10.2) a short, bounded chance to add mail.
+ */
+export interface ReplicationHooks {
+  afterLocalDeposit?(n: LocalDepositNotice): Promise<void>;
+  beforePoll?(agentId: string, claims: readonly MailboxClaim[]): Promise<void>;
+}
+
 export interface PollResult {
   messages: PolledMessage[];
   has_more: boolean;
@@ -81,6 +100,7 @@ export class MailboxRegistry {
   private readonly bindings: MailboxBindings = new Map();
   private readonly subject = new Subject<MailboxDomainEvent>();
   private housekeeping?: NodeJS.Timeout;
+  private hooks: ReplicationHooks = {};
   /** Highest number of simultaneously live actors seen (for tests and benchmarks). */
   peakLive = 0;
   readonly events$: Observable<MailboxDomainEvent> = this.subject.asObservable();
@@ -103,6 +123,11 @@ export class MailboxRegistry {
     const pepper = await store.pepper(opts.settings.tokenPepper);
     if (!pepper) throw new InfonetError(ErrorCodes.UNAVAILABLE, 'DM relay requires a token pepper');
     return new MailboxRegistry(store, pepper, opts);
+  }
+
+  /** Installs (or with undefined removes) the replication hooks. */
+  setReplicationHooks(hooks: ReplicationHooks | undefined): void {
+    this.hooks = hooks ?? {};
   }
 
   get liveCount(): number {
@@ -154,6 +179,7 @@ export class MailboxRegistry {
 
   /** §7.6 poll: destructive read of up to `limit` oldest messages across the claimed mailboxes. */
   async poll(agentId: string, claims: readonly MailboxClaim[], limit = this.opts.settings.pollBatch): Promise<PollResult> {
+    if (this.hooks.beforePoll) await this.hooks.beforePoll(agentId, claims);
     const keys = this.keysFor(agentId, claims);
     const lists = await Promise.all(keys.map((k) => this.peekKey(k)));
     const { chosen, hasMore } = selectForPoll(lists, limit);
@@ -341,6 +367,12 @@ export class MailboxRegistry {
     const d = await this.exec<Decision<DepositResult>>(key0, true, (reply) => ({ type: 'DEPOSIT', candidate, cls, reply }), extraOps);
     if (!d || !d.ok) return fail(d ? d.rejection : { code: ErrorCodes.INTERNAL, reason: 'mailbox unavailable' });
     if (!d.result.duplicate) this.emitStored('deposited', key0, { ...candidate, msg_id: d.result.msg_id });
+    if (origin === 'local' && this.hooks.afterLocalDeposit) {
+      await this.hooks.afterLocalDeposit({
+        mailbox_key: key0, msg_id: d.result.msg_id, delivery_class: cls, duplicate: !!d.result.duplicate,
+        ...(cls === 'request' && recipientId ? { recipient_id: recipientId } : {}),
+      });
+    }
     return d.result;
   }
 

@@ -1,0 +1,386 @@
+// One actor per peer link (issue 5): drains that peer's durable outbox through the transport layer.
+//
+// The XState machine owns the link's timing — `ready` (sending; optionally waiting for the earliest
+// not-yet-due item) and `backoff` (after a transport failure or a 429) — with every deadline kept as an
+// ABSOLUTE clock time in context. XState does not re-arm `after` delays on restore (toolchain notes), so a
+// restored link is sent RESUME and recomputes each delay from the clock. The PeerLink class around it does the
+// I/O: it picks due items in FIFO order, hands signed bodies to the transport, and turns answers into events.
+//
+// Delivery rules (§8.3 with the §8.3.7 tightening, §10.1):
+//   * 200 and not ok:false → delivered (…_ok); 200 ok:false or another 4xx → refused, dropped (…_rejected);
+//   * 429 → the whole link waits max(Retry-After, 1 s); the item stays queued (…_rate_limited);
+//   * unreachable / timeout / 5xx → …_error, the link backs off exponentially and probes with ONE request
+//     until the peer answers again (a dead peer costs one attempt per backoff step, not one per item);
+//   * policy refusals (clearnet peer in private mode, no transport) → …_error, dropped (retrying cannot help);
+//   * an item is dropped at its expiry (relay TTL) or after maxAttempts (…_expired).
+// A link never blocks another: each has its own queue, timers and in-flight window.
+import { assign, createActor, setup, type Actor } from 'xstate';
+import type { Logger } from 'pino';
+import type { Clock } from '../protocol/clock.js';
+import type { OutboxStore, QueuedItem } from '../store/outbox-store.js';
+import { type PeerRoute, type TransportResponse, isRetryableTransportError, responseJson } from '../transports/transport.js';
+import type { ReplicationMetrics } from './replication-metrics.js';
+
+export interface RetryPolicy {
+  /** First backoff step (s); doubles per consecutive failure. */
+  baseS: number;
+  /** Backoff ceiling (s). */
+  capS: number;
+  /** Attempts after which an item is given up even before it expires. */
+  maxAttempts: number;
+  /** Requests in flight per link while the peer is healthy. */
+  window: number;
+  /** Acks per `POST /api/mesh/dm/ack` (§10.1: ≤ 100). */
+  maxAcksPerRequest: number;
+}
+
+export const DEFAULT_RETRY_POLICY: RetryPolicy = { baseS: 1, capS: 60, maxAttempts: 60, window: 16, maxAcksPerRequest: 100 };
+
+/** `min(base × 2^(failures−1), cap)` seconds. */
+export const backoffS = (failures: number, p: Pick<RetryPolicy, 'baseS' | 'capS'>): number =>
+  Math.min(p.baseS * 2 ** Math.min(Math.max(failures - 1, 0), 30), p.capS);
+
+// ---------------------------------------------------------------------------------------------- machine
+
+export interface LinkContext {
+  peer: string;
+  /** Consecutive failed attempts (reset by any answer). */
+  failures: number;
+  /** Absolute time (s) the backoff ends; 0 when not backing off. */
+  retryAt: number;
+  /** Absolute time (s) the earliest waiting item becomes due; null when none. */
+  wakeAt: number | null;
+}
+
+export type LinkEvent =
+  | { type: 'KICK' }
+  | { type: 'RESUME' }
+  | { type: 'RETRY_NOW' }
+  | { type: 'SCHEDULE'; wakeAt: number | null }
+  | { type: 'ANSWERED' }
+  | { type: 'FAILED'; retryAt: number }
+  | { type: 'RATE_LIMITED'; retryAt: number }
+  | { type: 'STOP' };
+
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+export function createPeerLinkMachine(clock: Clock, pump: () => void) {
+  const msUntil = (t: number | null): number => (t === null ? MAX_TIMER_MS : Math.min(MAX_TIMER_MS, Math.max(0, Math.ceil((t - clock()) * 1000))));
+  return setup({
+    types: {} as { context: LinkContext; events: LinkEvent; input: { peer: string } },
+    guards: { hasWake: ({ context }) => context.wakeAt !== null },
+    delays: {
+      untilWake: ({ context }) => msUntil(context.wakeAt),
+      untilRetry: ({ context }) => msUntil(context.retryAt),
+    },
+    actions: {
+      // Deferred: the pump sends events back into this actor.
+      pump: () => queueMicrotask(pump),
+    },
+  }).createMachine({
+    id: 'peerLink',
+    context: ({ input }) => ({ peer: input.peer, failures: 0, retryAt: 0, wakeAt: null }),
+    initial: 'ready',
+    on: { STOP: '.stopped' },
+    states: {
+      ready: {
+        entry: 'pump',
+        initial: 'route',
+        on: {
+          KICK: { actions: 'pump' },
+          RESUME: { target: 'ready', reenter: true },
+          RETRY_NOW: { target: 'ready', reenter: true, actions: assign({ wakeAt: null }) },
+          SCHEDULE: { target: '.route', actions: assign({ wakeAt: ({ event }) => event.wakeAt }) },
+          ANSWERED: { actions: [assign({ failures: 0 }), 'pump'] },
+          FAILED: { target: 'backoff', actions: assign({ failures: ({ context }) => context.failures + 1, retryAt: ({ event }) => event.retryAt }) },
+          RATE_LIMITED: { target: 'backoff', actions: assign({ retryAt: ({ event }) => event.retryAt }) },
+        },
+        states: {
+          route: { always: [{ guard: 'hasWake', target: 'timed' }, { target: 'idle' }] },
+          idle: {},
+          timed: { after: { untilWake: { target: '#peerLink.ready', reenter: true, actions: assign({ wakeAt: null }) } } },
+        },
+      },
+      backoff: {
+        after: { untilRetry: { target: 'ready', actions: assign({ retryAt: 0 }) } },
+        on: {
+          RESUME: { target: 'backoff', reenter: true },
+          RETRY_NOW: { target: 'ready', actions: assign({ retryAt: 0, wakeAt: null }) },
+          // In-flight requests that end while backing off: failures only push the deadline out.
+          FAILED: { target: 'backoff', reenter: true, actions: assign({ failures: ({ context }) => context.failures + 1, retryAt: ({ context, event }) => Math.max(context.retryAt, event.retryAt) }) },
+          RATE_LIMITED: { target: 'backoff', reenter: true, actions: assign({ retryAt: ({ context, event }) => Math.max(context.retryAt, event.retryAt) }) },
+          ANSWERED: { actions: assign({ failures: 0 }) },
+        },
+      },
+      stopped: { type: 'final' },
+    },
+  });
+}
+
+export type PeerLinkMachine = ReturnType<typeof createPeerLinkMachine>;
+
+const unrefClock = {
+  setTimeout: (fn: (...args: unknown[]) => void, ms: number) => {
+    const t = setTimeout(fn, ms);
+    t.unref();
+    return t;
+  },
+  clearTimeout: (id: unknown) => clearTimeout(id as NodeJS.Timeout),
+};
+
+// ------------------------------------------------------------------------------------------- the link
+
+export interface PeerLinkDeps {
+  peer: string;
+  store: OutboxStore;
+  /** Signs and sends one body to this peer (replication layer: HMAC + transport set). */
+  send(route: PeerRoute, body: Uint8Array): Promise<TransportResponse>;
+  clock: Clock;
+  metrics: ReplicationMetrics;
+  logger: Logger;
+  policy?: Partial<RetryPolicy>;
+}
+
+type Outcome =
+  | { kind: 'ok' }
+  | { kind: 'rejected'; detail: string }
+  | { kind: 'rate_limited'; retryAfterS: number }
+  | { kind: 'retry'; detail: string }
+  | { kind: 'drop'; detail: string };
+
+const ACKS_PREFIX = Buffer.from('{"acks":[', 'utf8');
+const ACKS_SUFFIX = Buffer.from(']}', 'utf8');
+
+export class PeerLink {
+  readonly peer: string;
+  private readonly queue = new Map<string, QueuedItem>();
+  private readonly inFlight = new Set<string>();
+  /** msg_ids whose envelope is in flight: their acks wait (an ack must not overtake its envelope). */
+  private readonly envelopesInFlight = new Set<string>();
+  private requests = 0;
+  private stopped = false;
+  private readonly policy: RetryPolicy;
+  private readonly actor: Actor<PeerLinkMachine>;
+  private readonly idleWaiters: Array<() => void> = [];
+  lastError = '';
+
+  constructor(private readonly deps: PeerLinkDeps, items: readonly QueuedItem[] = [], snapshot?: unknown) {
+    this.peer = deps.peer;
+    this.policy = { ...DEFAULT_RETRY_POLICY, ...deps.policy };
+    for (const it of items) this.queue.set(it.key, it);
+    const machine = createPeerLinkMachine(deps.clock, () => this.pump());
+    this.actor = createActor(machine, {
+      input: { peer: this.peer },
+      clock: unrefClock as never,
+      ...(snapshot ? { snapshot: snapshot as never } : {}),
+    });
+    this.actor.start();
+    if (snapshot) this.actor.send({ type: 'RESUME' });
+  }
+
+  get state(): string {
+    const v = this.actor.getSnapshot().value;
+    return typeof v === 'string' ? v : Object.keys(v)[0];
+  }
+
+  get context(): LinkContext {
+    return this.actor.getSnapshot().context;
+  }
+
+  get queued(): number {
+    return this.queue.size;
+  }
+
+  /** Items just made durable for this peer. */
+  add(items: readonly QueuedItem[]): void {
+    if (this.stopped) return;
+    for (const it of items) this.queue.set(it.key, it);
+    this.actor.send({ type: 'KICK' });
+  }
+
+  /**
+   * §10.1 ordering: an ack for a message whose envelope has not left yet cancels both (the peer never
+   * held it). Returns true when that happened, so the caller does not queue the ack for this peer.
+   */
+  cancelUnsentEnvelope(msgId: string): boolean {
+    for (const it of this.queue.values()) {
+      if (it.kind === 'envelope' && it.msg_id === msgId && !this.inFlight.has(it.key)) {
+        this.queue.delete(it.key);
+        void this.deps.store.remove([it]).catch(() => undefined);
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** Explicit trigger (tests, operator): ignore backoff and item deadlines now. */
+  retryNow(): void {
+    for (const it of this.queue.values()) it.next_attempt_at = 0;
+    this.actor.send({ type: 'RETRY_NOW' });
+  }
+
+  /** Resolves once nothing is queued or in flight (tests and benchmarks). */
+  whenIdle(): Promise<void> {
+    if (this.queue.size === 0 && this.requests === 0) return Promise.resolve();
+    return new Promise((r) => this.idleWaiters.push(r));
+  }
+
+  /** Stops sending. In-flight answers are ignored; their items stay durable and go out after the next start. */
+  stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.actor.send({ type: 'STOP' });
+    this.actor.stop();
+  }
+
+  // ----------------------------------------------------------------------------------------- pump
+
+  private pump(): void {
+    if (this.stopped || this.state !== 'ready') return;
+    const now = this.deps.clock();
+    const window = this.context.failures > 0 ? 1 : this.policy.window;
+    let wakeAt: number | null = null;
+    const expired: QueuedItem[] = [];
+    let acks: QueuedItem[] = [];
+
+    for (const it of this.queue.values()) {
+      if (this.inFlight.has(it.key)) continue;
+      if (now >= it.expires_at || it.attempts >= this.policy.maxAttempts) {
+        expired.push(it);
+        continue;
+      }
+      if (it.next_attempt_at > now) {
+        wakeAt = wakeAt === null ? it.next_attempt_at : Math.min(wakeAt, it.next_attempt_at);
+        continue;
+      }
+      if (this.requests >= window) continue; // keep scanning only for expiry and wake times
+      if (it.kind === 'envelope') {
+        this.dispatch('dm/replicate-envelope', [it], it.body);
+      } else if (!this.envelopesInFlight.has(it.msg_id)) {
+        acks.push(it);
+        if (acks.length >= this.policy.maxAcksPerRequest) {
+          this.dispatchAcks(acks);
+          acks = [];
+        }
+      }
+    }
+    if (acks.length) this.dispatchAcks(acks);
+    if (expired.length) this.drop(expired);
+    if (wakeAt !== this.context.wakeAt) this.actor.send({ type: 'SCHEDULE', wakeAt });
+    this.checkIdle();
+  }
+
+  private dispatchAcks(acks: QueuedItem[]): void {
+    const parts: Buffer[] = [ACKS_PREFIX];
+    acks.forEach((a, i) => {
+      if (i) parts.push(Buffer.from(','));
+      parts.push(Buffer.from(a.body));
+    });
+    parts.push(ACKS_SUFFIX);
+    this.dispatch('dm/ack', acks, Buffer.concat(parts));
+  }
+
+  private dispatch(route: PeerRoute, items: QueuedItem[], body: Uint8Array): void {
+    this.requests++;
+    for (const it of items) {
+      this.inFlight.add(it.key);
+      it.attempts++;
+      if (it.kind === 'envelope') this.envelopesInFlight.add(it.msg_id);
+    }
+    const started = this.deps.send(route, body).then((r) => this.classify(r), (e: unknown) => this.classifyError(e));
+    void started.then((o) => this.settle(items, o));
+  }
+
+  private classify(r: TransportResponse): Outcome {
+    if (r.status === 429) return { kind: 'rate_limited', retryAfterS: r.retryAfterS ?? 0 };
+    const json = responseJson(r) as { ok?: unknown; detail?: unknown } | undefined;
+    const detail = typeof json?.detail === 'string' ? json.detail.slice(0, 200) : '';
+    if (r.status === 200) return json && json.ok === false ? { kind: 'rejected', detail: detail || 'ok:false' } : { kind: 'ok' };
+    const text = detail || Buffer.from(r.body).toString('utf8').slice(0, 200);
+    // [tightening] a 5xx is the peer's trouble, not a verdict on the item: retried like an unreachable peer.
+    if (r.status >= 500) return { kind: 'retry', detail: `http_${r.status}: ${text}` };
+    return { kind: 'rejected', detail: `http_${r.status}: ${text}` };
+  }
+
+  private classifyError(e: unknown): Outcome {
+    const msg = (e as Error)?.message ?? String(e);
+    return isRetryableTransportError(e) ? { kind: 'retry', detail: msg } : { kind: 'drop', detail: msg };
+  }
+
+  private settle(items: QueuedItem[], o: Outcome): void {
+    this.requests--;
+    for (const it of items) {
+      this.inFlight.delete(it.key);
+      if (it.kind === 'envelope') this.envelopesInFlight.delete(it.msg_id);
+    }
+    if (this.stopped) return;
+    const isAck = items[0].kind === 'ack';
+    const m = this.deps.metrics;
+    const n = items.length;
+    const now = this.deps.clock();
+    switch (o.kind) {
+      case 'ok':
+        m.inc(isAck ? 'dm_ack_push_ok' : 'dm_replication_push_ok', n);
+        this.finish(items);
+        this.actor.send({ type: 'ANSWERED' });
+        break;
+      case 'rejected':
+        m.inc(isAck ? 'dm_ack_push_rejected' : 'dm_replication_push_rejected', n);
+        this.lastError = o.detail;
+        this.finish(items);
+        this.actor.send({ type: 'ANSWERED' });
+        break;
+      case 'drop':
+        m.inc(isAck ? 'dm_ack_push_error' : 'dm_replication_push_error', n);
+        this.lastError = o.detail;
+        this.deps.logger.warn({ peer: this.peer, err: o.detail }, 'replication item dropped');
+        this.finish(items);
+        this.actor.send({ type: 'KICK' });
+        break;
+      case 'rate_limited': {
+        m.inc('dm_replication_push_rate_limited', n);
+        const retryAt = now + Math.max(1, o.retryAfterS);
+        this.reschedule(items, retryAt);
+        this.actor.send({ type: 'RATE_LIMITED', retryAt });
+        this.persistLink();
+        break;
+      }
+      case 'retry': {
+        m.inc(isAck ? 'dm_ack_push_error' : 'dm_replication_push_error', n);
+        this.lastError = o.detail;
+        const retryAt = now + backoffS(this.context.failures + 1, this.policy);
+        this.reschedule(items, retryAt);
+        this.actor.send({ type: 'FAILED', retryAt });
+        this.persistLink();
+        break;
+      }
+    }
+    this.checkIdle();
+  }
+
+  private finish(items: QueuedItem[]): void {
+    for (const it of items) this.queue.delete(it.key);
+    void this.deps.store.remove(items).catch((e: unknown) => this.deps.logger.error({ peer: this.peer, err: String(e) }, 'outbox remove failed'));
+  }
+
+  private reschedule(items: QueuedItem[], at: number): void {
+    for (const it of items) {
+      it.next_attempt_at = at;
+      void this.deps.store.update(it).catch(() => undefined);
+    }
+  }
+
+  private drop(items: QueuedItem[]): void {
+    for (const it of items) this.deps.metrics.inc(it.kind === 'ack' ? 'dm_ack_push_expired' : 'dm_replication_push_expired');
+    this.finish(items);
+  }
+
+  private persistLink(): void {
+    void this.deps.store.saveLink(this.peer, this.actor.getPersistedSnapshot()).catch(() => undefined);
+  }
+
+  private checkIdle(): void {
+    if (this.queue.size || this.requests) return;
+    for (const w of this.idleWaiters.splice(0)) w();
+  }
+}

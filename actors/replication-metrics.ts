@@ -1,0 +1,44 @@
+// Replication counters (spec §8.3.5 names plus this node's ack / pull / outbox counters), exposed in node status.
+export const REPLICATION_COUNTERS = [
+  // §8.3.5: one of ok / rejected per delivered-or-refused envelope; error per failed attempt (peer down,
+  // timeout, 5xx, or a policy refusal such as a clearnet peer in private mode).
+  'dm_replication_push_ok',
+  'dm_replication_push_rejected',
+  'dm_replication_push_error',
+  'dm_replication_push_rate_limited',
+  /** Envelopes given up at expiry (relay TTL) or after the attempt bound. */
+  'dm_replication_push_expired',
+  'dm_replication_enqueued',
+  // §10.1 acks, counted per ack (a request carries up to 100).
+  'dm_ack_push_ok',
+  'dm_ack_push_rejected',
+  'dm_ack_push_error',
+  'dm_ack_push_expired',
+  'dm_ack_enqueued',
+  /** Acks not sent because the envelope had not left yet (both dropped). */
+  'dm_ack_cancelled_envelope',
+  // §10.2 pull-from-peers.
+  'dm_pull_requests',
+  'dm_pull_errors',
+  'dm_pull_envelopes',
+  'dm_pull_accepted',
+  'dm_pull_throttled',
+] as const;
+
+export type ReplicationCounter = (typeof REPLICATION_COUNTERS)[number];
+
+export class ReplicationMetrics {
+  private readonly c = new Map<ReplicationCounter, number>(REPLICATION_COUNTERS.map((k) => [k, 0]));
+
+  inc(name: ReplicationCounter, n = 1): void {
+    this.c.set(name, (this.c.get(name) ?? 0) + n);
+  }
+
+  get(name: ReplicationCounter): number {
+    return this.c.get(name) ?? 0;
+  }
+
+  snapshot(): Record<ReplicationCounter, number> {
+    return Object.fromEntries(this.c) as Record<ReplicationCounter, number>;
+  }
+}

@@ -1,0 +1,112 @@
+// Durable per-peer outbound replication queue (issue 5; spec §8.3.7 tightening, §10.1.3).
+//   outbox     "<peer url>\0<seq, 18 digits>" → OutboxItem   one queued push (envelope) or ack per peer
+//   outboxlink "<peer url>"                   → persisted peer-link actor snapshot (backoff deadlines)
+// seq grows monotonically across restarts (max(last + 1, µs wall clock)), so each peer's items replay in
+// enqueue order. Every write goes through the node's group committer: an enqueue resolves only once the
+// item is fsync'd, which is what lets a deposit be acknowledged only after its outbox entries are durable.
+import { type Db, sublevel, type Sublevel } from './db.js';
+import { type BatchOp, GroupCommitter } from './group-commit.js';
+
+export type OutboxKind = 'envelope' | 'ack';
+
+export interface OutboxItem {
+  kind: OutboxKind;
+  msg_id: string;
+  /** envelope: the exact `{"envelope":…}` request body; ack: one compact JSON ack descriptor. */
+  body: Uint8Array;
+  attempts: number;
+  /** Absolute clock seconds before which the item is not sent (0 = now). */
+  next_attempt_at: number;
+  created_at: number;
+  /** Given up (dropped, counted) at or after this time. */
+  expires_at: number;
+}
+
+export interface QueuedItem extends OutboxItem {
+  peer: string;
+  /** Storage key; its order is the peer's FIFO order. */
+  key: string;
+}
+
+const SEP = '\u0000';
+const SEQ_DIGITS = 18;
+
+export class OutboxStore {
+  readonly items: Sublevel;
+  readonly links: Sublevel;
+  readonly committer: GroupCommitter;
+  private lastSeq = 0;
+
+  constructor(readonly db: Db, committer?: GroupCommitter) {
+    this.items = sublevel(db, 'outbox');
+    this.links = sublevel(db, 'outboxlink');
+    this.committer = committer ?? new GroupCommitter(db);
+  }
+
+  /** Every queued item grouped by peer, each list in FIFO order. Also primes the sequence counter. */
+  async loadAll(): Promise<Map<string, QueuedItem[]>> {
+    const out = new Map<string, QueuedItem[]>();
+    for await (const [key, value] of this.items.iterator() as AsyncIterable<[string, OutboxItem]>) {
+      const cut = key.lastIndexOf(SEP);
+      if (cut < 0) continue;
+      const peer = key.slice(0, cut);
+      const seq = Number(key.slice(cut + 1));
+      if (seq > this.lastSeq) this.lastSeq = seq;
+      const item: QueuedItem = { ...value, body: toBytes(value.body), peer, key };
+      let list = out.get(peer);
+      if (!list) out.set(peer, (list = []));
+      list.push(item);
+    }
+    return out;
+  }
+
+  private nextKey(peer: string): string {
+    this.lastSeq = Math.max(this.lastSeq + 1, Date.now() * 1000);
+    return `${peer}${SEP}${this.lastSeq.toString().padStart(SEQ_DIGITS, '0')}`;
+  }
+
+  /** Items for each peer plus the ops that store them (so callers can add them to a larger batch). */
+  prepare(peers: readonly string[], item: OutboxItem): { items: QueuedItem[]; ops: BatchOp[] } {
+    const items = peers.map((peer) => ({ ...item, peer, key: this.nextKey(peer) }));
+    return { items, ops: items.map((q) => ({ type: 'put' as const, key: q.key, value: stored(q), sublevel: this.items })) };
+  }
+
+  /** Queues `item` for every peer; resolves once durable. */
+  async enqueue(peers: readonly string[], item: OutboxItem): Promise<QueuedItem[]> {
+    const { items, ops } = this.prepare(peers, item);
+    await this.committer.write(ops);
+    return items;
+  }
+
+  /** Rewrites an item's retry state (attempts, next_attempt_at). */
+  update(item: QueuedItem): Promise<void> {
+    return this.committer.write([{ type: 'put', key: item.key, value: stored(item), sublevel: this.items }]);
+  }
+
+  remove(items: readonly QueuedItem[]): Promise<void> {
+    return this.committer.write(items.map((q) => ({ type: 'del' as const, key: q.key, sublevel: this.items })));
+  }
+
+  async loadLink(peer: string): Promise<unknown> {
+    return this.links.get(peer);
+  }
+
+  saveLink(peer: string, snapshot: unknown): Promise<void> {
+    return this.committer.write([{ type: 'put', key: peer, value: snapshot, sublevel: this.links }]);
+  }
+
+  async count(): Promise<number> {
+    let n = 0;
+    for await (const _k of this.items.keys() as AsyncIterable<string>) n++;
+    return n;
+  }
+}
+
+function stored(q: QueuedItem): OutboxItem {
+  return {
+    kind: q.kind, msg_id: q.msg_id, body: Buffer.from(q.body.buffer, q.body.byteOffset, q.body.byteLength), attempts: q.attempts,
+    next_attempt_at: q.next_attempt_at, created_at: q.created_at, expires_at: q.expires_at,
+  };
+}
+
+const toBytes = (b: unknown): Uint8Array => (b instanceof Uint8Array ? b : Buffer.from(String(b ?? ''), 'utf8'));

@@ -1,0 +1,86 @@
+// Peer requests over the NATS federation (issue 5 "bus" transport), shared by the client
+// (transports/bus-transport.ts) and the server (transports/bus-peer-server.ts).
+//
+//   peer URL   nats://<node token>          (or nats://<node id>; e.g. nats://sb_56475aa7…)
+//   subject    infonet.<node token>.peer.<name>   name = route with '/' and '-' as '_', the names of
+//              transports/peer-endpoints.ts: infonet.sb_56475aa7….peer.dm_replicate_envelope
+//   request    payload = the exact JSON body bytes an HTTP peer would receive (the HMAC covers them);
+//              NATS headers X-Peer-Url / X-Peer-HMAC exactly as the HTTP headers (§8.2)
+//   reply      msgpack {status: int, json: <decoded JSON answer>, retry_after?: string}
+//              (status and Retry-After mean what they mean over HTTP); a reply carrying the exact JSON text
+//              as `body` (string or bytes) instead of `json` is accepted too
+//
+// The bus is the same authentication domain as HTTP: a request without a valid MAC is answered
+// {status: 403, json: {ok:false, detail:"Invalid or missing peer HMAC"}}.
+import { Packr } from 'msgpackr';
+import { ErrorCodes, InfonetError } from '../protocol/errors.js';
+import { normalizePeerUrl } from '../protocol/peer-url.js';
+import { SUBJECT_ROOT, decodeNodeToken, encodeNodeToken } from '../bus/subjects.js';
+import { PEER_ROUTES, type PeerRoute } from './transport.js';
+
+const packr = new Packr({ useRecords: false, mapsAsObjects: true, moreTypes: false } as unknown as ConstructorParameters<typeof Packr>[0]);
+
+/** `nats://<node token>` for a node id. */
+export const busPeerUrl = (nodeId: string): string => `nats://${encodeNodeToken(nodeId)}`;
+
+/** The node id a `nats://…` peer URL names, or null. Accepts the token form and the `!`-prefixed id form. */
+export function busPeerNodeId(peerUrl: string): string | null {
+  const u = normalizePeerUrl(peerUrl);
+  const m = /^nats:\/\/([^/]+)$/.exec(u);
+  if (!m) return null;
+  const host = m[1];
+  if (host.startsWith('!')) return decodeNodeToken(host.slice(1)) === host ? host : null;
+  return decodeNodeToken(host);
+}
+
+/** Subject token of a route: `dm/replicate-envelope` → `dm_replicate_envelope`. */
+export const busRouteName = (route: PeerRoute): string => route.replace(/[/-]/g, '_');
+
+/** `infonet.<node token>.peer.<name>` */
+export function busPeerSubject(nodeId: string, route: PeerRoute): string {
+  return `${SUBJECT_ROOT}.${encodeNodeToken(nodeId)}.peer.${busRouteName(route)}`;
+}
+
+/** Subscription of one node's peer server: `infonet.<node token>.peer.>`. */
+export const busPeerWildcard = (nodeId: string): string => `${SUBJECT_ROOT}.${encodeNodeToken(nodeId)}.peer.>`;
+
+/** The route a peer subject addresses, or null for anything that is not a known route. */
+export function busPeerRouteOf(subject: string): PeerRoute | null {
+  const t = subject.split('.');
+  if (t.length !== 4 || t[0] !== SUBJECT_ROOT || t[2] !== 'peer') return null;
+  return PEER_ROUTES.find((r) => busRouteName(r) === t[3]) ?? null;
+}
+
+export interface BusPeerReply {
+  status: number;
+  json: unknown;
+  retry_after?: string;
+}
+
+export function encodeBusPeerReply(r: BusPeerReply): Uint8Array {
+  const b = packr.pack(r.retry_after === undefined ? { status: r.status, json: r.json } : r);
+  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+}
+
+/** Decodes a reply; a malformed one is an UNAVAILABLE error (the peer did not answer in protocol). */
+export function decodeBusPeerReply(bytes: Uint8Array, peer: string): BusPeerReply {
+  let v: unknown;
+  try {
+    v = packr.unpack(bytes);
+  } catch {
+    v = undefined;
+  }
+  const o = v as (Partial<BusPeerReply> & { body?: unknown }) | undefined;
+  if (!o || typeof o !== 'object' || typeof o.status !== 'number' || !Number.isInteger(o.status)) {
+    throw new InfonetError(ErrorCodes.UNAVAILABLE, `peer ${peer} sent a malformed bus reply`, { peer });
+  }
+  let json = o.json;
+  if (json === undefined && (typeof o.body === 'string' || o.body instanceof Uint8Array)) {
+    try {
+      json = JSON.parse(typeof o.body === 'string' ? o.body : Buffer.from(o.body).toString('utf8')) as unknown;
+    } catch {
+      json = undefined;
+    }
+  }
+  return { status: o.status, json, ...(typeof o.retry_after === 'string' ? { retry_after: o.retry_after } : {}) };
+}

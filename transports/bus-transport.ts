@@ -1,0 +1,48 @@
+// Bus transport: a peer reachable on the same NATS federation is `nats://<node id>`; a request is a NATS
+// request on `infonet.<node token>.peer.<area>.<verb>` carrying the signed JSON body and the X-Peer-* headers
+// as NATS headers (wire format in bus-peer-protocol.ts). "No responders" (the peer's server is down or
+// not subscribed yet) is an UNAVAILABLE error, so the outbox retries it like a refused TCP connection.
+import { headers as natsHeaders, errors as natsErrors, type NatsConnection } from '@nats-io/transport-node';
+import { parseRetryAfter } from '../protocol/retry-after.js';
+import { transportKind } from '../protocol/peer-url.js';
+import { busPeerNodeId, busPeerSubject, decodeBusPeerReply } from './bus-peer-protocol.js';
+import { type PeerTransport, type TransportRequest, type TransportResponse, timedOut, unreachable } from './transport.js';
+import { ErrorCodes, InfonetError } from '../protocol/errors.js';
+
+export class BusPeerTransport implements PeerTransport {
+  readonly name = 'bus';
+
+  constructor(private readonly nc: NatsConnection, private readonly clock: () => number = () => Date.now() / 1000) {}
+
+  handles(peer: string): boolean {
+    return transportKind(peer) === 'bus' && busPeerNodeId(peer) !== null;
+  }
+
+  async send(req: TransportRequest): Promise<TransportResponse> {
+    const nodeId = busPeerNodeId(req.peer);
+    if (!nodeId) throw new InfonetError(ErrorCodes.BAD_INPUT, `not a bus peer URL: ${req.peer}`, { peer: req.peer });
+    const h = natsHeaders();
+    for (const [k, v] of Object.entries(req.headers)) h.set(k, v);
+    let reply;
+    try {
+      reply = await this.nc.request(busPeerSubject(nodeId, req.route), req.body, { timeout: req.timeoutMs, headers: h });
+    } catch (e) {
+      if (e instanceof natsErrors.TimeoutError) throw timedOut(req.peer, req.timeoutMs);
+      if (e instanceof natsErrors.RequestError && e.isNoResponders()) throw unreachable(req.peer, 'no responders');
+      if (e instanceof natsErrors.NoRespondersError) throw unreachable(req.peer, 'no responders');
+      throw unreachable(req.peer, (e as Error)?.message ?? String(e));
+    }
+    const r = decodeBusPeerReply(reply.data, req.peer);
+    const out: TransportResponse = {
+      status: r.status,
+      json: r.json,
+      body: r.json === undefined ? new Uint8Array() : Buffer.from(JSON.stringify(r.json), 'utf8'),
+    };
+    if (r.retry_after !== undefined) out.retryAfterS = parseRetryAfter(r.retry_after, this.clock());
+    return out;
+  }
+
+  async close(): Promise<void> {
+    // The connection belongs to the node.
+  }
+}

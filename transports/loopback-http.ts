@@ -1,0 +1,91 @@
+// HTTP transport: POST <peer>/api/mesh/<route> with node:http (keep-alive, bounded sockets per peer).
+// Used for loopback peers (http://127.0.0.1:PORT, the multi-node harness and a Tor hidden service's local
+// side) and, only when MESH_INFONET_ALLOW_CLEARNET_SYNC is on, for clearnet http/https peers. The private-mode
+// check lives in TransportSet and runs before this transport is even chosen, so no socket is ever opened to a
+// clearnet URL while private transport is required (§9.1, T56).
+import http from 'node:http';
+import https from 'node:https';
+import { parseRetryAfter } from '../protocol/retry-after.js';
+import { transportKind } from '../protocol/peer-url.js';
+import {
+  type PeerTransport, type TransportRequest, type TransportResponse, routePath, timedOut, unreachable,
+} from './transport.js';
+
+/** Answers larger than this are cut off as an error (a pull answer holds at most a few mailboxes). */
+export const MAX_RESPONSE_BYTES = 4 * 1024 * 1024;
+
+export interface HttpTransportOptions {
+  /** Sockets kept per peer (requests beyond this queue in the agent). Default 16. */
+  maxSocketsPerPeer?: number;
+  clock?: () => number;
+}
+
+export class HttpPeerTransport implements PeerTransport {
+  readonly name = 'http';
+  private readonly httpAgent: http.Agent;
+  private readonly httpsAgent: https.Agent;
+  private readonly now: () => number;
+
+  constructor(opts: HttpTransportOptions = {}) {
+    const maxSockets = opts.maxSocketsPerPeer ?? 16;
+    this.httpAgent = new http.Agent({ keepAlive: true, maxSockets, scheduling: 'lifo' });
+    this.httpsAgent = new https.Agent({ keepAlive: true, maxSockets, scheduling: 'lifo' });
+    this.now = opts.clock ?? (() => Date.now() / 1000);
+  }
+
+  handles(peer: string): boolean {
+    const k = transportKind(peer);
+    return k === 'loopback' || k === 'clearnet';
+  }
+
+  send(req: TransportRequest): Promise<TransportResponse> {
+    const url = new URL(req.peer + routePath(req.route));
+    const isHttps = url.protocol === 'https:';
+    const mod = isHttps ? https : http;
+    return new Promise<TransportResponse>((resolve, reject) => {
+      let settled = false;
+      const done = (f: () => void) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        f();
+      };
+      const r = mod.request(url, {
+        method: 'POST',
+        agent: isHttps ? this.httpsAgent : this.httpAgent,
+        headers: { 'Content-Type': 'application/json', 'Content-Length': req.body.length, ...req.headers },
+      }, (res) => {
+        const chunks: Buffer[] = [];
+        let total = 0;
+        res.on('data', (c: Buffer) => {
+          total += c.length;
+          if (total > MAX_RESPONSE_BYTES) {
+            res.destroy();
+            done(() => reject(unreachable(req.peer, `answer larger than ${MAX_RESPONSE_BYTES} bytes`)));
+            return;
+          }
+          chunks.push(c);
+        });
+        res.on('end', () => done(() => {
+          const ra = res.headers['retry-after'];
+          const out: TransportResponse = { status: res.statusCode ?? 0, body: Buffer.concat(chunks, total) };
+          if (typeof ra === 'string') out.retryAfterS = parseRetryAfter(ra, this.now());
+          resolve(out);
+        }));
+        res.on('error', (e) => done(() => reject(unreachable(req.peer, e.message))));
+      });
+      // One overall deadline (connect + send + answer), not an idle timeout.
+      const timer = setTimeout(() => {
+        done(() => reject(timedOut(req.peer, req.timeoutMs)));
+        r.destroy();
+      }, req.timeoutMs);
+      r.on('error', (e) => done(() => reject(unreachable(req.peer, (e as NodeJS.ErrnoException).code ?? e.message))));
+      r.end(req.body);
+    });
+  }
+
+  async close(): Promise<void> {
+    this.httpAgent.destroy();
+    this.httpsAgent.destroy();
+  }
+}
