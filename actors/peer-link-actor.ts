@@ -220,9 +220,9 @@ export class PeerLink {
   }
 
   /** Resolves once nothing is queued or in flight (tests and benchmarks). */
-  whenIdle(): Promise<void> {
-    if (this.queue.size === 0 && this.requests === 0) return Promise.resolve();
-    return new Promise((r) => this.idleWaiters.push(r));
+  async whenIdle(): Promise<void> {
+    if (this.queue.size || this.requests) await new Promise<void>((r) => this.idleWaiters.push(r));
+    await this.deps.store.committer.drain(); // removals of delivered items are on disk too
   }
 
   /** Stops sending. In-flight answers are ignored; their items stay durable and go out after the next start. */

@@ -26,6 +26,7 @@
 // Events are published after the change is durable. Ciphertext travels in chain events (the bus is a private
 // transport) but is never logged.
 import type { AppendInput } from '../protocol/append-rules.js';
+import type { ReplicationStatus } from '../actors/replication-actor.js';
 import type { ChainEvent } from '../protocol/event.js';
 import type { MailboxClaim } from '../protocol/mailbox-keys.js';
 import type { DepositRequest, DepositResult, PolledMessage } from '../protocol/mailbox-rules.js';
@@ -73,6 +74,8 @@ export interface NodeStatus extends ChainStatus {
   mailboxes: { stored: number; live: number };
   previous_run: { clean_stop: boolean; height: number; head: string } | null;
   nats: { url: string; embedded: boolean; leaf: string[] };
+  /** Outbound replication: peer links and dm_replication_* / ack / pull counters (issue 5). */
+  replication?: ReplicationStatus;
 }
 
 export interface AppendReply extends ChainStatus {

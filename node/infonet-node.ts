@@ -32,6 +32,8 @@ import type { Settings } from '../protocol/settings.js';
 import { openDatabase, type Db } from '../store/db.js';
 import { MailboxStore } from '../store/mailbox-store.js';
 import { resolveConfig, type NodeConfig } from './config.js';
+import { startReplication } from './replication.js';
+import type { Replicator } from '../actors/replication-actor.js';
 
 export const NODE_KEY_FILE = 'node.key.json';
 
@@ -100,6 +102,8 @@ export class InfonetNode {
   natsUrl = '';
   /** The embedded server, when the node runs one. */
   natsServer?: NatsServerHandle;
+  /** Outbound DM replication (issue 5): outbox, peer links, pull-from-peers. */
+  replication?: Replicator;
 
   get nodeId(): string {
     return this.identity.nodeId;
@@ -169,6 +173,7 @@ export class InfonetNode {
         });
       }
       this.nc = await connect({ servers: this.natsUrl, name: `infonet-node ${this.nodeId}`, maxReconnectAttempts: -1 });
+      this.replication = await startReplication(this);
       this.publisher = startEventPublisher(this.nc, this.nodeId, this.chain, this.mailboxes, log);
       this.service = await startBusService(this.nc, { nodeId: this.nodeId, chain: this.chain, mailboxes: this.mailboxes, status: () => this.status() }, log);
     } catch (e) {
@@ -209,6 +214,7 @@ export class InfonetNode {
       mailboxes: { stored: await this.mailboxes.store.mailboxCount(), live: this.mailboxes.liveCount },
       previous_run: prev ? { clean_stop: prev.cleanStop, height: prev.length, head: prev.head } : null,
       nats: { url: this.natsUrl, embedded: !!this.natsServer, leaf: this.config.leaf },
+      ...(this.replication ? { replication: this.replication.status() } : {}),
     };
   }
 
