@@ -17,7 +17,7 @@ import type { Clock } from '../protocol/clock.js';
 import { isInfonetError } from '../protocol/errors.js';
 import { sha256Hex, type MailboxClaim } from '../protocol/mailbox-keys.js';
 import { signPeerRequest } from '../protocol/peer-auth.js';
-import { parsePeerList, transportKind } from '../protocol/peer-url.js';
+import { normalizePeerUrl, parsePeerList, transportKind } from '../protocol/peer-url.js';
 import type { PeerSettings } from '../protocol/settings.js';
 import type { OutboxStore, QueuedItem } from '../store/outbox-store.js';
 import { type PeerRoute, type TransportResponse, TransportSet, pushTimeoutMs, responseJson } from '../transports/transport.js';
@@ -130,7 +130,9 @@ export class Replicator {
 
   /** The URL this node signs with towards `peer` (§8.2.5: the sender's own URL). */
   selfUrlFor(peer: string): string {
-    return transportKind(peer) === 'bus' ? this.o.busSelfUrl ?? '' : this.o.selfUrl;
+    if (transportKind(peer) !== 'bus') return this.o.selfUrl;
+    // A node advertising a nats:// URL signs with exactly that spelling (peers allowlist it verbatim).
+    return transportKind(normalizePeerUrl(this.o.selfUrl)) === 'bus' ? this.o.selfUrl : this.o.busSelfUrl ?? '';
   }
 
   hooks(): ReplicationHooks {

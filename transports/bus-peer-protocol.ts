@@ -1,7 +1,7 @@
 // Peer requests over the NATS federation (issue 5 "bus" transport), shared by the client
 // (transports/bus-transport.ts) and the server (transports/bus-peer-server.ts).
 //
-//   peer URL   nats://<node token>          (or nats://<node id>; e.g. nats://sb_56475aa7…)
+//   peer URL   nats://<node id>             (or nats://<node token>; e.g. nats://!sb_56475aa7…)
 //   subject    infonet.<node token>.peer.<name>   name = route with '/' and '-' as '_', the names of
 //              transports/peer-endpoints.ts: infonet.sb_56475aa7….peer.dm_replicate_envelope
 //   request    payload = the exact JSON body bytes an HTTP peer would receive (the HMAC covers them);
@@ -20,8 +20,8 @@ import { PEER_ROUTES, type PeerRoute } from './transport.js';
 
 const packr = new Packr({ useRecords: false, mapsAsObjects: true, moreTypes: false } as unknown as ConstructorParameters<typeof Packr>[0]);
 
-/** `nats://<node token>` for a node id. */
-export const busPeerUrl = (nodeId: string): string => `nats://${encodeNodeToken(nodeId)}`;
+/** `nats://<node id>` (issue 5's form; the harness advertises it too). */
+export const busPeerUrl = (nodeId: string): string => `nats://${nodeId}`;
 
 /** The node id a `nats://…` peer URL names, or null. Accepts the token form and the `!`-prefixed id form. */
 export function busPeerNodeId(peerUrl: string): string | null {
