@@ -1,0 +1,80 @@
+// Peer endpoints over NATS for peers addressed `nats://<node id>` (transport kind `bus`, §8.1 extension).
+// Wire format (subjects, headers, reply) is documented in transports/bus-peer-protocol.ts, shared with the
+// client side (transports/bus-transport.ts):
+//
+//   request   infonet.<node token>.peer.<dm_replicate_envelope|infonet_peer_push|infonet_sync|dm_ack|dm_pull>
+//             payload = the exact JSON body an HTTP POST carries; NATS headers X-Peer-Url / X-Peer-HMAC
+//   reply     msgpack {status, body: <exact JSON text of the answer>, retry_after?}
+//
+// The answer travels as its JSON text (`body`) rather than decoded (`json`) so sync pages keep their wire
+// form (integer-literal legacy timestamps, §2.5) for any client that wants the bytes. The bus counts as a
+// private transport: callers get private events unless clearnet sync is allowed (§9.5.1). Only the POST
+// forms exist on the bus.
+import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
+import { Packr } from 'msgpackr';
+import type { Logger } from 'pino';
+import { busPeerRouteOf, busPeerWildcard } from './bus-peer-protocol.js';
+import { endpointsOf, type EndpointSource } from './http-server.js';
+import type { PeerEndpoints, PeerResponse } from './peer-endpoints.js';
+import { routePath } from './transport.js';
+
+const packr = new Packr({ useRecords: false, mapsAsObjects: true, moreTypes: false } as unknown as ConstructorParameters<typeof Packr>[0]);
+
+/** The msgpack reply for a handler answer. */
+export function encodeBusAnswer(r: Pick<PeerResponse, 'status' | 'body' | 'headers'>): Uint8Array {
+  const ra = r.headers?.['Retry-After'];
+  const b = packr.pack(ra === undefined ? { status: r.status, body: r.body } : { status: r.status, body: r.body, retry_after: ra });
+  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+}
+
+export interface BusPeerServer {
+  subject: string;
+  stop(): Promise<void>;
+}
+
+export interface BusPeerServerOptions {
+  nc: NatsConnection;
+  nodeId: string;
+  logger?: Logger;
+}
+
+export function startBusPeerServer(source: EndpointSource, opts: BusPeerServerOptions): BusPeerServer {
+  const endpoints: PeerEndpoints = endpointsOf(source);
+  const subject = busPeerWildcard(opts.nodeId);
+  const inflight = new Set<Promise<void>>();
+
+  const serve = async (m: Msg): Promise<void> => {
+    const route = busPeerRouteOf(m.subject);
+    let r: Pick<PeerResponse, 'status' | 'body' | 'headers'>;
+    if (!route) {
+      r = { status: 404, body: JSON.stringify({ ok: false, detail: 'Not Found' }) };
+    } else {
+      const headers: Record<string, string> = {};
+      for (const k of ['X-Peer-Url', 'X-Peer-HMAC']) {
+        const v = m.headers?.get(k);
+        if (v) headers[k.toLowerCase()] = v;
+      }
+      r = await endpoints.handle({
+        method: 'POST', path: routePath(route), body: Buffer.from(m.data), headers, remoteAddress: '', transport: 'bus',
+      });
+    }
+    if (m.reply) m.respond(encodeBusAnswer(r));
+  };
+
+  const sub: Subscription = opts.nc.subscribe(subject, {
+    callback: (err, m) => {
+      if (err) return;
+      const p = serve(m).catch((e: unknown) => opts.logger?.error({ err: (e as Error)?.message, subject: m.subject }, 'bus peer request failed'));
+      inflight.add(p);
+      void p.finally(() => inflight.delete(p));
+    },
+  });
+
+  return {
+    subject,
+    async stop() {
+      sub.unsubscribe();
+      while (inflight.size) await Promise.allSettled([...inflight]);
+    },
+  };
+}
