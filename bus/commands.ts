@@ -27,6 +27,7 @@
 // transport) but is never logged.
 import type { AppendInput } from '../protocol/append-rules.js';
 import type { ReplicationStatus } from '../actors/replication-actor.js';
+import type { InboundStatus } from '../node/inbound.js';
 import type { ChainEvent } from '../protocol/event.js';
 import type { MailboxClaim } from '../protocol/mailbox-keys.js';
 import type { DepositRequest, DepositResult, PolledMessage } from '../protocol/mailbox-rules.js';
@@ -76,6 +77,8 @@ export interface NodeStatus extends ChainStatus {
   nats: { url: string; embedded: boolean; leaf: string[] };
   /** Outbound replication: peer links and dm_replication_* / ack / pull counters (issue 5). */
   replication?: ReplicationStatus;
+  /** Inbound replication: peer HTTP URL and sync scheduler state (issue 5). */
+  inbound?: InboundStatus;
 }
 
 export interface AppendReply extends ChainStatus {

@@ -33,6 +33,7 @@ import { openDatabase, type Db } from '../store/db.js';
 import { MailboxStore } from '../store/mailbox-store.js';
 import { resolveConfig, type NodeConfig } from './config.js';
 import { startReplication } from './replication.js';
+import { startInbound, type Inbound } from './inbound.js';
 import type { Replicator } from '../actors/replication-actor.js';
 
 export const NODE_KEY_FILE = 'node.key.json';
@@ -104,6 +105,8 @@ export class InfonetNode {
   natsServer?: NatsServerHandle;
   /** Outbound DM replication (issue 5): outbox, peer links, pull-from-peers. */
   replication?: Replicator;
+  /** Inbound replication (issue 5): peer HTTP listener, bus peer endpoints, sync scheduler. */
+  inbound?: Inbound;
 
   get nodeId(): string {
     return this.identity.nodeId;
@@ -176,6 +179,7 @@ export class InfonetNode {
       this.replication = await startReplication(this);
       this.publisher = startEventPublisher(this.nc, this.nodeId, this.chain, this.mailboxes, log);
       this.service = await startBusService(this.nc, { nodeId: this.nodeId, chain: this.chain, mailboxes: this.mailboxes, status: () => this.status() }, log);
+      this.inbound = await startInbound(this);
     } catch (e) {
       await this.shutdown('start failed');
       throw e;
@@ -215,6 +219,7 @@ export class InfonetNode {
       previous_run: prev ? { clean_stop: prev.cleanStop, height: prev.length, head: prev.head } : null,
       nats: { url: this.natsUrl, embedded: !!this.natsServer, leaf: this.config.leaf },
       ...(this.replication ? { replication: this.replication.status() } : {}),
+      ...(this.inbound ? { inbound: this.inbound.status() } : {}),
     };
   }
 
