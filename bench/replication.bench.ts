@@ -1,0 +1,172 @@
+// npm run bench:replication — 3 nodes (A, B, C), each with an embedded nats-server leaf of one hub, peered over loopback
+// HTTP in a full mesh. A DM deposited on A (bus command, durable deposit + durable outbox entry) is pushed by A's peer
+// links to B and C; "visible to poll on C" = C's dm_deposited event, which C publishes once the replica is durable.
+//   latency     sequential deposits, deposit sent → event seen on C: p50 / p99
+//   throughput  BENCH_DMS deposits with BENCH_CONCURRENCY in flight, first send → last one visible on C: DMs/s
+//   baseline    raw NATS request/reply across the same federation (requester on A's leaf, echo on C's leaf), same run
+// Targets from issue 5: p99 < 20 ms, ≥ 5k DMs/s on a 2-core machine. The inbound §8.4.6 rate limit (60 req/min per
+// peer) would cap replication at one DM per second per peer, so the peer servers here run with it raised: this
+// measures the pipeline, not the limiter.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { pino } from 'pino';
+import { InfonetClient } from '../bus/client.js';
+import { decode } from '../bus/codec.js';
+import { freePort, natsServerVersion, startNatsServer } from '../bus/nats-server.js';
+import { evtSubject } from '../bus/subjects.js';
+import { resolveConfig } from '../node/config.js';
+import { InfonetNode } from '../node/infonet-node.js';
+import { generateIdentity } from '../protocol/identity.js';
+import { startPeerHttpServer, type PeerHttpServer } from '../transports/http-server.js';
+import { machineLine, percentile, rate } from './machine.js';
+
+const LATENCY_N = Number(process.env.BENCH_LATENCY_DMS ?? 1000);
+const DMS = Number(process.env.BENCH_DMS ?? 5000);
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
+const WARMUP = 200;
+const RATE_LIMITS = { dm_replicate_envelope: 1e9, dm_ack: 1e9, dm_pull: 1e9, infonet_peer_push: 1e9, infonet_sync: 1e9 };
+const SECRET = randomBytes(16).toString('hex');
+
+const f = (ms: number): string => `${ms.toFixed(2).padStart(7)} ms`;
+const stats = (t: number[]) => {
+  const s = [...t].sort((a, b) => a - b);
+  return { p50: percentile(s, 50), p99: percentile(s, 99) };
+};
+
+async function main(): Promise<void> {
+  console.log(machineLine());
+  console.log(`nats-server ${natsServerVersion() ?? '?'}; 3 nodes, full mesh over loopback HTTP, one hub + 3 leaves`);
+  const root = mkdtempSync(join(tmpdir(), 'infonet-bench-repl-'));
+  const hub = await startNatsServer({ serverName: 'bench_hub', leafListen: true, monitor: false, configDir: join(root, 'hub') });
+  const names = ['a', 'b', 'c'];
+  const ports = await Promise.all(names.map(() => freePort()));
+  const urls = ports.map((p) => `http://127.0.0.1:${p}`);
+  const nodes: InfonetNode[] = [];
+  const servers: PeerHttpServer[] = [];
+  const conns: NatsConnection[] = [];
+  try {
+    for (let i = 0; i < names.length; i++) {
+      const config = resolveConfig({
+        env: { MESH_PEER_PUSH_SECRET: SECRET, MESH_PUBLIC_PEER_URL: urls[i], MESH_RELAY_PEERS: urls.filter((_, j) => j !== i).join(',') },
+      });
+      const node = await InfonetNode.start({
+        dataDir: join(root, names[i]), config, identity: generateIdentity(), leafRemote: hub.leafUrl!, logger: pino({ level: 'silent' }),
+      });
+      nodes.push(node);
+      servers.push(await startPeerHttpServer({ chain: node.chain, mailboxes: node.mailboxes, settings: node.settings, clock: node.clock, rateLimits: RATE_LIMITS }, { port: ports[i] }));
+    }
+    const [a, , c] = nodes;
+    const ncA = await connect({ servers: a.natsUrl });
+    const ncC = await connect({ servers: c.natsUrl });
+    conns.push(ncA, ncC);
+    const client = new InfonetClient(ncA, a.nodeId, 10_000);
+
+    // Visibility on C: msg_id → resolver.
+    const waiting = new Map<string, () => void>();
+    ncC.subscribe(evtSubject(c.nodeId, 'dm_deposited'), {
+      callback: (_e, m) => {
+        const ev = decode(m.data) as { msg_id: string };
+        const w = waiting.get(ev.msg_id);
+        if (w) {
+          waiting.delete(ev.msg_id);
+          w();
+        }
+      },
+    });
+    await ncC.flush();
+    let seq = 0;
+    const oneDm = async (): Promise<number> => {
+      const i = seq++;
+      const msgId = `dm_bench_${i}_${randomBytes(6).toString('hex')}`;
+      const seen = new Promise<void>((r) => waiting.set(msgId, r));
+      const t0 = performance.now();
+      await client.dmDeposit({
+        sender_id: `bench-${i}`, ciphertext: randomBytes(256).toString('base64'), delivery_class: 'shared',
+        // One mailbox per DM: unsigned replicas count against the pushing peer, 2 per mailbox (docs/mailbox-sender-cap.md).
+        recipient_token: `bench-${i}-${SECRET}`, msg_id: msgId,
+      });
+      await seen;
+      return performance.now() - t0;
+    };
+    const pool = async (n: number, k: number, fn: () => Promise<unknown>): Promise<void> => {
+      let left = n;
+      await Promise.all(Array.from({ length: Math.min(k, n) }, async () => {
+        while (left-- > 0) await fn();
+      }));
+    };
+
+    // Raw NATS baseline across the federation: echo on C's leaf, requester on A's leaf.
+    ncC.subscribe('bench.echo', { callback: (_e, m) => { m.respond(m.data); } });
+    await ncC.flush();
+    const payload = randomBytes(400);
+    for (let tries = 0; ; tries++) {
+      try {
+        await ncA.request('bench.echo', payload, { timeout: 500 });
+        break;
+      } catch (e) {
+        if (tries > 100) throw e;
+      }
+    }
+    for (let i = 0; i < WARMUP; i++) await ncA.request('bench.echo', payload, { timeout: 5000 });
+    const rawT: number[] = [];
+    for (let i = 0; i < LATENCY_N; i++) {
+      const t0 = performance.now();
+      await ncA.request('bench.echo', payload, { timeout: 5000 });
+      rawT.push(performance.now() - t0);
+    }
+    const rawStart = performance.now();
+    await pool(DMS, CONCURRENCY, () => ncA.request('bench.echo', payload, { timeout: 5000 }));
+    const rawRate = rate(DMS, performance.now() - rawStart);
+
+    // Replication latency (sequential) and throughput (pipelined).
+    for (let i = 0; i < WARMUP; i++) await oneDm();
+    const latT: number[] = [];
+    for (let i = 0; i < LATENCY_N; i++) latT.push(await oneDm());
+    const tpStart = performance.now();
+    await pool(DMS, CONCURRENCY, oneDm);
+    const tpMs = performance.now() - tpStart;
+    const dmRate = rate(DMS, tpMs);
+
+    // Same deposits on a node without peers (no replication): what the local durable deposit alone costs here.
+    const solo = await InfonetNode.start({ dataDir: join(root, 'solo'), identity: generateIdentity(), logger: pino({ level: 'silent' }) });
+    nodes.push(solo);
+    const ncS = await connect({ servers: solo.natsUrl });
+    conns.push(ncS);
+    const soloClient = new InfonetClient(ncS, solo.nodeId, 10_000);
+    let sseq = 0;
+    const soloStart = performance.now();
+    await pool(DMS, CONCURRENCY, () => {
+      const i = sseq++;
+      return soloClient.dmDeposit({ sender_id: `solo-${i}`, ciphertext: randomBytes(256).toString('base64'), delivery_class: 'shared', recipient_token: `solo-${i}-${SECRET}` });
+    });
+    const soloRate = rate(DMS, performance.now() - soloStart);
+
+    const raw = stats(rawT);
+    const lat = stats(latT);
+    console.log('');
+    console.log(`case                                              p50         p99        rate`);
+    console.log(`raw NATS request/reply A→C (echo, 400 B)    ${f(raw.p50)}  ${f(raw.p99)}   ${String(rawRate).padStart(6)}/s (${CONCURRENCY} in flight)`);
+    console.log(`DM deposit on A → visible on C (replicated) ${f(lat.p50)}  ${f(lat.p99)}   ${String(dmRate).padStart(6)}/s (${DMS} DMs, ${CONCURRENCY} in flight)`);
+    console.log(`durable DM deposit, no peers (local only)                              ${String(soloRate).padStart(6)}/s (${DMS} DMs, ${CONCURRENCY} in flight)`);
+    console.log('');
+    console.log(`ratio to raw: p50 ${(lat.p50 / raw.p50).toFixed(1)}×, p99 ${(lat.p99 / raw.p99).toFixed(1)}×, throughput ${(dmRate / rawRate).toFixed(2)}×`);
+    console.log(`targets: p99 < 20 ms → ${lat.p99 < 20 ? 'OK' : 'MISSED'} (${lat.p99.toFixed(2)} ms); ≥ 5000 DMs/s → ${dmRate >= 5000 ? 'OK' : 'MISSED'} (${dmRate}/s)`);
+    const st = (await a.status()).replication!;
+    console.log(`A: ${JSON.stringify({ ok: st.metrics.dm_replication_push_ok, rejected: st.metrics.dm_replication_push_rejected, error: st.metrics.dm_replication_push_error })}`);
+  } finally {
+    for (const nc of conns) await nc.drain().catch(() => undefined);
+    for (const s of servers) await s.close();
+    for (const n of nodes) await n.stop();
+    await hub.stop();
+    rmSync(root, { recursive: true, force: true });
+  }
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exitCode = 1;
+});
