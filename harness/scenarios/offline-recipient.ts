@@ -9,7 +9,8 @@
 //   6. Bob comes online at C, polls, and decrypts every message with his own secret key;
 //   7. C's acks prune the copies on B; Bob polling B gets nothing twice;
 //   8. Alice's quota is free again on every surviving node: each accepts a full quota from her (and refuses one more),
-//      Bob collects those too, and the copies are pruned everywhere again.
+//      Bob collects those too, and the copies are pruned everywhere again;
+//   9. (reported, not checked) A restarts on its data directory; the acks its peers kept retrying prune its copies.
 //
 // The per-sender cap is set to the number of DMs for this run (MESH_DM_PENDING_PER_SENDER_LIMIT, default 2 in the
 // spec) so that Alice's burst is exactly her quota and steps 4 and 8 test the cap, not just the counts.
@@ -37,6 +38,8 @@ export interface OfflineRecipientOptions {
   /** Run directory (default a temp dir, removed at the end unless keep). */
   runDir?: string;
   keep?: boolean;
+  /** Restart the killed node at the end and report whether its copies get pruned (not a check). Default true. */
+  restartKilled?: boolean;
   /** Upper bound for each waiting step. Default 20 s. */
   stepTimeoutMs?: number;
   /** Progress lines. */
@@ -277,9 +280,24 @@ export async function runOfflineRecipient(opts: OfflineRecipientOptions = {}): P
       `quota probes: delivered ${probes.delivered}/${probes.sent}, duplicates ${probes.duplicates}, lost ${probes.lost}`);
     notes.push(['quota probes', `${probes.sent} sent, ${probes.delivered} delivered, ${probes.duplicates} duplicates, ${probes.lost} lost`]);
 
-    for (const n of [B, C]) {
-      const st = (await cluster.status(n).catch(() => undefined)) as (Record<string, unknown> & { metrics?: Record<string, unknown> }) | undefined;
-      const metrics = st?.metrics ?? (st?.replication as Record<string, unknown> | undefined);
+    // Epilogue (reported, not a check): A comes back on the same data directory. It still holds the copies it had at
+    // the crash; its peers kept retrying their acks (durable outbox, backoff), which prune them once A answers.
+    if (opts.restartKilled ?? true) {
+      const tRestart = Date.now();
+      await cluster.restart(A);
+      const onA = await pruneWait([A]);
+      const left = onA.get(A) ?? -1;
+      const text = left === 0
+        ? `0 copies for bob ${formatMs(Date.now() - tRestart)} after the restart (peers' acks retried until A answered)`
+        : `${left} copies for bob still pending ${formatMs(Date.now() - tRestart)} after the restart (acks retried with backoff; the 1 h TTL bounds them)`;
+      step('restart', `${A}: ${text}`);
+      notes.push([`${A} restarted`, text]);
+    }
+
+    // Replication metrics from node status (§8.3 names), where the node reports them.
+    for (const n of survivors) {
+      const st = (await cluster.status(n).catch(() => undefined)) as { replication?: { metrics?: Record<string, unknown> } } | undefined;
+      const metrics = st?.replication?.metrics;
       if (metrics && typeof metrics === 'object') {
         const keep = Object.entries(metrics).filter(([k, v]) => typeof v === 'number' && /^dm_(replication|replica|ack|pull)/.test(k) && v !== 0);
         if (keep.length) notes.push([`metrics ${n}`, keep.map(([k, v]) => `${k}=${v}`).join(' ')]);
