@@ -102,6 +102,13 @@ export async function runOfflineRecipient(opts: OfflineRecipientOptions = {}): P
     MESH_DM_REQUEST_MAILBOX_LIMIT: String(Math.max(12, dms + 4)),
     MESH_DM_SHARED_MAILBOX_LIMIT: String(Math.max(48, dms + 4)),
   };
+  // Inbound replicate-envelope requests are rate limited per client (§8.4.6: 60/min); over HTTP every loopback peer is
+  // the same client address (127.0.0.1), over the bus each peer URL is its own client. Past that budget replication
+  // waits on Retry-After (≈ 30 s) and the run measures the rate limit, not replication.
+  const perClient = (opts.transport ?? 'http') === 'http' ? dms * (nodes - 1) + 1 : dms + 1;
+  if (perClient > 60) {
+    step('note', `~${perClient} replica pushes per node and client within a minute exceed the inbound limit of 60/min (§8.4.6): expect Retry-After stalls`);
+  }
   step('cluster', `starting a hub and ${nodes} nodes (full mesh over ${opts.transport ?? 'http'} peers, per-run secrets, per-sender cap ${dms})`);
   const cluster = await Cluster.start({
     nodes, runDir: opts.runDir, transport: opts.transport, env, logLevel: 'info',
