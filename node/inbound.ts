@@ -12,7 +12,7 @@ import type { Settings } from '../protocol/settings.js';
 import type { Db } from '../store/db.js';
 import { startBusPeerServer, type BusPeerServer } from '../transports/bus-peer-server.js';
 import { startPeerHttpServer, type PeerHttpServer } from '../transports/http-server.js';
-import { createPeerEndpoints, type PeerEndpoints } from '../transports/peer-endpoints.js';
+import { createPeerEndpoints, type PeerEndpoints, type PeerRouteName } from '../transports/peer-endpoints.js';
 import type { NodeConfig } from './config.js';
 
 /** What the inbound side needs from the node (InfonetNode has all of it). */
@@ -45,11 +45,20 @@ export interface Inbound {
 
 export interface StartInboundOptions {
   sync?: StartSyncOptions;
+  /**
+   * Per-route request budgets (per client and minute) replacing the defaults of transports/peer-endpoints.ts
+   * (§8.4.6 60/min for replicate-envelope …); `<= 0` disables a route's limit. For test meshes and benchmarks
+   * that measure delivery rather than the limiter.
+   */
+  rateLimits?: Partial<Record<PeerRouteName, number>>;
 }
 
 export async function startInbound(node: InboundHost, opts: StartInboundOptions = {}): Promise<Inbound> {
   const log = node.logger.child({ part: 'inbound' });
-  const endpoints = createPeerEndpoints({ chain: node.chain, mailboxes: node.mailboxes, settings: node.settings, clock: node.clock, logger: log });
+  const endpoints = createPeerEndpoints({
+    chain: node.chain, mailboxes: node.mailboxes, settings: node.settings, clock: node.clock, logger: log,
+    ...(opts.rateLimits ? { rateLimits: opts.rateLimits } : {}),
+  });
   const http = await startPeerHttpServer(endpoints, { host: node.config.httpHost, port: node.config.httpPort, logger: log });
   let bus: BusPeerServer | null = null;
   let sync: SyncScheduler | null = null;

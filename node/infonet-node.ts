@@ -33,7 +33,7 @@ import { openDatabase, type Db } from '../store/db.js';
 import { MailboxStore } from '../store/mailbox-store.js';
 import { resolveConfig, type NodeConfig } from './config.js';
 import { startReplication } from './replication.js';
-import { startInbound, type Inbound } from './inbound.js';
+import { startInbound, type Inbound, type StartInboundOptions } from './inbound.js';
 import type { Replicator } from '../actors/replication-actor.js';
 
 export const NODE_KEY_FILE = 'node.key.json';
@@ -50,6 +50,8 @@ export interface InfonetNodeOptions {
   /** Use this identity instead of <data>/node.key.json (tests). */
   identity?: Identity;
   clock?: Clock;
+  /** Options of the inbound side (peer HTTP listener, bus peer endpoints, sync), e.g. rate-limit overrides. */
+  inbound?: StartInboundOptions;
 }
 
 /** Loads <data>/node.key.json, creating it (mode 600, atomically) at first start. */
@@ -133,7 +135,7 @@ export class InfonetNode {
       });
       mailboxes.startHousekeeping();
       const node = new InfonetNode(dataDir, config, settings, identity, db, chain, mailboxes, logger.child({ node: identity.nodeId }), clock);
-      await node.boot();
+      await node.boot(opts.inbound);
       return node;
     } catch (e) {
       await mailboxes?.close().catch(() => undefined);
@@ -143,7 +145,7 @@ export class InfonetNode {
     }
   }
 
-  private async boot(): Promise<void> {
+  private async boot(inbound: StartInboundOptions = {}): Promise<void> {
     const log = this.logger;
     // §7.7: DMs already in the chain reach the relay (each chain event at most once, ever: the registry remembers).
     this.hydrationSub = this.chain.events$.subscribe((n) => {
@@ -179,7 +181,7 @@ export class InfonetNode {
       this.replication = await startReplication(this);
       this.publisher = startEventPublisher(this.nc, this.nodeId, this.chain, this.mailboxes, log);
       this.service = await startBusService(this.nc, { nodeId: this.nodeId, chain: this.chain, mailboxes: this.mailboxes, status: () => this.status() }, log);
-      this.inbound = await startInbound(this);
+      this.inbound = await startInbound(this, inbound);
     } catch (e) {
       await this.shutdown('start failed');
       throw e;

@@ -1,20 +1,20 @@
 // Real nodes peered over loopback HTTP or the bus for the outbound replication tests. Each node gets its own
-// data directory and identity (so peer URLs are known before start), the inbound peer servers
-// (transports/http-server.ts, transports/bus-peer-server.ts) and this side's replication.
+// data directory and identity (so peer URLs are known before start); its own inbound side (node/inbound.ts: the
+// peer HTTP listener on the node's fixed port and the bus peer endpoints) runs with generous rate limits, and
+// its own replication.
 import { generateIdentity, type Identity } from '../../protocol/identity.js';
 import { freePort } from '../../bus/nats-server.js';
 import { InfonetNode } from '../../node/infonet-node.js';
 import { resolveConfig } from '../../node/config.js';
-import { startPeerHttpServer, type PeerHttpServer } from '../../transports/http-server.js';
-import { startBusPeerServer, type BusPeerServer } from '../../transports/bus-peer-server.js';
 import { busPeerUrl } from '../../transports/bus-peer-protocol.js';
-import type { PeerEndpointDeps } from '../../transports/peer-endpoints.js';
 import { silent, tempDir } from './outbound-helpers.js';
 
 export const MESH_SECRET = 'outbound-mesh-secret';
 
 /** Generous inbound limits: these tests are about delivery, not the §8.4.6 rate limit. */
-const RATE_LIMITS = { dm_replicate_envelope: 100_000, dm_ack: 100_000, dm_pull: 100_000, infonet_peer_push: 100_000, infonet_sync: 100_000 };
+const RATE_LIMITS = {
+  dm_replicate_envelope: 100_000, dm_replicate_envelopes: 100_000, dm_ack: 100_000, dm_pull: 100_000, infonet_peer_push: 100_000, infonet_sync: 100_000,
+};
 
 export interface MeshNode {
   name: string;
@@ -24,8 +24,6 @@ export interface MeshNode {
   port: number;
   env: Record<string, string>;
   node?: InfonetNode;
-  http?: PeerHttpServer;
-  bus?: BusPeerServer;
 }
 
 export interface MeshOptions {
@@ -57,6 +55,7 @@ export class Mesh {
         MESH_PEER_PUSH_SECRET: MESH_SECRET,
         MESH_PUBLIC_PEER_URL: n.url,
         MESH_RELAY_PEERS: peers.map((p) => mesh.nodes.get(p)!.url).join(','),
+        INFONET_HTTP_PORT: String(n.port),
         ...(opts.env ?? {}),
       };
     }
@@ -73,11 +72,10 @@ export class Mesh {
     const n = this.nodes.get(name)!;
     const natsUrl = this.opts.natsUrls?.[name];
     const config = resolveConfig({ env: n.env });
-    const node = await InfonetNode.start({ dataDir: n.dataDir, identity: n.identity, logger: silent(), config, ...(natsUrl ? { natsUrl } : {}) });
+    const node = await InfonetNode.start({
+      dataDir: n.dataDir, identity: n.identity, logger: silent(), config, inbound: { rateLimits: RATE_LIMITS }, ...(natsUrl ? { natsUrl } : {}),
+    });
     n.node = node;
-    const deps: PeerEndpointDeps = { chain: node.chain, mailboxes: node.mailboxes, settings: node.settings, clock: node.clock, rateLimits: RATE_LIMITS };
-    if (this.opts.transport === 'bus') n.bus = startBusPeerServer(deps, { nc: node.nc, nodeId: node.nodeId });
-    else n.http = await startPeerHttpServer(deps, { port: n.port });
     return node;
   }
 
@@ -87,11 +85,7 @@ export class Mesh {
 
   async stop(name: string): Promise<void> {
     const n = this.nodes.get(name)!;
-    await n.http?.close();
-    await n.bus?.stop();
     await n.node?.stop();
-    n.http = undefined;
-    n.bus = undefined;
     n.node = undefined;
   }
 
