@@ -13,6 +13,11 @@
 //     until the peer answers again (a dead peer costs one attempt per backoff step, not one per item);
 //   * policy refusals (clearnet peer in private mode, no transport) → …_error, dropped (retrying cannot help);
 //   * an item is dropped at its expiry (relay TTL) or after maxAttempts (…_expired).
+// Batching: while the peer is healthy every free slot of the in-flight window carries one envelope on the single
+// route (§8.4, interop). When more envelopes are due than slots are free, they share requests on the batch route
+// `dm/replicate-envelopes` (≤ 64 items, ≤ 512 KiB; per-item results, each item settled like a single request). A peer
+// that answers the batch route with 404/405/413 or without per-item results is sent singles for the next 10 minutes.
+// A probe of a failing peer is always one envelope on the single route.
 // A link never blocks another: each has its own queue, timers and in-flight window.
 import { assign, createActor, setup, type Actor } from 'xstate';
 import type { Logger } from 'pino';
@@ -32,9 +37,16 @@ export interface RetryPolicy {
   window: number;
   /** Acks per `POST /api/mesh/dm/ack` (§10.1: ≤ 100). */
   maxAcksPerRequest: number;
+  /** Envelopes per `POST /api/mesh/dm/replicate-envelopes` (the route takes ≤ 64); 1 disables batching. */
+  maxBatch: number;
 }
 
-export const DEFAULT_RETRY_POLICY: RetryPolicy = { baseS: 1, capS: 60, maxAttempts: 60, window: 16, maxAcksPerRequest: 100 };
+export const DEFAULT_RETRY_POLICY: RetryPolicy = { baseS: 1, capS: 60, maxAttempts: 60, window: 16, maxAcksPerRequest: 100, maxBatch: 64 };
+
+/** Batch bodies stay under the route's 512 KiB limit. */
+export const MAX_BATCH_BODY_BYTES = 512 * 1024;
+/** How long a peer that does not serve the batch route is sent singles only (s). */
+export const BATCH_UNSUPPORTED_RETRY_S = 600;
 
 /** `min(base × 2^(failures−1), cap)` seconds. */
 export const backoffS = (failures: number, p: Pick<RetryPolicy, 'baseS' | 'capS'>): number =>
@@ -150,6 +162,17 @@ type Outcome =
 
 const ACKS_PREFIX = Buffer.from('{"acks":[', 'utf8');
 const ACKS_SUFFIX = Buffer.from(']}', 'utf8');
+const ENVELOPE_PREFIX = Buffer.from('{"envelope":', 'utf8');
+const ENVELOPES_PREFIX = Buffer.from('{"envelopes":[', 'utf8');
+const COMMA = Buffer.from(',', 'utf8');
+
+/** The raw envelope JSON inside a queued `{"envelope":…}` body, or null when the body has another shape. */
+function envelopeBytes(body: Uint8Array): Uint8Array | null {
+  const n = ENVELOPE_PREFIX.length;
+  if (body.length < n + 3 || body[body.length - 1] !== 0x7d) return null;
+  for (let i = 0; i < n; i++) if (body[i] !== ENVELOPE_PREFIX[i]) return null;
+  return body.subarray(n, body.length - 1);
+}
 
 export class PeerLink {
   readonly peer: string;
@@ -159,6 +182,8 @@ export class PeerLink {
   private readonly envelopesInFlight = new Set<string>();
   private requests = 0;
   private stopped = false;
+  /** Clock time (s) until which this peer gets singles only (it did not serve the batch route). */
+  private batchOffUntil = 0;
   private readonly policy: RetryPolicy;
   private readonly actor: Actor<PeerLinkMachine>;
   private readonly idleWaiters: Array<() => void> = [];
@@ -238,10 +263,12 @@ export class PeerLink {
   private pump(): void {
     if (this.stopped || this.state !== 'ready') return;
     const now = this.deps.clock();
-    const window = this.context.failures > 0 ? 1 : this.policy.window;
+    const probing = this.context.failures > 0;
+    const window = probing ? 1 : this.policy.window;
     let wakeAt: number | null = null;
     const expired: QueuedItem[] = [];
-    let acks: QueuedItem[] = [];
+    const due: QueuedItem[] = [];
+    let dueEnvelopes = 0;
 
     for (const it of this.queue.values()) {
       if (this.inFlight.has(it.key)) continue;
@@ -253,9 +280,30 @@ export class PeerLink {
         wakeAt = wakeAt === null ? it.next_attempt_at : Math.min(wakeAt, it.next_attempt_at);
         continue;
       }
-      if (this.requests >= window) continue; // keep scanning only for expiry and wake times
+      due.push(it);
+      if (it.kind === 'envelope') dueEnvelopes++;
+    }
+
+    const batching = !probing && this.policy.maxBatch > 1 && now >= this.batchOffUntil;
+    let acks: QueuedItem[] = [];
+    const taken = new Set<QueuedItem>();
+    for (let i = 0; i < due.length; i++) {
+      if (this.requests >= window) break;
+      const it = due[i];
+      if (taken.has(it)) continue;
       if (it.kind === 'envelope') {
-        this.dispatch('dm/replicate-envelope', [it], it.body);
+        const free = window - this.requests;
+        // More envelopes due than free slots: they share requests (spread evenly over the free slots).
+        const per = batching && dueEnvelopes > free ? Math.min(this.policy.maxBatch, Math.ceil(dueEnvelopes / free)) : 1;
+        const chunk = per > 1 ? this.takeBatch(due, i, per, taken) : null;
+        if (chunk && chunk.items.length > 1) {
+          dueEnvelopes -= chunk.items.length;
+          this.dispatch('dm/replicate-envelopes', chunk.items, chunk.body);
+        } else {
+          dueEnvelopes--;
+          taken.add(it);
+          this.dispatch('dm/replicate-envelope', [it], it.body);
+        }
       } else if (!this.envelopesInFlight.has(it.msg_id)) {
         acks.push(it);
         if (acks.length >= this.policy.maxAcksPerRequest) {
@@ -268,6 +316,31 @@ export class PeerLink {
     if (expired.length) this.drop(expired);
     if (wakeAt !== this.context.wakeAt) this.actor.send({ type: 'SCHEDULE', wakeAt });
     this.checkIdle();
+  }
+
+  /** Up to `max` due envelopes from `due[from]` on, in FIFO order, within the batch body limit. */
+  private takeBatch(due: QueuedItem[], from: number, max: number, taken: Set<QueuedItem>): { items: QueuedItem[]; body: Buffer } | null {
+    const items: QueuedItem[] = [];
+    const parts: Uint8Array[] = [ENVELOPES_PREFIX];
+    let size = ENVELOPES_PREFIX.length + 2;
+    for (let j = from; j < due.length && items.length < max; j++) {
+      const it = due[j];
+      if (it.kind !== 'envelope' || taken.has(it)) continue;
+      const env = envelopeBytes(it.body);
+      if (!env) {
+        if (items.length === 0) return null; // an odd body goes alone on the single route
+        continue;
+      }
+      if (size + env.length + 1 > MAX_BATCH_BODY_BYTES) break;
+      if (items.length) parts.push(COMMA);
+      parts.push(env);
+      size += env.length + (items.length ? 1 : 0);
+      items.push(it);
+    }
+    if (items.length < 2) return null;
+    for (const it of items) taken.add(it);
+    parts.push(ACKS_SUFFIX);
+    return { items, body: Buffer.concat(parts) };
   }
 
   private dispatchAcks(acks: QueuedItem[]): void {
@@ -287,8 +360,65 @@ export class PeerLink {
       it.attempts++;
       if (it.kind === 'envelope') this.envelopesInFlight.add(it.msg_id);
     }
+    if (route === 'dm/replicate-envelopes') {
+      const started = this.deps.send(route, body).then((r) => this.classifyBatch(r, items.length), (e: unknown) => this.classifyError(e));
+      void started.then((o) => ('perItem' in o || 'unsupported' in o ? this.settleBatch(items, o) : this.settle(items, o)));
+      return;
+    }
     const started = this.deps.send(route, body).then((r) => this.classify(r), (e: unknown) => this.classifyError(e));
     void started.then((o) => this.settle(items, o));
+  }
+
+  /** A batch answer: per-item outcomes, a whole-request outcome (429, 5xx, 403 …), or "peer has no batch route". */
+  private classifyBatch(r: TransportResponse, n: number): Outcome | { perItem: Outcome[] } | { unsupported: string } {
+    if (r.status === 404 || r.status === 405 || r.status === 413) return { unsupported: `http_${r.status}` };
+    if (r.status !== 200) return this.classify(r);
+    const json = responseJson(r) as { ok?: unknown; detail?: unknown; results?: unknown } | undefined;
+    const results = json?.results;
+    if (!Array.isArray(results) || results.length !== n) {
+      // ok:false with a detail is the route refusing the batch as a whole (e.g. too many items): still unusable here.
+      return { unsupported: typeof json?.detail === 'string' ? json.detail.slice(0, 200) : 'no per-item results' };
+    }
+    return {
+      perItem: results.map((x): Outcome => {
+        const o = x as { ok?: unknown; detail?: unknown } | null;
+        if (o && typeof o === 'object' && o.ok !== false) return { kind: 'ok' };
+        const d = o && typeof o === 'object' && typeof o.detail === 'string' ? o.detail.slice(0, 200) : '';
+        return { kind: 'rejected', detail: d || 'ok:false' };
+      }),
+    };
+  }
+
+  private settleBatch(items: QueuedItem[], o: { perItem: Outcome[] } | { unsupported: string }): void {
+    this.requests--;
+    for (const it of items) {
+      this.inFlight.delete(it.key);
+      this.envelopesInFlight.delete(it.msg_id);
+    }
+    if (this.stopped) return;
+    const m = this.deps.metrics;
+    if ('unsupported' in o) {
+      // Not a verdict on the items: they go again, one per request on the single route.
+      m.inc('dm_replication_batch_fallback');
+      this.batchOffUntil = this.deps.clock() + BATCH_UNSUPPORTED_RETRY_S;
+      this.deps.logger.info({ peer: this.peer, why: o.unsupported }, 'peer does not take batched envelopes; sending singles');
+      for (const it of items) it.attempts = Math.max(0, it.attempts - 1);
+      this.actor.send({ type: 'KICK' });
+      return;
+    }
+    m.inc('dm_replication_batches');
+    const done: QueuedItem[] = [];
+    o.perItem.forEach((r, i) => {
+      if (r.kind === 'ok') m.inc('dm_replication_push_ok');
+      else {
+        m.inc('dm_replication_push_rejected');
+        if (r.kind === 'rejected') this.lastError = r.detail;
+      }
+      done.push(items[i]);
+    });
+    this.finish(done);
+    this.actor.send({ type: 'ANSWERED' });
+    this.checkIdle();
   }
 
   private classify(r: TransportResponse): Outcome {

@@ -9,6 +9,10 @@ export const REPLICATION_COUNTERS = [
   /** Envelopes given up at expiry (relay TTL) or after the attempt bound. */
   'dm_replication_push_expired',
   'dm_replication_enqueued',
+  /** Requests on the batch route `dm/replicate-envelopes` answered with per-item results (items count above). */
+  'dm_replication_batches',
+  /** Batch requests the peer could not take (404/405/413/no results): their items went again as singles. */
+  'dm_replication_batch_fallback',
   // §10.1 acks, counted per ack (a request carries up to 100).
   'dm_ack_push_ok',
   'dm_ack_push_rejected',

@@ -22,7 +22,7 @@ import { redactPage, servedEventToWireJson, type ServedEvent } from '../protocol
 import type { Settings } from '../protocol/settings.js';
 import { RateLimiter } from './rate-limit.js';
 
-export type PeerRouteName = 'dm_replicate_envelope' | 'infonet_peer_push' | 'infonet_sync' | 'dm_ack' | 'dm_pull';
+export type PeerRouteName = 'dm_replicate_envelope' | 'dm_replicate_envelopes' | 'infonet_peer_push' | 'infonet_sync' | 'dm_ack' | 'dm_pull';
 
 export interface PeerRouteSpec {
   method: 'GET' | 'POST';
@@ -34,6 +34,9 @@ export interface PeerRouteSpec {
 }
 
 export const REPLICATE_MAX_BYTES = 65_536;
+/** [extension] Batch replicate route (docs/dm-relay.md): ≤ 512 KiB body, ≤ 64 envelopes. */
+export const REPLICATE_BATCH_MAX_BYTES = 524_288;
+export const REPLICATE_BATCH_MAX_ITEMS = 64;
 export const PEER_PUSH_MAX_BYTES = 524_288;
 export const PEER_PUSH_MAX_EVENTS = 50;
 export const ACK_MAX_BYTES = 65_536;
@@ -48,6 +51,7 @@ export const SYNC_MAX_LIMIT = 500;
 
 export const PEER_ROUTES: readonly PeerRouteSpec[] = [
   { method: 'POST', path: '/api/mesh/dm/replicate-envelope', name: 'dm_replicate_envelope', maxBytes: REPLICATE_MAX_BYTES },
+  { method: 'POST', path: '/api/mesh/dm/replicate-envelopes', name: 'dm_replicate_envelopes', maxBytes: REPLICATE_BATCH_MAX_BYTES },
   { method: 'POST', path: '/api/mesh/infonet/peer-push', name: 'infonet_peer_push', maxBytes: PEER_PUSH_MAX_BYTES },
   { method: 'GET', path: '/api/mesh/infonet/sync', name: 'infonet_sync', maxBytes: 0 },
   { method: 'POST', path: '/api/mesh/infonet/sync', name: 'infonet_sync', maxBytes: SYNC_MAX_BYTES },
@@ -55,9 +59,13 @@ export const PEER_ROUTES: readonly PeerRouteSpec[] = [
   { method: 'POST', path: '/api/mesh/dm/pull', name: 'dm_pull', maxBytes: PULL_MAX_BYTES },
 ];
 
-/** Requests per minute per client (§8.4: 60, §8.5: 30, §9.4: 600; ack and pull are this node's choice). */
+/**
+ * Requests per minute per client (§8.4: 60, §8.5: 30, §9.4: 600; ack, pull and the batch route are this node's
+ * choice). The batch route has its own bucket of 60 requests (≤ 64 envelopes each) per minute per peer.
+ */
 export const DEFAULT_RATE_LIMITS: Readonly<Record<PeerRouteName, number>> = {
   dm_replicate_envelope: 60,
+  dm_replicate_envelopes: 60,
   infonet_peer_push: 30,
   infonet_sync: 600,
   dm_ack: 120,
@@ -200,6 +208,36 @@ export function createPeerEndpoints(deps: PeerEndpointDeps): PeerEndpoints {
     }
   }
 
+  /**
+   * [extension] `POST /api/mesh/dm/replicate-envelopes` `{"envelopes":[…]}`: the same preamble as the single route
+   * (size before auth, HMAC, per-peer rate limit, JSON), then every item goes through acceptReplica exactly as one
+   * single-route request would; the answer lists one result per item, in order. Items run concurrently, so a batch
+   * costs one group commit; items for the same mailbox are still applied in order by that mailbox's actor.
+   */
+  async function replicateEnvelopes(spec: PeerRouteSpec, req: PeerRequest): Promise<PeerResponse> {
+    const pre = peerPreamble(spec, req);
+    if ('status' in pre) return pre;
+    const list = isObject(pre.value) ? pre.value.envelopes : undefined;
+    if (!Array.isArray(list) || list.length > REPLICATE_BATCH_MAX_ITEMS) {
+      return reply(200, { ok: false, detail: `envelopes must be a list of at most ${REPLICATE_BATCH_MAX_ITEMS} items` });
+    }
+    const results = await Promise.all(list.map(async (envelope): Promise<unknown> => {
+      if (!isObject(envelope)) return { ok: false, detail: 'envelope must be an object' };
+      try {
+        return await mailboxes.acceptReplica(envelope, pre.peerUrl);
+      } catch (e) {
+        return relayFailure(e).json;
+      }
+    }));
+    let accepted = 0;
+    let duplicates = 0;
+    for (const r of results as Array<{ ok?: unknown; duplicate?: unknown }>) {
+      if (r.ok === true && r.duplicate === true) duplicates++;
+      else if (r.ok === true) accepted++;
+    }
+    return reply(200, { ok: true, results, accepted, duplicates, rejected: results.length - accepted - duplicates });
+  }
+
   async function peerPush(spec: PeerRouteSpec, req: PeerRequest): Promise<PeerResponse> {
     const pre = peerPreamble(spec, req);
     if ('status' in pre) return pre;
@@ -314,6 +352,7 @@ export function createPeerEndpoints(deps: PeerEndpointDeps): PeerEndpoints {
     try {
       switch (spec.name) {
         case 'dm_replicate_envelope': return await replicateEnvelope(spec, req);
+        case 'dm_replicate_envelopes': return await replicateEnvelopes(spec, req);
         case 'infonet_peer_push': return await peerPush(spec, req);
         case 'infonet_sync': return await (req.method === 'GET' ? syncGet(req) : syncPost(spec, req));
         case 'dm_ack': return await dmAck(spec, req);

@@ -6,7 +6,7 @@ import { ErrorCodes, InfonetError } from '../protocol/errors.js';
 import { normalizePeerUrl, transportKind, isPrivateTransport, type TransportKind } from '../protocol/peer-url.js';
 
 /** Peer routes, named as in the HTTP API (`POST /api/mesh/<route>`); the bus maps them to subjects. */
-export const PEER_ROUTES = ['dm/replicate-envelope', 'dm/ack', 'dm/pull', 'infonet/peer-push', 'infonet/sync'] as const;
+export const PEER_ROUTES = ['dm/replicate-envelope', 'dm/replicate-envelopes', 'dm/ack', 'dm/pull', 'infonet/peer-push', 'infonet/sync'] as const;
 export type PeerRoute = (typeof PEER_ROUTES)[number];
 
 export const routePath = (route: PeerRoute): string => `/api/mesh/${route}`;
