@@ -46,13 +46,24 @@ export interface LocalDepositNotice {
   duplicate: boolean;
 }
 
+/** What the replication layer adds to a local deposit's batch: its ops, and what to do once they are durable. */
+export interface LocalDepositPlan {
+  ops: BatchOp[];
+  /** Runs after the batch (mailbox write + these ops) is durable, before the deposit resolves. */
+  committed(): void | Promise<void>;
+}
+
 /**
  * Issue 5 replication hooks (actors/replication-actor.ts). Hooks sit here rather than in a transport so every
- * caller (bus, HTTP, CLI) gets them: a local deposit resolves only once its outbox entries are durable, and a
- * poll first gives pull-from-peers (§10.2) a short, bounded chance to add mail.
+ * caller (bus, HTTP, CLI) gets them: a local deposit's outbox entries join the deposit's own atomic batch (one
+ * fsync acknowledges both), and a poll first gives pull-from-peers (§10.2) a short, bounded chance to add mail.
  */
 export interface ReplicationHooks {
-  afterLocalDeposit?(n: LocalDepositNotice): Promise<void>;
+  /**
+   * Called synchronously once the mailbox actor has accepted a local deposit (also a duplicate whose message is
+   * still pending), with that message's §7.9 envelope. Must not re-enter the registry.
+   */
+  planLocalDeposit?(n: LocalDepositNotice, envelope: ReplicaEnvelope): LocalDepositPlan | undefined;
   beforePoll?(agentId: string, claims: readonly MailboxClaim[]): Promise<void>;
 }
 
@@ -122,6 +133,7 @@ export class MailboxRegistry {
   static async open(store: MailboxStore, opts: MailboxRegistryOptions): Promise<MailboxRegistry> {
     const pepper = await store.pepper(opts.settings.tokenPepper);
     if (!pepper) throw new InfonetError(ErrorCodes.UNAVAILABLE, 'DM relay requires a token pepper');
+    await store.loadKnownKeys();
     return new MailboxRegistry(store, pepper, opts);
   }
 
@@ -239,14 +251,7 @@ export class MailboxRegistry {
   /** §7.9: the replication envelope of a pending message, or null when it is no longer pending. */
   async envelopeForReplication(mailboxKey: string, msgId: string, recipientId?: string, recipientToken?: string): Promise<ReplicaEnvelope | null> {
     const m = (await this.peekKey(mailboxKey)).find((x) => x.msg_id === msgId);
-    if (!m) return null;
-    return {
-      msg_id: m.msg_id, mailbox_key: mailboxKey, recipient_id: (recipientId ?? m.recipient_id ?? '').trim(),
-      recipient_token: (recipientToken ?? '').trim(), sender_id: m.sender_id, sender_block_ref: m.sender_block_ref,
-      sender_seal: m.sender_seal, ciphertext: m.ciphertext, timestamp: m.timestamp, delivery_class: m.delivery_class,
-      relay_salt: m.relay_salt, payload_format: m.payload_format, session_welcome: m.session_welcome,
-      ...(m.sender_proof ? { sender_proof: m.sender_proof } : {}),
-    };
+    return m ? envelopeOf(mailboxKey, m, recipientId, recipientToken) : null;
   }
 
   /** §10.1: a peer's ack deletes exactly the named msg_id from the described mailbox (idempotent). */
@@ -364,15 +369,23 @@ export class MailboxRegistry {
       ...(proof ? { sender_proof: proof } : {}),
       ...(cls === 'request' ? { recipient_id: recipientId } : {}),
     };
-    const d = await this.exec<Decision<DepositResult>>(key0, true, (reply) => ({ type: 'DEPOSIT', candidate, cls, reply }), extraOps);
+    // The replication plan (outbox entries) is made once the actor has decided, and joins the same atomic batch.
+    let plan: LocalDepositPlan | undefined;
+    const planFor = origin === 'local' && this.hooks.planLocalDeposit ? this.hooks.planLocalDeposit.bind(this.hooks) : undefined;
+    const d = await this.exec<Decision<DepositResult>>(key0, true, (reply) => ({ type: 'DEPOSIT', candidate, cls, reply }), (out) => {
+      const ops = extraOps ?? [];
+      if (!planFor || !out || !out.ok) return ops;
+      const stored = out.state.messages.find((m) => m.msg_id === out.result.msg_id);
+      if (!stored) return ops; // a duplicate of a message claimed already: nothing left to replicate
+      plan = planFor({
+        mailbox_key: key0, msg_id: out.result.msg_id, delivery_class: cls, duplicate: !!out.result.duplicate,
+        ...(cls === 'request' && recipientId ? { recipient_id: recipientId } : {}),
+      }, envelopeOf(key0, stored, cls === 'request' && recipientId ? recipientId : undefined));
+      return plan ? [...ops, ...plan.ops] : ops;
+    });
     if (!d || !d.ok) return fail(d ? d.rejection : { code: ErrorCodes.INTERNAL, reason: 'mailbox unavailable' });
     if (!d.result.duplicate) this.emitStored('deposited', key0, { ...candidate, msg_id: d.result.msg_id });
-    if (origin === 'local' && this.hooks.afterLocalDeposit) {
-      await this.hooks.afterLocalDeposit({
-        mailbox_key: key0, msg_id: d.result.msg_id, delivery_class: cls, duplicate: !!d.result.duplicate,
-        ...(cls === 'request' && recipientId ? { recipient_id: recipientId } : {}),
-      });
-    }
+    if (plan) await plan.committed();
     return d.result;
   }
 
@@ -407,10 +420,14 @@ export class MailboxRegistry {
    * Sends one command to a mailbox actor and waits until the resulting state (plus `extraOps`, in the
    * same atomic batch) is durable. With `create=false` a mailbox that does not exist yields undefined.
    */
-  private async exec<R>(key: string, create: boolean, make: (reply: (r: R) => void) => MailboxEvent, extraOps?: BatchOp[]): Promise<R | undefined> {
+  private async exec<R>(
+    key: string, create: boolean, make: (reply: (r: R) => void) => MailboxEvent,
+    extraOps?: BatchOp[] | ((out: R | undefined) => BatchOp[]),
+  ): Promise<R | undefined> {
     const entry = await this.acquire(key, create);
     if (!entry) {
-      if (extraOps?.length) await this.store.write(extraOps);
+      const ops = typeof extraOps === 'function' ? extraOps(undefined) : extraOps;
+      if (ops?.length) await this.store.write(ops);
       return undefined;
     }
     try {
@@ -421,7 +438,7 @@ export class MailboxRegistry {
       } finally {
         entry.inCommand = false;
       }
-      await this.persist(entry, extraOps);
+      await this.persist(entry, typeof extraOps === 'function' ? extraOps(out) : extraOps);
       return out;
     } finally {
       entry.busy--;
@@ -449,6 +466,7 @@ export class MailboxRegistry {
       (e) => {
         entry.writes--;
         // The in-memory state is ahead of the disk: drop the actor so the next use reloads the truth.
+        this.store.markMayExist(entry.key);
         entry.actor.stop();
         if (this.live.get(entry.key) === entry) this.live.delete(entry.key);
         throw e;
@@ -515,4 +533,15 @@ export class MailboxRegistry {
     this.live.delete(e.key);
     return true;
   }
+}
+
+/** §7.9 envelope of a stored message (recipient fields trimmed, empty when unknown). */
+function envelopeOf(mailboxKey: string, m: StoredMessage, recipientId?: string, recipientToken?: string): ReplicaEnvelope {
+  return {
+    msg_id: m.msg_id, mailbox_key: mailboxKey, recipient_id: (recipientId ?? m.recipient_id ?? '').trim(),
+    recipient_token: (recipientToken ?? '').trim(), sender_id: m.sender_id, sender_block_ref: m.sender_block_ref,
+    sender_seal: m.sender_seal, ciphertext: m.ciphertext, timestamp: m.timestamp, delivery_class: m.delivery_class,
+    relay_salt: m.relay_salt, payload_format: m.payload_format, session_welcome: m.session_welcome,
+    ...(m.sender_proof ? { sender_proof: m.sender_proof } : {}),
+  };
 }

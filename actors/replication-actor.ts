@@ -1,7 +1,8 @@
 // Outbound DM replication (issue 5): decides what goes to which peer; peer-link actors deliver it.
 //
 //   * Local deposits → one envelope per push peer (MESH_RELAY_PEERS, §8.3.2), queued durably BEFORE the deposit
-//     is acknowledged (the registry awaits afterLocalDeposit). Replicas are never re-replicated (§7.8.11), and
+//     is acknowledged: the outbox entries are written in the deposit's own atomic batch (planLocalDeposit), so one
+//     fsync covers the mailbox write and every peer's entry. Replicas are never re-replicated (§7.8.11), and
 //     chain-hydrated DMs are not pushed at all: every node hydrates them from the chain itself, so a push would
 //     only repeat the original's O(nodes²) fleet-wide re-push.
 //   * Claims of messages that came from / went to peers (origin local or replica) → one ack per push peer (§10.1);
@@ -11,7 +12,8 @@
 //     this very poll; later answers are stored anyway and returned by the next poll.
 // Per-peer failures stay inside that peer's link: the deposit only waits for its durable outbox write.
 import type { Logger } from 'pino';
-import type { MailboxDomainEvent, MailboxRegistry, ReplicationHooks, LocalDepositNotice } from './mailbox-registry.js';
+import type { LocalDepositNotice, LocalDepositPlan, MailboxDomainEvent, MailboxRegistry, ReplicationHooks } from './mailbox-registry.js';
+import type { ReplicaEnvelope } from '../protocol/mailbox-rules.js';
 import type { Subscription } from 'rxjs';
 import type { Clock } from '../protocol/clock.js';
 import { isInfonetError } from '../protocol/errors.js';
@@ -137,39 +139,41 @@ export class Replicator {
 
   hooks(): ReplicationHooks {
     return {
-      afterLocalDeposit: (n) => this.afterLocalDeposit(n),
+      planLocalDeposit: (n, env) => this.planLocalDeposit(n, env),
       beforePoll: (agentId, claims) => this.beforePoll(agentId, claims),
     };
   }
 
   // ------------------------------------------------------------------------------------------ push
 
-  /** Queues the envelope of a just-accepted local deposit for every push peer; resolves once durable. */
-  async afterLocalDeposit(n: LocalDepositNotice): Promise<void> {
-    if (!this.enabled || this.stopped) return;
-    try {
-      const env = await this.o.mailboxes.envelopeForReplication(n.mailbox_key, n.msg_id, n.recipient_id);
-      if (!env) return; // claimed or expired already: nothing left to replicate
-      // [tightening] recipient_token stays home: SHA-256(token) (the mailbox key) already names a shared
-      // mailbox network-wide, and the token itself would let every peer read that mailbox.
-      env.recipient_token = '';
-      const now = this.o.clock();
-      const body = Buffer.from(JSON.stringify({ envelope: env }), 'utf8');
-      const peers = [...this.links.keys()];
-      const items = await this.o.store.enqueue(peers, {
-        kind: 'envelope', msg_id: env.msg_id, body, attempts: 0, next_attempt_at: 0, created_at: now,
-        expires_at: env.timestamp + this.o.messageTtlS,
-      });
-      this.metrics.inc('dm_replication_enqueued', items.length);
-      if (this.recentClaims.has(env.msg_id)) {
-        // Claimed while the outbox write was in flight: the ack path found nothing to cancel yet.
-        await this.o.store.remove(items);
-        return;
-      }
-      this.distribute(items);
-    } catch (e) {
-      this.o.logger.error({ err: (e as Error)?.message, msg_id: n.msg_id }, 'could not queue DM for replication');
-    }
+  /**
+   * The outbox entries (one per push peer) for a just-accepted local deposit, as ops for the deposit's own batch;
+   * once that batch is durable the items are handed to the peer links.
+   */
+  planLocalDeposit(n: LocalDepositNotice, envelope: ReplicaEnvelope): LocalDepositPlan | undefined {
+    if (!this.enabled || this.stopped) return undefined;
+    // [tightening] recipient_token stays home: SHA-256(token) (the mailbox key) already names a shared
+    // mailbox network-wide, and the token itself would let every peer read that mailbox.
+    const env = { ...envelope, recipient_token: '' };
+    const now = this.o.clock();
+    const body = Buffer.from(JSON.stringify({ envelope: env }), 'utf8');
+    const { items, ops } = this.o.store.prepare([...this.links.keys()], {
+      kind: 'envelope', msg_id: env.msg_id, body, attempts: 0, next_attempt_at: 0, created_at: now,
+      expires_at: env.timestamp + this.o.messageTtlS,
+    });
+    return {
+      ops,
+      committed: async () => {
+        this.metrics.inc('dm_replication_enqueued', items.length);
+        if (this.stopped) return; // durable: the next start sends them
+        if (this.recentClaims.has(n.msg_id)) {
+          // Claimed while the deposit's write was in flight: the ack path found nothing to cancel yet.
+          await this.o.store.remove(items).catch((e: unknown) => this.o.logger.error({ err: String(e), msg_id: n.msg_id }, 'could not drop outbox items'));
+          return;
+        }
+        this.distribute(items);
+      },
+    };
   }
 
   private onMailboxEvent(e: MailboxDomainEvent): void {

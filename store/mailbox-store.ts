@@ -5,6 +5,8 @@
 //   mbxhyd  chain event_id → hydration time: a chain DM is deposited at most once, ever (§7.7.6)
 //   mbxmeta "pepper" → the node's MESH_DM_TOKEN_PEPPER when generated here (§7.2)
 // Every write goes through the group committer, so callers can acknowledge after it resolves.
+// `loadKnownKeys()` (run once at open) keeps the set of mailbox keys that have a record in memory, so the hot
+// paths never ask LevelDB for a mailbox that cannot exist (a new mailbox on deposit, an unused claim key on poll).
 import { randomBytes } from 'node:crypto';
 import { type Db, sublevel, type Sublevel } from './db.js';
 import { type BatchOp, GroupCommitter } from './group-commit.js';
@@ -24,6 +26,12 @@ export class MailboxStore {
   readonly hydrated: Sublevel;
   readonly meta: Sublevel;
   readonly committer: GroupCommitter;
+  /**
+   * Keys that may have a record in `mbxbox`: every stored key after loadKnownKeys(), plus every key a put was
+   * queued for; a key leaves when its delete is queued. Null until loaded (then every lookup reads the store).
+   * It may over-approximate (after a failed write), never under-approximate.
+   */
+  private known: Set<string> | null = null;
 
   constructor(readonly db: Db, committer?: GroupCommitter) {
     this.boxes = sublevel(db, 'mbxbox');
@@ -43,7 +51,31 @@ export class MailboxStore {
     return fresh;
   }
 
+  /** Reads every stored mailbox key into memory (keys only, ~100 B each). */
+  async loadKnownKeys(): Promise<number> {
+    const known = new Set<string>();
+    for await (const k of this.boxes.keys() as AsyncIterable<string>) known.add(k);
+    this.known = known;
+    return known.size;
+  }
+
+  /** False only when the mailbox certainly has no record (the known-key set is loaded and lacks it). */
+  mayExist(key: string): boolean {
+    return this.known === null || this.known.has(key);
+  }
+
+  /** After a failed write the disk may still hold a record the set dropped: count it as possibly present. */
+  markMayExist(key: string): void {
+    this.known?.add(key);
+  }
+
+  /** Number of stored mailboxes (from the known-key set when loaded). */
+  get knownCount(): number | null {
+    return this.known === null ? null : this.known.size;
+  }
+
   async loadMailbox(key: string): Promise<MailboxRecord | undefined> {
+    if (!this.mayExist(key)) return undefined;
     return (await this.boxes.get(key)) as MailboxRecord | undefined;
   }
 
@@ -54,6 +86,9 @@ export class MailboxStore {
     if (previousDeadline !== null && previousDeadline !== next) ops.push({ type: 'del', key: dueKey(previousDeadline, key), sublevel: this.due });
     if (next !== null && next !== previousDeadline) ops.push({ type: 'put', key: dueKey(next, key), value: 1, sublevel: this.due });
     ops.push(record ? { type: 'put', key, value: record, sublevel: this.boxes } : { type: 'del', key, sublevel: this.boxes });
+    // Callers queue these ops right away (same tick); the committer applies them in order, so the set follows.
+    if (record) this.known?.add(key);
+    else this.known?.delete(key);
     return ops;
   }
 

@@ -103,8 +103,9 @@ test('T56 private mode never contacts clearnet: no TCP connection to an https pu
 });
 
 test('429 with Retry-After parks the whole link until then; the deadline survives a restart of the sender', async () => {
-  let calls = 0;
-  const p = await fakePeer(() => (++calls === 1 ? { status: 429, json: { ok: false, detail: 'Rate limit exceeded' }, headers: { 'Retry-After': '120' } } : ok()));
+  // Every request is refused until the peer is told otherwise: both deposits may be in flight before the first 429.
+  let limited = true;
+  const p = await fakePeer(() => (limited ? { status: 429, json: { ok: false, detail: 'Rate limit exceeded' }, headers: { 'Retry-After': '120' } } : ok()));
   peers.push(p);
   const dir = tempDir();
   let s = track(await openSender({ dir, selfUrl: SELF, peers: [p.url] }));
@@ -127,6 +128,7 @@ test('429 with Retry-After parks the whole link until then; the deadline survive
   expect(link().queued).toBe(2);
   expect(p.requests.length).toBe(requestsBefore);
 
+  limited = false;
   s.replicator.retryNow();
   await waitFor(() => s.replicator.metrics.get('dm_replication_push_ok') === 2);
   await s.replicator.whenIdle();
