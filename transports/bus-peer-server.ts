@@ -2,7 +2,7 @@
 // Wire format (subjects, headers, reply) is documented in transports/bus-peer-protocol.ts, shared with the
 // client side (transports/bus-transport.ts):
 //
-//   request   infonet.<node token>.peer.<dm_replicate_envelope|infonet_peer_push|infonet_sync|dm_ack|dm_pull>
+//   request   infonet.<node token>.peer.<dm_replicate_envelope|dm_replicate_envelopes|infonet_peer_push|infonet_sync|dm_ack|dm_pull>
 //             payload = the exact JSON body an HTTP POST carries; NATS headers X-Peer-Url / X-Peer-HMAC
 //   reply     msgpack {status, body: <exact JSON text of the answer>, retry_after?}
 //
