@@ -193,7 +193,7 @@ export class PeerLink {
     this.peer = deps.peer;
     this.policy = { ...DEFAULT_RETRY_POLICY, ...deps.policy };
     for (const it of items) this.queue.set(it.key, it);
-    const machine = createPeerLinkMachine(deps.clock, () => this.pump());
+    const machine = createPeerLinkMachine(deps.clock, () => this.schedulePump());
     this.actor = createActor(machine, {
       input: { peer: this.peer },
       clock: unrefClock as never,
@@ -220,7 +220,9 @@ export class PeerLink {
   add(items: readonly QueuedItem[]): void {
     if (this.stopped) return;
     for (const it of items) this.queue.set(it.key, it);
-    this.actor.send({ type: 'KICK' });
+    // Same as a KICK event (ready: pump; backoff: nothing), without a machine step per deposit; many adds in one
+    // tick (one group commit's worth of deposits) share one pump.
+    if (this.state === 'ready') this.schedulePump();
   }
 
   /**
@@ -259,6 +261,18 @@ export class PeerLink {
   }
 
   // ----------------------------------------------------------------------------------------- pump
+
+  private pumpQueued = false;
+
+  /** Runs pump() once at the end of this tick however often it is asked for (the machine's `pump` action too). */
+  private schedulePump(): void {
+    if (this.pumpQueued) return;
+    this.pumpQueued = true;
+    queueMicrotask(() => {
+      this.pumpQueued = false;
+      this.pump();
+    });
+  }
 
   private pump(): void {
     if (this.stopped || this.state !== 'ready') return;

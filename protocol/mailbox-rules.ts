@@ -74,8 +74,20 @@ export function mailboxCapacity(cls: string, limits: RelayLimits): number {
   return limits.sharedMailboxLimit;
 }
 
+// CSPRNG bytes drawn 4 KiB at a time: one randomBytes call per 680 ids instead of one per id (hot deposit path).
+let idPool = Buffer.alloc(0);
+let idPoolAt = 0;
+
 /** §7.5.7: `dm_<unix ms>_<12 random hex>`. */
-export const generateMsgId = (now: number): string => `dm_${Math.floor(now * 1000)}_${randomBytes(6).toString('hex')}`;
+export function generateMsgId(now: number): string {
+  if (idPoolAt + 6 > idPool.length) {
+    idPool = randomBytes(4096);
+    idPoolAt = 0;
+  }
+  const hex = idPool.toString('hex', idPoolAt, idPoolAt + 6);
+  idPoolAt += 6;
+  return `dm_${Math.floor(now * 1000)}_${hex}`;
+}
 
 // ---------------------------------------------------------------------------------------------- expiry
 
