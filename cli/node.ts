@@ -40,11 +40,12 @@ async function runNode(args: string[]): Promise<number> {
   const { values, positionals } = parse(args, {
     data: { type: 'string' }, nats: { type: 'string' }, leaf: { type: 'string' }, config: { type: 'string' },
     'nats-port': { type: 'string' }, 'http-host': { type: 'string' }, 'http-port': { type: 'string' }, 'log-level': { type: 'string' },
+    'quarantine-corrupt': { type: 'boolean' },
   });
   if (positionals.length) throw new UsageError(`unexpected argument ${positionals[0]}\n${NODE_USAGE}`);
   const flags: ConfigFlags = {
     data: values.data, nats: values.nats, leaf: values.leaf, natsPort: values['nats-port'], httpHost: values['http-host'],
-    httpPort: values['http-port'], logLevel: values['log-level'],
+    httpPort: values['http-port'], logLevel: values['log-level'], quarantineCorrupt: values['quarantine-corrupt'] ? 'true' : undefined,
   };
   let config;
   try {

@@ -10,7 +10,7 @@ import { resolve } from 'node:path';
 import { ErrorCodes, InfonetError } from '../protocol/errors.js';
 import { loadSettings, type Env, type Settings } from '../protocol/settings.js';
 
-export type ConfigKey = 'data' | 'nats' | 'leaf' | 'natsPort' | 'httpHost' | 'httpPort' | 'logLevel' | 'commandTimeoutMs';
+export type ConfigKey = 'data' | 'nats' | 'leaf' | 'natsPort' | 'httpHost' | 'httpPort' | 'logLevel' | 'commandTimeoutMs' | 'quarantineCorrupt';
 
 export interface ConfigRow {
   key: string;
@@ -23,7 +23,7 @@ export interface ConfigRow {
 }
 
 /** Node-level settings (read here). */
-export const NODE_CONFIG: Record<ConfigKey, ConfigRow & { kind: 'string' | 'int' }> = {
+export const NODE_CONFIG: Record<ConfigKey, ConfigRow & { kind: 'string' | 'int' | 'bool' }> = {
   data: {
     key: 'data', flag: '--data DIR', env: 'INFONET_DATA', file: 'data', default: '(required)', kind: 'string',
     description: 'Data directory: LevelDB (`db/`), node key (`node.key.json`), embedded NATS state (`nats/`). One node per directory.',
@@ -51,6 +51,10 @@ export const NODE_CONFIG: Record<ConfigKey, ConfigRow & { kind: 'string' | 'int'
   logLevel: {
     key: 'logLevel', flag: '--log-level LEVEL', env: 'INFONET_LOG_LEVEL', file: 'log.level', default: 'info', kind: 'string',
     description: 'pino log level: trace, debug, info, warn, error, fatal, silent. Logs go to stderr as JSON lines.',
+  },
+  quarantineCorrupt: {
+    key: 'quarantineCorrupt', flag: '--quarantine-corrupt', env: 'INFONET_QUARANTINE_CORRUPT', file: 'store.quarantineCorrupt', default: 'false', kind: 'bool',
+    description: 'A chain store that fails its integrity check on open is refused (error names the first bad height). With this set it is moved aside to `<data>/db.quarantine.<unix>` and the node starts from genesis and re-syncs.',
   },
   commandTimeoutMs: {
     key: 'commandTimeoutMs', flag: '--timeout-ms N', env: 'INFONET_TIMEOUT_MS', default: '5000', kind: 'int',
@@ -104,6 +108,7 @@ export interface NodeConfig {
   httpPort: number;
   logLevel: string;
   commandTimeoutMs: number;
+  quarantineCorrupt: boolean;
   /** Merged environment for the protocol settings (file "env" < process env). */
   env: Env;
   settings: Settings;
@@ -166,6 +171,12 @@ export function resolveConfig(opts: { flags?: ConfigFlags; env?: Env; file?: Rec
     if (!Number.isInteger(n) || n < 0) throw new InfonetError(ErrorCodes.BAD_INPUT, `${NODE_CONFIG[k].flag?.split(' ')[0] ?? k} must be a non-negative integer, got ${JSON.stringify(s)}`);
     return n;
   };
+  const bool = (k: ConfigKey): boolean => {
+    const s = (raw[k] || NODE_CONFIG[k].default).toLowerCase();
+    if (['1', 'true', 'yes', 'on'].includes(s)) return true;
+    if (['0', 'false', 'no', 'off'].includes(s)) return false;
+    throw new InfonetError(ErrorCodes.BAD_INPUT, `${NODE_CONFIG[k].flag?.split(' ')[0] ?? k} must be true or false, got ${JSON.stringify(s)}`);
+  };
   const logLevel = raw.logLevel || 'info';
   if (!LOG_LEVELS.includes(logLevel)) throw new InfonetError(ErrorCodes.BAD_INPUT, `log level must be one of ${LOG_LEVELS.join(', ')}`);
   const fileEnv = fileValue(file, 'env');
@@ -186,6 +197,7 @@ export function resolveConfig(opts: { flags?: ConfigFlags; env?: Env; file?: Rec
     httpPort,
     logLevel,
     commandTimeoutMs: int('commandTimeoutMs'),
+    quarantineCorrupt: bool('quarantineCorrupt'),
     env: mergedEnv,
     settings: loadSettings(mergedEnv),
     sources,

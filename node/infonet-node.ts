@@ -19,6 +19,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { pino, type Logger } from 'pino';
 import type { Subscription } from 'rxjs';
 import { ChainActor } from '../actors/chain-actor.js';
+import { openChainAt } from '../actors/open-chain.js';
 import { MailboxRegistry } from '../actors/mailbox-registry.js';
 import { type NodeStatus } from '../bus/commands.js';
 import { startNatsServer, type NatsServerHandle } from '../bus/nats-server.js';
@@ -29,7 +30,7 @@ import { ErrorCodes, InfonetError } from '../protocol/errors.js';
 import type { ChainEvent } from '../protocol/event.js';
 import { generateIdentity, identityFromKeyFile, identityToKeyFile, type Identity } from '../protocol/identity.js';
 import type { Settings } from '../protocol/settings.js';
-import { openDatabase, type Db } from '../store/db.js';
+import type { Db } from '../store/db.js';
 import { MailboxStore } from '../store/mailbox-store.js';
 import { resolveConfig, type NodeConfig } from './config.js';
 import { startReplication } from './replication.js';
@@ -123,12 +124,14 @@ export class InfonetNode {
     const clock = opts.clock ?? systemClock;
     const settings = config.settings;
 
-    const db = await openDatabase(dataDir); // takes the directory lock ("data directory in use")
-    let chain: ChainActor | undefined;
+    // Takes the directory lock ("data directory in use") and verifies the chain store (§3.2).
+    const opened = await openChainAt(dataDir, { settings: settings.chain, clock, quarantineCorrupt: config.quarantineCorrupt });
+    const db = opened.db;
+    const chain: ChainActor = opened.chain;
+    if (opened.quarantined) logger.warn({ moved_to: opened.quarantined }, 'corrupt store quarantined; starting from genesis (sync rebuilds the chain)');
     let mailboxes: MailboxRegistry | undefined;
     try {
       const identity = opts.identity ?? loadOrCreateNodeKey(dataDir);
-      chain = await ChainActor.start({ db, settings: settings.chain, clock });
       const store = new MailboxStore(db, chain.ledger.store.committer);
       mailboxes = await MailboxRegistry.open(store, {
         settings: settings.relay, spoolTtlS: settings.chain.spool.ttlS, clock, localRecipientId: identity.nodeId,
@@ -139,7 +142,7 @@ export class InfonetNode {
       return node;
     } catch (e) {
       await mailboxes?.close().catch(() => undefined);
-      await chain?.stop().catch(() => undefined);
+      await chain.stop().catch(() => undefined);
       await db.close().catch(() => undefined);
       throw e;
     }
