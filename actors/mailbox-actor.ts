@@ -9,6 +9,7 @@ import {
   type Decision, type DepositResult, type MailboxState, type RelayLimits, type ReplicaResult, type StoredMessage,
   depositIntoMailbox, emptyMailbox, nextDeadline, purgeExpired, replicaIntoMailbox, takeMessages,
 } from '../protocol/mailbox-rules.js';
+import { unrefClock } from './unref-clock.js';
 
 export interface MailboxContext {
   mailbox: MailboxState;
@@ -114,15 +115,6 @@ export function createMailboxMachine(deps: MailboxDeps) {
 export type MailboxMachine = ReturnType<typeof createMailboxMachine>;
 export type MailboxActor = Actor<MailboxMachine>;
 
-/** Timers that never keep the process alive: expiry is also swept from the store's due index. */
-const unrefClock = {
-  setTimeout: (fn: (...args: unknown[]) => void, ms: number) => {
-    const t = setTimeout(fn, ms);
-    t.unref();
-    return t;
-  },
-  clearTimeout: (id: unknown) => clearTimeout(id as NodeJS.Timeout),
-};
 
 /** Starts a fresh mailbox actor, or restores one from a persisted snapshot and re-arms its deadline. */
 export function startMailboxActor(machine: MailboxMachine, key: string, snapshot?: unknown): MailboxActor {

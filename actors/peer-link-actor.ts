@@ -25,6 +25,7 @@ import type { Clock } from '../protocol/clock.js';
 import type { OutboxStore, QueuedItem } from '../store/outbox-store.js';
 import { type PeerRoute, type TransportResponse, isRetryableTransportError, responseJson } from '../transports/transport.js';
 import type { ReplicationMetrics } from './replication-metrics.js';
+import { unrefClock } from './unref-clock.js';
 
 export interface RetryPolicy {
   /** First backoff step (s); doubles per consecutive failure. */
@@ -131,14 +132,6 @@ export function createPeerLinkMachine(clock: Clock, pump: () => void) {
 
 export type PeerLinkMachine = ReturnType<typeof createPeerLinkMachine>;
 
-const unrefClock = {
-  setTimeout: (fn: (...args: unknown[]) => void, ms: number) => {
-    const t = setTimeout(fn, ms);
-    t.unref();
-    return t;
-  },
-  clearTimeout: (id: unknown) => clearTimeout(id as NodeJS.Timeout),
-};
 
 // ------------------------------------------------------------------------------------------- the link
 
