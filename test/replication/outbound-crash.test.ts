@@ -1,6 +1,8 @@
 // kill -9 of the sending node mid-replication loses nothing acknowledged: a child node deposits in a loop while
 // its outbox pushes to a live receiver; it is SIGKILLed at a random point; after an in-process restart on the same
 // data directory every acknowledged DM reaches the receiver (the outbox entry was durable before the ack).
+// The child runs in its own process group and the whole group is SIGKILLed (like a container/cgroup kill): killing
+// only the node would orphan its embedded nats-server (it cannot be told to stop), leaking it past the test run.
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -17,8 +19,15 @@ afterAll(() => removeTempDirs());
 function runAndKill(dataDir: string, env: Record<string, string>, killAfterAcks: number, extraMs: number): Promise<Map<string, string>> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'test/replication/fixtures/outbound-sender.ts'), dataDir, JSON.stringify(env)], {
-      cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'],
+      cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], detached: true,
     });
+    const killGroup = (): void => {
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        /* group already gone */
+      }
+    };
     const acked = new Map<string, string>();
     let stderr = '';
     let armed = false;
@@ -28,12 +37,15 @@ function runAndKill(dataDir: string, env: Record<string, string>, killAfterAcks:
       if (kind === 'acked') acked.set(token, msgId);
       if (!armed && acked.size >= killAfterAcks) {
         armed = true;
-        setTimeout(() => child.kill('SIGKILL'), extraMs);
+        setTimeout(killGroup, extraMs);
       }
     });
     child.on('exit', (code, signal) => {
       if (signal === 'SIGKILL') resolve(acked);
-      else reject(new Error(`child exited ${code}/${signal}: ${stderr}`));
+      else {
+        killGroup();
+        reject(new Error(`child exited ${code}/${signal}: ${stderr}`));
+      }
     });
   });
 }
