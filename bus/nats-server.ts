@@ -9,7 +9,7 @@
 // - server_name must be stable across restarts (JetStream keys its state on it), so callers always supply it.
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync, type WriteStream } from 'node:fs';
+import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, type WriteStream } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
@@ -97,6 +97,12 @@ export interface NatsServerOptions {
   logFile?: string;
   /** Where to write the generated config. Default: a fresh temp dir, removed on stop. */
   configDir?: string;
+  /**
+   * Record the server's pid here. A server left running by a parent that was killed with SIGKILL (it
+   * never got to stop it) is found through this file at the next start and killed before a new one
+   * starts on the same JetStream store.
+   */
+  pidFile?: string;
   /** Explicit binary; default findNatsServer(). */
   bin?: string;
   /** Readiness timeout. Default 10 s. */
@@ -217,6 +223,40 @@ class StartupError extends Error {
  * Starts a nats-server and resolves once it logs "Server is ready". Ports given as 0/omitted are picked here
  * (bind :0, read, close) and the start is retried with fresh ports if one was taken in between.
  */
+function removePidFileIfOurs(pidFile: string, pid: number | undefined): void {
+  try {
+    if (Number(readFileSync(pidFile, 'utf8').trim()) === pid) rmSync(pidFile, { force: true });
+  } catch {
+    // already gone
+  }
+}
+
+/** Kills a nats-server whose pid a previous (killed) owner left in `pidFile`, and waits until it is gone. */
+export async function reapStaleServer(pidFile: string): Promise<boolean> {
+  let pid: number;
+  try {
+    pid = Number(readFileSync(pidFile, 'utf8').trim());
+  } catch {
+    return false;
+  }
+  const isNatsServer = (): boolean => {
+    try {
+      return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('nats-server') && !readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z ');
+    } catch {
+      return false;
+    }
+  };
+  rmSync(pidFile, { force: true });
+  if (!Number.isInteger(pid) || pid <= 0 || !isNatsServer()) return false;
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    return false;
+  }
+  for (let i = 0; i < 100 && isNatsServer(); i++) await new Promise((r) => setTimeout(r, 20));
+  return true;
+}
+
 export async function startNatsServer(opts: NatsServerOptions): Promise<NatsServerHandle> {
   if (!TOKEN_RE.test(opts.serverName)) {
     throw new InfonetError(ErrorCodes.BAD_INPUT, `server name must match ${TOKEN_RE}: ${JSON.stringify(opts.serverName)}`);
@@ -270,8 +310,10 @@ async function startOnce(bin: string, opts: NatsServerOptions): Promise<NatsServ
     if (ownConfigDir) rmSync(configDir, { recursive: true, force: true });
   };
 
+  if (opts.pidFile) await reapStaleServer(opts.pidFile);
   const child = spawn(bin, ['-c', configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
   trackChild(child);
+  if (opts.pidFile && child.pid) writeFileSync(opts.pidFile, `${child.pid}\n`);
 
   const lines: string[] = [];
   let logStream: WriteStream | undefined;
@@ -297,6 +339,7 @@ async function startOnce(bin: string, opts: NatsServerOptions): Promise<NatsServ
 
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
     child.once('exit', (code, signal) => {
+      if (opts.pidFile) removePidFileIfOurs(opts.pidFile, child.pid);
       logStream?.end();
       resolve({ code, signal });
     });

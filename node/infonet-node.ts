@@ -171,6 +171,7 @@ export class InfonetNode {
           jetstream: { storeDir: join(natsDir, 'jetstream') },
           ...(this.config.leaf.length ? { leafRemotes: this.config.leaf } : {}),
           configDir: natsDir,
+          pidFile: join(natsDir, 'nats-server.pid'),
           logFile: join(natsDir, 'server.log'),
           monitor: false,
         });
