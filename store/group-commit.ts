@@ -11,60 +11,78 @@ export type BatchOp =
   | { type: 'put'; key: string; value: unknown; sublevel?: unknown }
   | { type: 'del'; key: string; sublevel?: unknown };
 
-interface Pending {
-  ops: BatchOp[];
+/** One group: the operations of every write that shares the next fsync, and that fsync's promise. */
+interface Group {
+  ops: BatchOp[][];
+  done: Promise<void>;
   resolve: () => void;
   reject: (e: unknown) => void;
 }
 
+function newGroup(): Group {
+  let resolve!: () => void;
+  let reject!: (e: unknown) => void;
+  const done = new Promise<void>((res, rej) => { resolve = res; reject = rej; });
+  return { ops: [], done, resolve, reject };
+}
+
 export class GroupCommitter {
-  private queue: Pending[] = [];
+  private queue: Group | null = null;
   private flushing = false;
   /** Number of fsync'd batches written, for benchmarks and tests. */
   commits = 0;
 
   constructor(private readonly db: Db, private readonly sync = true) {}
 
+  /** Resolves once `ops` are on disk; every write queued before the next fsync shares its promise. */
   write(ops: BatchOp[]): Promise<void> {
     if (ops.length === 0) return Promise.resolve();
-    return new Promise<void>((resolve, reject) => {
-      this.queue.push({ ops, resolve, reject });
-      if (!this.flushing) void this.flush();
-    });
+    const group = (this.queue ??= newGroup());
+    group.ops.push(ops);
+    if (!this.flushing) void this.flush();
+    return group.done;
   }
 
   /** Resolves when everything queued so far is durable. */
   async drain(): Promise<void> {
-    while (this.flushing || this.queue.length) await new Promise<void>((r) => setImmediate(r));
+    while (this.flushing || this.queue) await new Promise<void>((r) => setImmediate(r));
   }
 
   private async flush(): Promise<void> {
     this.flushing = true;
     try {
-      while (this.queue.length) {
+      while (this.queue) {
         const group = this.queue;
-        this.queue = [];
+        this.queue = null;
         try {
           // One atomic batch: only the last operation per key matters (e.g. the chain head record that
-          // every append rewrites), so later ones replace earlier ones before packing.
-          const last = new Map<string, BatchOp>();
-          for (const p of group) {
-            for (const op of p.ops) {
+          // every append rewrites), so later ones replace earlier ones before packing. Keys are collected
+          // in order; a key seen again blanks its earlier slot.
+          const slot = new Map<string, number>();
+          const keys: string[] = [];
+          const chosen: Array<BatchOp | null> = [];
+          for (const ops of group.ops) {
+            for (const op of ops) {
               const key = op.sublevel ? sublevelPrefix(op.sublevel) + op.key : op.key;
-              last.delete(key);
-              last.set(key, op);
+              const prev = slot.get(key);
+              if (prev !== undefined) chosen[prev] = null;
+              slot.set(key, chosen.length);
+              keys.push(key);
+              chosen.push(op);
             }
           }
           const batch = this.db.batch();
-          for (const [key, op] of last) {
-            if (op.type === 'put') batch.put(key, packValue(op.value));
-            else batch.del(key);
+          for (let i = 0; i < chosen.length; i++) {
+            const op = chosen[i];
+            if (op === null) continue;
+            if (op.type === 'put') batch.put(keys[i], packValue(op.value));
+            else batch.del(keys[i]);
           }
           await batch.write({ sync: this.sync } as never);
           this.commits++;
-          for (const p of group) p.resolve();
+          group.resolve();
         } catch (e) {
-          for (const p of group) p.reject(e);
+          group.reject(e);
         }
       }
     } finally {
