@@ -26,10 +26,21 @@ export function nodeIdFromPublicKeyBytes(raw: Uint8Array): string {
   return NODE_ID_PREFIX + createHash('sha256').update(raw).digest('hex').slice(0, 32);
 }
 
+// deriveNodeId is pure and runs on every append/ingest for a handful of distinct keys: remember recent
+// results (bounded; cleared when full) instead of re-decoding and re-hashing the same key each time.
+const derivedIds = new Map<string, string | null>();
+const DERIVED_IDS_MAX = 4096;
+
 /** §1.2.1; null when the key is not valid base64. */
 export function deriveNodeId(publicKeyB64: string): string | null {
+  if (typeof publicKeyB64 !== 'string') return null;
+  const hit = derivedIds.get(publicKeyB64);
+  if (hit !== undefined) return hit;
   const raw = decodeBase64Strict(publicKeyB64);
-  return raw && raw.length > 0 ? nodeIdFromPublicKeyBytes(raw) : null;
+  const id = raw && raw.length > 0 ? nodeIdFromPublicKeyBytes(raw) : null;
+  if (derivedIds.size >= DERIVED_IDS_MAX) derivedIds.clear();
+  derivedIds.set(publicKeyB64, id);
+  return id;
 }
 
 /** §1.2.3 node binding (legacy 16-hex ids only behind an explicit opt-in, §1.2.2). */
