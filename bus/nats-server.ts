@@ -317,7 +317,11 @@ async function startOnce(bin: string, opts: NatsServerOptions): Promise<NatsServ
 
   const lines: string[] = [];
   let logStream: WriteStream | undefined;
-  if (opts.logFile) logStream = createWriteStream(opts.logFile, { flags: 'a' });
+  if (opts.logFile) {
+    logStream = createWriteStream(opts.logFile, { flags: 'a' });
+    // The log file is a copy for operators; failing to write it must not take the process down.
+    logStream.on('error', () => undefined);
+  }
   let partial = '';
   let readyResolve!: () => void;
   const ready = new Promise<void>((r) => (readyResolve = r));
@@ -338,10 +342,14 @@ async function startOnce(bin: string, opts: NatsServerOptions): Promise<NatsServ
   const logTail = (): string => [...lines, partial].filter(Boolean).slice(-40).join('\n');
 
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-    child.once('exit', (code, signal) => {
+    // 'close', not 'exit': it comes after the stdout/stderr pipes are drained and closed, so no log chunk
+    // arrives after the log file is ended, and stop() resolves only once the log file's descriptor is closed.
+    child.once('close', (code, signal) => {
       if (opts.pidFile) removePidFileIfOurs(opts.pidFile, child.pid);
-      logStream?.end();
-      resolve({ code, signal });
+      const done = () => resolve({ code, signal });
+      if (!logStream || logStream.closed || logStream.destroyed) return done();
+      logStream.once('close', done);
+      logStream.end();
     });
   });
   const spawnError = new Promise<Error>((resolve) => child.once('error', resolve));
