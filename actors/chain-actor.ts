@@ -6,7 +6,7 @@
 import { Subject, type Observable } from 'rxjs';
 import { assign, createActor, enqueueActions, fromPromise, setup, type Actor } from 'xstate';
 import { payloadToSign, type AppendInput } from '../protocol/append-rules.js';
-import { signAppend, signAppendUnsigned } from '../protocol/local-sign.js';
+import { signAppend } from '../protocol/local-sign.js';
 import { domainOfEventType, lastSequence } from '../protocol/sequence-domains.js';
 import { signaturePayload } from '../protocol/signature-payload.js';
 import { systemClock, type Clock } from '../protocol/clock.js';
@@ -250,12 +250,15 @@ export class ChainActor {
     const seq = sequence ?? Math.max(lastSequence(this.ledger.view, id.nodeId, domain), this.reserved.get(key) ?? 0) + 1;
     if (sequence === undefined) this.reserved.set(key, seq);
     const timestamp = this.ledger.clock();
+    // Under load the signature comes from the pool; the input is assembled in the ordered step (no extra promise hop).
     const prepare = this.steps.length >= POOL_MIN_BATCH
       ? (this.pool ??= new CryptoPool()).sign(id.seed, signaturePayload(eventType, id.nodeId, seq, payloadToSign(eventType, payload)))
-        .then((signature): AppendInput => ({ ...signAppendUnsigned(id, eventType, payload, seq, timestamp), signature }))
       : undefined;
-    return this.runSync('append', (signed: AppendInput | undefined) => {
-      const r = this.ledger.appendSigned(signed ?? signAppend(id, eventType, payload, seq, timestamp), { trustedSignature: true });
+    return this.runSync('append', (signature: string | undefined) => {
+      const input: AppendInput = signature === undefined
+        ? signAppend(id, eventType, payload, seq, timestamp)
+        : { event_type: eventType, node_id: id.nodeId, payload, sequence: seq, public_key: id.publicKey, public_key_algo: id.publicKeyAlgo, timestamp, signature };
+      const r = this.ledger.appendSigned(input, { trustedSignature: true });
       return { value: r.event, durable: r.durable };
     }, (event) => this.notices.next({ kind: 'appended', event }), prepare);
   }
