@@ -3,7 +3,7 @@
 // event and then applies it to the state.
 import { canonicalJson, utf8Length } from './canonical-json.js';
 import type { ChainState } from './chain-state.js';
-import { MAX_PAYLOAD_BYTES, NETWORK_ID, PROTOCOL_VERSION, isPublicEventType } from './constants.js';
+import { MAX_PAYLOAD_BYTES, NETWORK_ID, PROTOCOL_VERSION, isPublicEventType, isIngestEventType, isPrivateEventType } from './constants.js';
 import { checkSpoolCaps, checkSpoolTimestampWindow } from './dm-spool-caps.js';
 import { normalizeDmPayload, validateDmLedgerPayload } from './dm-payload.js';
 import { ErrorCodes, reject, type ErrorCode } from './errors.js';
@@ -48,7 +48,7 @@ const fail = (code: ErrorCode, reason: string): Verdict => ({ kind: 'rejected', 
 /** The payload a local author must sign for a given type (what the append path will verify). */
 export function payloadToSign(eventType: string, rawPayload: Record<string, unknown>): Payload {
   if (!isPlainObject(rawPayload)) return {};
-  if (!isPublicEventType(eventType) && eventType !== 'gate_message' && eventType !== 'dm_message') return { ...rawPayload } as Payload;
+  if (!isIngestEventType(eventType)) return { ...rawPayload } as Payload;
   if (eventType === 'gate_message') {
     const { gate_envelope: _e, signed_context: _s, ...rest } = normalizeGatePayload(rawPayload);
     return rest as Payload;
@@ -95,7 +95,7 @@ function normalizedOrReject(input: AppendInput, state: ChainState, ctx: Validati
 /** Decide a local append. On acceptance the returned event is complete (linked, timestamped, hashed). */
 export function validateLocalAppend(state: ChainState, input: AppendInput, ctx: ValidationContext, opts: AppendOptions = {}): Verdict {
   const type = input.event_type;
-  const isPrivate = type === 'gate_message' || type === 'dm_message';
+  const isPrivate = isPrivateEventType(type);
   if ((isPrivate && opts.publicOnly) || (!isPrivate && !isPublicEventType(type))) return fail(ErrorCodes.UNSUPPORTED_EVENT_TYPE, `Unsupported event_type: ${type}`);
   if (!isPositiveInt(input.sequence)) return fail(ErrorCodes.INVALID_SEQUENCE, 'sequence is required and must be > 0');
   if (typeof input.node_id !== 'string' || !input.node_id) return fail(ErrorCodes.MISSING_FIELDS, 'node_id is required');

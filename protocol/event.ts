@@ -52,9 +52,3 @@ export function chainToWireJson(events: readonly ChainEvent[]): string {
   if (events.length === 0) return '[]';
   return '[\n' + events.map(eventToWireJson).join(',\n') + '\n]';
 }
-
-/** Copy of the consensus fields only (drops local flags and decorations). */
-export function consensusView(ev: ChainEvent): Omit<ChainEvent, 'timestamp_int'> {
-  const { timestamp_int: _ignored, ...rest } = ev;
-  return rest;
-}
