@@ -8,6 +8,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ErrorCodes, InfonetError } from '../protocol/errors.js';
 import { startNatsServer, type NatsServerHandle } from './nats-server.js';
+import { untilStopped } from './stop-signal.js';
 
 export interface HubOptions {
   dataDir: string;
@@ -72,19 +73,7 @@ export async function runHub(opts: RunHubOptions): Promise<number> {
   out(`join a node with: infonet node run --leaf ${hub.leafUrl}`);
   opts.onReady?.(hub);
 
-  const why = await new Promise<string>((resolveWhy) => {
-    const done = (w: string): void => {
-      process.off('SIGINT', onInt);
-      process.off('SIGTERM', onTerm);
-      resolveWhy(w);
-    };
-    const onInt = (): void => done('SIGINT');
-    const onTerm = (): void => done('SIGTERM');
-    process.once('SIGINT', onInt);
-    process.once('SIGTERM', onTerm);
-    void hub.server.exited.then(() => done('exited'));
-    void opts.stopSignal?.then(() => done('stop'));
-  });
+  const why = await untilStopped({ exited: hub.server.exited, stop: opts.stopSignal });
   if (why === 'exited') {
     out(`hub server exited unexpectedly\n${hub.server.logTail()}`);
     return 1;

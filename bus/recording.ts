@@ -29,6 +29,7 @@ import { jetstream, jetstreamManager, DiscardPolicy, RetentionPolicy, StorageTyp
 import { ErrorCodes, InfonetError } from '../protocol/errors.js';
 import { decodeSafe, encode } from './codec.js';
 import { ALL_SUBJECTS, encodeNodeToken, parseSubject, withNode } from './subjects.js';
+import { elapsed, untilStopped } from './stop-signal.js';
 
 export const RECORDING_VERSION = 1;
 
@@ -492,21 +493,7 @@ function defaultNatsUrl(): string {
 }
 
 function untilSignalOrTimeout(durationS: number | undefined, extra?: Promise<void>): Promise<string> {
-  return new Promise((resolve) => {
-    let timer: NodeJS.Timeout | undefined;
-    const done = (why: string): void => {
-      process.off('SIGINT', onInt);
-      process.off('SIGTERM', onTerm);
-      clearTimeout(timer);
-      resolve(why);
-    };
-    const onInt = (): void => done('SIGINT');
-    const onTerm = (): void => done('SIGTERM');
-    process.once('SIGINT', onInt);
-    process.once('SIGTERM', onTerm);
-    if (durationS !== undefined) timer = setTimeout(() => done('duration'), durationS * 1000);
-    void extra?.then(() => done('stopped'));
-  });
+  return untilStopped({ duration: durationS === undefined ? undefined : elapsed(durationS), stopped: extra });
 }
 
 /**

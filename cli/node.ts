@@ -13,6 +13,7 @@ import { ErrorCodes, isInfonetError } from '../protocol/errors.js';
 import { resolveConfig, type ConfigFlags } from '../node/config.js';
 import { defaultLogger, InfonetNode } from '../node/infonet-node.js';
 import { parse, printJson, reportError, UsageError } from './args.js';
+import { untilStopped } from '../bus/stop-signal.js';
 
 const NODE_USAGE = `usage:
   infonet node run --data DIR [--nats URL] [--leaf nats-leaf://HOST:PORT] [--config FILE] [--nats-port N]
@@ -20,21 +21,6 @@ const NODE_USAGE = `usage:
   (settings, env vars and defaults: docs/configuration.md)`;
 
 const io = { out: (l: string) => console.log(l), err: (l: string) => console.error(l) };
-
-function waitForSignal(extra?: Promise<unknown>): Promise<string> {
-  return new Promise((resolve) => {
-    const done = (why: string): void => {
-      process.off('SIGINT', onInt);
-      process.off('SIGTERM', onTerm);
-      resolve(why);
-    };
-    const onInt = (): void => done('SIGINT');
-    const onTerm = (): void => done('SIGTERM');
-    process.once('SIGINT', onInt);
-    process.once('SIGTERM', onTerm);
-    void extra?.then(() => done('nats-server exited'));
-  });
-}
 
 async function runNode(args: string[]): Promise<number> {
   const { values, positionals } = parse(args, {
@@ -74,7 +60,7 @@ async function runNode(args: string[]): Promise<number> {
   io.out(`  events:    infonet.${token}.evt.<kind>`);
   io.out(`  discover:  nats micro ls --server ${node.natsUrl}   (service "infonet")`);
   io.out(`  try:       infonet status --nats ${node.natsUrl} --node '${node.nodeId}'`);
-  const why = await waitForSignal(node.natsServer?.exited);
+  const why = await untilStopped({ 'nats-server exited': node.natsServer?.exited });
   await node.stop(why);
   io.out(`stopped (${why}): height ${node.chain.length}, head ${node.chain.head}`);
   return why === 'nats-server exited' ? 1 : 0;

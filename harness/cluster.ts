@@ -25,6 +25,7 @@ import type { NodeStatus } from '../bus/commands.js';
 import { startHub, type HubHandle } from '../bus/hub.js';
 import { findNatsServer, freePort } from '../bus/nats-server.js';
 import { loadOrCreateNodeKey } from '../node/infonet-node.js';
+import { waitUntil } from './wait.js';
 
 /** Repository root (this file is <root>/harness/cluster.ts). */
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -80,23 +81,6 @@ interface Proc {
 
 const NODE_NAMES = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ';
 
-/** Polls `cond` until it yields a truthy value (errors count as "not yet"); rejects after `timeoutMs`. */
-export async function waitUntil<T>(cond: () => T | Promise<T>, timeoutMs: number, what: string, intervalMs = 25): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await cond();
-      if (v) return v as NonNullable<T>;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() >= deadline) {
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last instanceof Error ? ` (last error: ${last.message})` : ''}`);
-    }
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
-}
 
 // Process groups of every node still running when this process exits are killed, so an aborted run never leaks nodes.
 const liveGroups = new Set<number>();

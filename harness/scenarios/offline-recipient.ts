@@ -24,7 +24,8 @@ import { ErrorCodes, isInfonetError } from '../../protocol/errors.js';
 import { generateIdentity, type Identity } from '../../protocol/identity.js';
 import { generateMsgId } from '../../protocol/mailbox-rules.js';
 import { sha256Hex, type MailboxClaim } from '../../protocol/mailbox-keys.js';
-import { Cluster, type PeerTransport, waitUntil } from '../cluster.js';
+import { Cluster, type PeerTransport } from '../cluster.js';
+import { waitUntil } from '../wait.js';
 import { deliveryCounts, formatMs, percentile, type Check, type ScenarioReport } from '../report.js';
 
 export interface OfflineRecipientOptions {

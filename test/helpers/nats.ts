@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { startNatsServer, type NatsServerHandle, type NatsServerOptions } from '../../bus/nats-server.js';
+import { waitUntil } from '../../harness/wait.js';
 
 export type TestServer = NatsServerHandle & { dir: string };
 
@@ -104,28 +105,15 @@ export async function startHubWithLeaves(n: number, opts: HubWithLeavesOptions =
 
 /**
  * Polls `cond` (sync or async) every `intervalMs` until it returns a truthy value, which is returned.
- * Exceptions thrown by `cond` count as "not yet". Rejects with the last error/value after `timeoutMs`.
+ * Exceptions thrown by `cond` count as "not yet". Rejects with the last error after `timeoutMs`.
+ * The harness's waitUntil, with the launcher's argument order.
  */
-export async function waitFor<T>(
+export function waitFor<T>(
   cond: () => T | Promise<T>,
   timeoutMs = 5000,
   { intervalMs = 25, what = 'condition' }: { intervalMs?: number; what?: string } = {},
 ): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  let lastErr: unknown;
-  for (;;) {
-    try {
-      const v = await cond();
-      if (v) return v as NonNullable<T>;
-    } catch (e) {
-      lastErr = e;
-    }
-    if (Date.now() >= deadline) {
-      const detail = lastErr instanceof Error ? `: ${lastErr.message}` : '';
-      throw new Error(`waitFor: ${what} not met within ${timeoutMs} ms${detail}`);
-    }
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
+  return waitUntil(cond, timeoutMs, what, intervalMs);
 }
 
 /** GET a monitoring endpoint (/varz, /leafz, /jsz …) as JSON. */
