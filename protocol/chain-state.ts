@@ -4,7 +4,7 @@ import { GENESIS_HASH } from './constants.js';
 import { recordSpoolEntry, type SpoolIndex } from './dm-spool-caps.js';
 import type { ChainEvent } from './event.js';
 import { applyRevocation, type Revocation } from './key-revocation.js';
-import { domainKey, domainOfEventType, lastSequence, setSequence, SIGNED_WRITE_DOMAINS } from './sequence-domains.js';
+import { domainOfEventType, lastSequence, setSequence, SIGNED_WRITE_DOMAINS } from './sequence-domains.js';
 
 export interface ChainState {
   length: number;
@@ -75,7 +75,6 @@ export function rebuildChainState(events: Iterable<ChainEvent>, saved: { dm?: Re
   return state;
 }
 
-export { domainKey };
 
 /** Plain-data form of a ChainState (for the incremental validator's checkpoint file). */
 export interface SerializedChainState {

@@ -2,7 +2,6 @@
 // original's validate_chain). Used by `infonet chain validate` and by store integrity checks.
 import { applyEvent, emptyChainState, type ChainState } from './chain-state.js';
 import type { Rejection } from './errors.js';
-import type { ChainEvent } from './event.js';
 import { validateReceivedEvent, type ValidationContext } from './validate-event.js';
 
 export type ChainVerdict =
@@ -25,4 +24,3 @@ export function validateChain(events: readonly unknown[], ctx: ValidationContext
   return { valid: true, count: state.length, head: state.head, state };
 }
 
-export type { ChainEvent };
