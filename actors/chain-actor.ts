@@ -5,7 +5,7 @@
 // rebuilt from LevelDB on start.
 import { Subject, type Observable } from 'rxjs';
 import { assign, createActor, enqueueActions, fromPromise, setup, type Actor } from 'xstate';
-import { payloadToSign, type AppendInput } from '../protocol/append-rules.js';
+import { payloadToSign, type AppendInput, type AppendRoute } from '../protocol/append-rules.js';
 import { signAppend } from '../protocol/local-sign.js';
 import { domainOfEventType, lastSequence } from '../protocol/sequence-domains.js';
 import { signaturePayload } from '../protocol/signature-payload.js';
@@ -228,13 +228,28 @@ export class ChainActor {
     this.failure ??= e;
   }
 
+  /** §2.8 public append of an externally signed event: gate_message / dm_message → `Unsupported event_type: <type>`. */
+  appendPublic(input: AppendInput): Promise<ChainEvent> {
+    return this.append(input, { route: 'public' });
+  }
+
+  /** §4.5 private gate append of an externally signed event (only gate_message). */
+  appendGate(input: AppendInput): Promise<ChainEvent> {
+    return this.append(input, { route: 'gate' });
+  }
+
+  /** §5.6 private DM append of an externally signed event (only dm_message). */
+  appendDm(input: AppendInput): Promise<ChainEvent> {
+    return this.append(input, { route: 'dm' });
+  }
+
   /**
-   * Append an externally signed event. `publicOnly` is the generic public path (§2.3), which refuses
-   * gate_message / dm_message; without it the type selects the gate or DM path.
+   * Append an externally signed event on the given route; without a route the type picks the rules
+   * (kept for callers that have not moved to the three routes above).
    */
-  append(input: AppendInput, opts: { publicOnly?: boolean } = {}): Promise<ChainEvent> {
+  append(input: AppendInput, opts: { route?: AppendRoute } = {}): Promise<ChainEvent> {
     return this.runSync('append', () => {
-      const r = this.ledger.appendSigned(input, { publicOnly: opts.publicOnly === true });
+      const r = this.ledger.appendSigned(input, opts.route ? { route: opts.route } : {});
       return { value: r.event, durable: r.durable };
     }, (event) => this.notices.next({ kind: 'appended', event }));
   }

@@ -39,8 +39,21 @@ export interface AppendOptions {
    * redundant verification. Externally signed input must never set this.
    */
   trustedSignature?: boolean;
-  /** The generic public append path (§2.3): private types must use their dedicated paths. */
-  publicOnly?: boolean;
+  /**
+   * Which append route the caller used: `public` (§2.8, refuses the private types, §2.3), `gate` (§4.5,
+   * only gate_message) or `dm` (§5.6, only dm_message). Omitted = routed by type (local signing only).
+   */
+  route?: AppendRoute;
+}
+
+export type AppendRoute = 'public' | 'gate' | 'dm';
+
+/** Does `route` admit `type`? Each route takes only its own types; unrouted local appends take all ten. */
+function routeAdmits(route: AppendRoute | undefined, type: string): boolean {
+  if (route === 'gate') return type === 'gate_message';
+  if (route === 'dm') return type === 'dm_message';
+  if (route === 'public') return isPublicEventType(type);
+  return isPublicEventType(type) || isPrivateEventType(type);
 }
 
 const fail = (code: ErrorCode, reason: string): Verdict => ({ kind: 'rejected', rejection: reject(code, reason) });
@@ -95,8 +108,7 @@ function normalizedOrReject(input: AppendInput, state: ChainState, ctx: Validati
 /** Decide a local append. On acceptance the returned event is complete (linked, timestamped, hashed). */
 export function validateLocalAppend(state: ChainState, input: AppendInput, ctx: ValidationContext, opts: AppendOptions = {}): Verdict {
   const type = input.event_type;
-  const isPrivate = isPrivateEventType(type);
-  if ((isPrivate && opts.publicOnly) || (!isPrivate && !isPublicEventType(type))) return fail(ErrorCodes.UNSUPPORTED_EVENT_TYPE, `Unsupported event_type: ${type}`);
+  if (!routeAdmits(opts.route, type)) return fail(ErrorCodes.UNSUPPORTED_EVENT_TYPE, `Unsupported event_type: ${type}`);
   if (!isPositiveInt(input.sequence)) return fail(ErrorCodes.INVALID_SEQUENCE, 'sequence is required and must be > 0');
   if (typeof input.node_id !== 'string' || !input.node_id) return fail(ErrorCodes.MISSING_FIELDS, 'node_id is required');
   const last = lastSequence(state, input.node_id, domainOfEventType(type));

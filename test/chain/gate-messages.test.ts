@@ -192,13 +192,18 @@ describe('gate messages', () => {
     expect(asPublic.kind).toBe('rejected');
     if (asPublic.kind === 'rejected') expect(asPublic.rejection.reason).toContain('plaintext');
     const node = await pool.fresh();
-    const viaPublic = await rejection(node.chain.append(signAppend(K1, 'gate_message', G(2), 1), { publicOnly: true }));
+    const viaPublic = await rejection(node.chain.appendPublic(signAppend(K1, 'gate_message', G(2), 1)));
     expect(viaPublic.reason).toBe('Unsupported event_type: gate_message');
-    const dmViaPublic = validateLocalAppend(emptyChainState(), signAppend(K1, 'dm_message', D('recipient-a', 'dm-1', T0), 1), ctxAt(T0), { publicOnly: true });
+    const dmViaPublic = validateLocalAppend(emptyChainState(), signAppend(K1, 'dm_message', D('recipient-a', 'dm-1', T0), 1), ctxAt(T0), { route: 'public' });
     expect(dmViaPublic.kind === 'rejected' && dmViaPublic.rejection.reason).toBe('Unsupported event_type: dm_message');
     const unsupported = { ...signAppend(K1, 'message', M('hello'), 1), event_type: 'not_a_type' };
     const r = await rejection(node.chain.append(unsupported));
     expect(r.reason).toContain('Unsupported event_type: not_a_type');
+    // Each private route takes only its own type.
+    const gateViaDm = await rejection(node.chain.appendDm(signAppend(K1, 'gate_message', G(2), 1)));
+    expect(gateViaDm.reason).toBe('Unsupported event_type: gate_message');
+    const messageViaGate = await rejection(node.chain.appendGate(signAppend(K1, 'message', M('hello'), 1)));
+    expect(messageViaGate.reason).toBe('Unsupported event_type: message');
     expect(node.chain.length).toBe(0);
   });
 
