@@ -59,6 +59,21 @@ export interface ScenarioReport {
   runDir?: string;
   /** Extra "name: value" lines (configuration, metrics). */
   notes?: Array<[string, string]>;
+  /** What happened when (ms since the run started): node kills/restarts, partitions, deliveries. */
+  timeline?: TimelineEntry[];
+  /** One entry per delivered message: when it became visible and its latency. */
+  deliveries?: Array<{ tMs: number; latencyMs: number; transport?: string }>;
+  /** Deliveries per transport kind (loopback, bus, onion, rns) — proves which transport carried the run. */
+  transportCounts?: Record<string, number>;
+  /** Counters per node (pushes, acks, pulls, syncs …) read from each node's status at the end. */
+  nodeCounters?: Record<string, Record<string, number>>;
+}
+
+export interface TimelineEntry {
+  tMs: number;
+  node: string;
+  kind: 'kill' | 'restart' | 'start' | 'stop' | 'partition' | 'heal' | 'deliver' | string;
+  detail?: string;
 }
 
 export const reportOk = (r: ScenarioReport): boolean => r.checks.length > 0 && r.checks.every((c) => c.ok);
