@@ -43,6 +43,22 @@ export function peerErrorCooldownS({ baseS, retryAfterS = 0 }: { baseS: number; 
   return Math.max(baseS, retryAfterS);
 }
 
+/**
+ * A peer that could not be reached at all (connection refused, no responders, no answer in time): the
+ * §9.6 failure cooldown (120 s) is meant for peers that answered badly. For a peer that is simply not up
+ * yet (start-up order) or cut off (partition) it kept healed peers out for minutes (issue 8: heads took
+ * 140–146 s to converge with a 5 s interval), so an unreachable peer waits one sync interval, never more
+ * than the spec's base. A contact from the peer clears even that (actors/sync-actor.ts `contact`).
+ */
+export function unreachableCooldownS({ baseS, syncIntervalS }: { baseS: number; syncIntervalS: number }): number {
+  return Math.max(1, Math.min(baseS, syncIntervalS));
+}
+
+/** Errors that mean "nobody answered" rather than "the peer answered with a failure". */
+export function isPeerUnreachable(err: unknown): boolean {
+  return err instanceof InfonetError && (err.code === ErrorCodes.UNAVAILABLE || err.code === ErrorCodes.TIMEOUT);
+}
+
 // ---- scheduler state -------------------------------------------------------------------------------
 
 export type SyncLastOutcome = 'never' | 'ok' | 'solo' | 'disabled' | 'error' | 'fork';
@@ -75,6 +91,8 @@ export type SyncOutcome =
       retryAfterS?: number;
       /** Set when the failing peer is a seed: its cooldown raises the ladder base (§9.6). */
       seedPeerCooldownS?: number;
+      /** Every peer tried was unreachable (nobody answered): the short ladder applies. */
+      unreachable?: boolean;
     };
 
 export type SyncScheduleSettings = Pick<PeerSettings, 'syncIntervalS' | 'syncFailureBackoffS'> & {
@@ -98,11 +116,17 @@ export function finishSync(
     };
   }
   const failures = state.consecutiveFailures + 1;
-  const baseS = Math.max(settings.syncFailureBackoffS, outcome.seedPeerCooldownS ?? 0);
+  // Unreachable peers: a ladder from one sync interval up to the spec's base (5, 10, 20, 40, 60, 60 … with
+  // a 5 s interval) so a node started before its peers, or cut off by a partition, finds them again quickly.
+  // Peers that answered with an error keep the §9.6 ladder (60, 120, 240 … 1800).
+  const short = outcome.kind === 'error' && outcome.unreachable === true && !outcome.seedPeerCooldownS;
+  const baseS = short
+    ? unreachableCooldownS({ baseS: settings.syncFailureBackoffS, syncIntervalS: settings.syncIntervalS })
+    : Math.max(settings.syncFailureBackoffS, outcome.seedPeerCooldownS ?? 0);
   const delay = nextSyncDelay({
     failures,
     baseS,
-    capS: settings.syncFailureCapS ?? SYNC_BACKOFF_CAP_S,
+    capS: short ? Math.max(baseS, settings.syncFailureBackoffS) : settings.syncFailureCapS ?? SYNC_BACKOFF_CAP_S,
     retryAfterS: outcome.retryAfterS ?? 0,
   });
   return {

@@ -1,14 +1,16 @@
-import { ErrorCodes } from '../../protocol/errors.js';
+import { ErrorCodes, InfonetError } from '../../protocol/errors.js';
 import {
   finishSync,
   initialSyncState,
   isPeerRateLimited,
+  isPeerUnreachable,
   nextSyncDelay,
   peerCooldownS,
   peerErrorCooldownS,
   peerHttpError,
   peerRateLimitedError,
   retryAfterOf,
+  unreachableCooldownS,
 } from '../../protocol/sync-backoff.js';
 
 const SETTINGS = { syncIntervalS: 300, syncFailureBackoffS: 60 };
@@ -116,5 +118,41 @@ describe('typed peer errors', () => {
   test('retryAfterOf ignores foreign errors', () => {
     expect(retryAfterOf(new Error('x'))).toBe(0);
     expect(retryAfterOf(undefined)).toBe(0);
+  });
+});
+
+describe('unreachable peers heal fast (issue 8 item 6)', () => {
+  const FAST = { syncIntervalS: 5, syncFailureBackoffS: 60 };
+
+  test('a peer nobody answered for waits one interval, never more than the spec base', () => {
+    expect(unreachableCooldownS({ baseS: 120, syncIntervalS: 5 })).toBe(5);
+    expect(unreachableCooldownS({ baseS: 120, syncIntervalS: 300 })).toBe(120);
+    expect(unreachableCooldownS({ baseS: 15, syncIntervalS: 0 })).toBe(1);
+  });
+
+  test('only transport failures count as unreachable; answered errors keep the §9.6 ladder', () => {
+    expect(isPeerUnreachable(new InfonetError(ErrorCodes.UNAVAILABLE, 'peer x unreachable: ECONNREFUSED'))).toBe(true);
+    expect(isPeerUnreachable(new InfonetError(ErrorCodes.TIMEOUT, 'peer x did not answer'))).toBe(true);
+    expect(isPeerUnreachable(peerHttpError(503, 'busy', 0))).toBe(false);
+    expect(isPeerUnreachable(peerRateLimitedError('p', 5, ''))).toBe(false);
+    expect(isPeerUnreachable(new Error('x'))).toBe(false);
+  });
+
+  test('finishSync: unreachable cycles climb from the interval to the base (5, 10, 20, 40, 60, 60)', () => {
+    let s = initialSyncState();
+    const dues: number[] = [];
+    for (let i = 0; i < 6; i++) {
+      s = finishSync(s, { kind: 'error', error: 'refused', unreachable: true }, START, FAST);
+      dues.push(s.nextSyncDueAt - START);
+    }
+    expect(dues).toEqual([5, 10, 20, 40, 60, 60]);
+    // An answered failure after that is back on the spec's ladder.
+    s = finishSync(s, { kind: 'error', error: 'HTTP 500' }, START, FAST);
+    expect(s.nextSyncDueAt - START).toBe(1800);
+  });
+
+  test('finishSync: a Retry-After hint still wins over the short ladder', () => {
+    const s = finishSync(initialSyncState(), { kind: 'error', error: 'refused', unreachable: true, retryAfterS: 90 }, START, FAST);
+    expect(s.nextSyncDueAt - START).toBe(90);
   });
 });
