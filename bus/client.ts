@@ -7,7 +7,7 @@
 //   await c.close();
 //
 // Discovery: InfonetClient.discover(nc) pings `$SRV.PING.infonet` and lists every node that answers.
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { Svcm, type ServiceIdentity } from '@nats-io/services';
 import { Observable } from 'rxjs';
 import type { AppendInput } from '../protocol/append-rules.js';
@@ -16,6 +16,7 @@ import { signAppend } from '../protocol/local-sign.js';
 import type { MailboxClaim } from '../protocol/mailbox-keys.js';
 import type { DepositRequest } from '../protocol/mailbox-rules.js';
 import { decodeSafe, requestTyped } from './codec.js';
+import { connectBus } from './connect.js';
 import {
   EXPORT_MAX_LIMIT, SERVICE_NAME, splitCommand, type CommandName, type CommandTypes, type EventKind, type EventTypes, type WireEvent,
 } from './commands.js';
@@ -39,9 +40,12 @@ export class InfonetClient {
 
   constructor(readonly nc: NatsConnection, readonly nodeId: string, readonly timeoutMs = 5000, private readonly ownsConnection = false) {}
 
-  /** Connects to `natsUrl` and targets `nodeId`. close() closes the connection. */
-  static async connect(natsUrl: string, nodeId: string, opts: { timeoutMs?: number; name?: string } = {}): Promise<InfonetClient> {
-    const nc = await connect({ servers: natsUrl, name: opts.name ?? 'infonet-client' });
+  /**
+   * Connects to `natsUrl` and targets `nodeId`. close() closes the connection. `creds`: a credentials file
+   * (bus/credentials.ts); default the operator credentials of a node this process started on that URL.
+   */
+  static async connect(natsUrl: string, nodeId: string, opts: { timeoutMs?: number; name?: string; creds?: string } = {}): Promise<InfonetClient> {
+    const nc = await connectBus(natsUrl, { creds: opts.creds, name: opts.name ?? 'infonet-client' });
     return new InfonetClient(nc, nodeId, opts.timeoutMs ?? 5000, true);
   }
 
