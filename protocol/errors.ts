@@ -55,6 +55,10 @@ export const ErrorCodes = {
   PEER_HTTP: 'peer_http',
   PRIVATE_TRANSPORT_REQUIRED: 'private_transport_required',
   TIMEOUT: 'timeout',
+  // MLS gates and DM sessions (issue 12, §11)
+  GATE_STATE_STALE: 'gate_state_stale',
+  GATE_LOCKED: 'gate_locked',
+  NOT_MEMBER: 'not_member',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
