@@ -6,6 +6,8 @@ import { createHash } from 'node:crypto';
 export const EPOCH_SECONDS = 21600;
 /** At most this many claims of one poll/count request are processed (§7.2). */
 export const MAX_CLAIMS = 32;
+/** A node id is `!sb_` + 32 hex = 36 characters; longer agent/recipient ids are refused (issue 8 item 3). */
+export const MAX_AGENT_ID_LENGTH = 36;
 
 export const sha256Hex = (s: string | Uint8Array): string => createHash('sha256').update(s).digest('hex');
 
@@ -45,8 +47,15 @@ export interface MailboxClaim {
   token?: string;
 }
 
-/** Agent → bound key per mailbox type ("<type>|<agent>" → SHA-256(token)). Node memory, not wire data. */
-export type MailboxBindings = Map<string, string>;
+/**
+ * Agent → bound key per mailbox type ("<type>|<agent>" → SHA-256(token)). Node memory, not wire data; the node
+ * uses a bounded implementation (protocol/mailbox-bindings.ts): losing a binding loses no mail, because a claim
+ * always opens SHA-256(token) as well.
+ */
+export interface MailboxBindings {
+  get(id: string): string | undefined;
+  set(id: string, boundKey: string): unknown;
+}
 
 const bindingId = (type: string, agentId: string): string => `${type}|${agentId}`;
 

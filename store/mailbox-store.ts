@@ -4,6 +4,7 @@
 //           are still purged on time and deadlines survive a restart
 //   mbxhyd  chain event_id → hydration time: a chain DM is deposited at most once, ever (§7.7.6)
 //   mbxmeta "pepper" → the node's MESH_DM_TOKEN_PEPPER when generated here (§7.2)
+//   mbxblk  "<recipient id>|<sender block ref>" → 1: recipient block lists (§7.5.1, protocol/block-list.ts)
 // Every write goes through the group committer, so callers can acknowledge after it resolves.
 // `loadKnownKeys()` (run once at open) keeps the set of mailbox keys that have a record in memory, so the hot
 // paths never ask LevelDB for a mailbox that cannot exist (a new mailbox on deposit, an unused claim key on poll).
@@ -25,6 +26,7 @@ export class MailboxStore {
   readonly due: Sublevel;
   readonly hydrated: Sublevel;
   readonly meta: Sublevel;
+  readonly blocks: Sublevel;
   readonly committer: GroupCommitter;
   /**
    * Keys that may have a record in `mbxbox`: every stored key after loadKnownKeys(), plus every key a put was
@@ -38,6 +40,7 @@ export class MailboxStore {
     this.due = sublevel(db, 'mbxdue');
     this.hydrated = sublevel(db, 'mbxhyd');
     this.meta = sublevel(db, 'mbxmeta');
+    this.blocks = sublevel(db, 'mbxblk');
     this.committer = committer ?? new GroupCommitter(db);
   }
 
@@ -94,6 +97,21 @@ export class MailboxStore {
 
   hydratedOps(eventIds: readonly string[], now: number): BatchOp[] {
     return eventIds.map((id) => ({ type: 'put', key: id, value: now, sublevel: this.hydrated }));
+  }
+
+  /** Every stored block as [recipient id, sender block ref] (refs never contain '|': "ref:" + hex). */
+  async loadBlocks(): Promise<Array<[string, string]>> {
+    const out: Array<[string, string]> = [];
+    for await (const k of this.blocks.keys() as AsyncIterable<string>) {
+      const i = k.lastIndexOf('|');
+      out.push([k.slice(0, i), k.slice(i + 1)]);
+    }
+    return out;
+  }
+
+  blockOps(recipientId: string, ref: string, blocked: boolean): BatchOp[] {
+    const key = `${recipientId}|${ref}`;
+    return [blocked ? { type: 'put', key, value: 1, sublevel: this.blocks } : { type: 'del', key, sublevel: this.blocks }];
   }
 
   async isHydrated(eventId: string): Promise<boolean> {
