@@ -9,11 +9,12 @@
 // - server_name must be stable across restarts (JetStream keys its state on it), so callers always supply it.
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, type WriteStream } from 'node:fs';
+import { chmodSync, createWriteStream, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, type WriteStream } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { delimiter, join, relative } from 'node:path';
 import { ErrorCodes, InfonetError } from '../protocol/errors.js';
+import { renderAuthorization, type AuthUser } from './permissions.js';
 
 export const NATS_INSTALL_HINT =
   'nats-server was not found on PATH nor at /usr/sbin/nats-server or /usr/bin/nats-server. ' +
@@ -91,6 +92,14 @@ export interface NatsServerOptions {
   leafListen?: boolean | { port?: number; host?: string };
   /** Hubs to connect to as a leaf, e.g. ["nats-leaf://10.0.0.5:7422"]. */
   leafRemotes?: string[];
+  /** User/password the leaf link presents to its hub(s) (issued by `infonet hub issue-leaf`). */
+  leafCredentials?: { user: string; password: string };
+  /**
+   * Client authentication (docs/bus-auth.md): the users and their subject permissions, or a file holding the
+   * `authorization {}` block (included, so it can be rewritten and reloaded with SIGHUP while the server runs).
+   * Omitted: no authentication (test servers that ask for none).
+   */
+  authorization?: AuthUser[] | { includeFile: string };
   /** HTTP monitoring (/varz, /leafz, /jsz …). `true` (default) picks a free port; false disables; number fixes it. */
   monitor?: boolean | number;
   /** Append the server's log to this file (it is also kept in memory for error messages). */
@@ -149,6 +158,20 @@ function sizeValue(v: string | number): string {
   return typeof v === 'number' ? String(v) : v;
 }
 
+/** `nats-leaf://host:port` → `nats-leaf://user:password@host:port` (URL-encoded; an existing user part is kept). */
+function withUserInfo(url: string, c: { user: string; password: string } | undefined): string {
+  if (!c) return url;
+  try {
+    const u = new URL(url);
+    if (u.username) return url;
+    u.username = encodeURIComponent(c.user);
+    u.password = encodeURIComponent(c.password);
+    return u.toString().replace(/\/$/, '');
+  } catch {
+    throw new InfonetError(ErrorCodes.BAD_INPUT, `invalid leaf url: ${JSON.stringify(url)}`);
+  }
+}
+
 interface ResolvedPorts {
   port: number;
   leafPort?: number;
@@ -178,10 +201,13 @@ export function renderConfig(opts: NatsServerOptions, ports: ResolvedPorts): { t
   const leaf: string[] = [];
   if (ports.leafPort !== undefined) leaf.push(`listen: ${q(`${ports.leafHost ?? host}:${ports.leafPort}`)}`);
   if (opts.leafRemotes?.length) {
-    const remotes = opts.leafRemotes.map((u) => `{ url: ${q(u)} }`).join(', ');
+    const remotes = opts.leafRemotes.map((u) => `{ url: ${q(withUserInfo(u, opts.leafCredentials))} }`).join(', ');
     leaf.push(`remotes: [ ${remotes} ]`);
   }
   if (leaf.length) lines.push(`leafnodes {\n  ${leaf.join('\n  ')}\n}`);
+  if (Array.isArray(opts.authorization)) lines.push(renderAuthorization(opts.authorization));
+  // nats-server resolves include paths relative to the config file's directory
+  else if (opts.authorization) lines.push(`include ${q(relative(opts.configDir ?? '.', opts.authorization.includeFile))}`);
   if (opts.extraConfig) lines.push(opts.extraConfig);
   return { text: lines.join('\n') + '\n', domain };
 }
@@ -303,8 +329,10 @@ async function startOnce(bin: string, opts: NatsServerOptions): Promise<NatsServ
   const configDir = opts.configDir ?? mkdtempSync(join(tmpdir(), `infonet-nats-${opts.serverName}-`));
   mkdirSync(configDir, { recursive: true });
   const configFile = join(configDir, `${opts.serverName}.conf`);
-  const { text, domain } = renderConfig(opts, ports);
-  writeFileSync(configFile, text);
+  const { text, domain } = renderConfig({ ...opts, configDir }, ports);
+  // mode 600: the config may hold leaf passwords and the users' public keys
+  writeFileSync(configFile, text, { mode: 0o600 });
+  chmodSync(configFile, 0o600);
 
   const cleanupConfig = (): void => {
     if (ownConfigDir) rmSync(configDir, { recursive: true, force: true });

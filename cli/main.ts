@@ -30,7 +30,7 @@ const commands: Record<string, () => Promise<Command>> = {
   chain: async () => chainCommand,
   dm: async () => (await import('./dm.js')).dmCommand,
   node: async () => (await import('./node.js')).nodeCommand,
-  hub: async () => (await import('../bus/hub.js')).hubCommand,
+  hub: async () => (await import('./hub.js')).hubCommand,
   status: async () => (await import('./node.js')).statusCommand,
   record: async () => (await import('./node.js')).recordCliCommand,
   replay: async () => (await import('./node.js')).replayCliCommand,

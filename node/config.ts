@@ -10,7 +10,8 @@ import { resolve } from 'node:path';
 import { ErrorCodes, InfonetError } from '../protocol/errors.js';
 import { loadSettings, type Env, type Settings } from '../protocol/settings.js';
 
-export type ConfigKey = 'data' | 'nats' | 'leaf' | 'natsPort' | 'httpHost' | 'httpPort' | 'logLevel' | 'commandTimeoutMs' | 'quarantineCorrupt';
+export type ConfigKey =
+  | 'data' | 'nats' | 'creds' | 'leaf' | 'leafCreds' | 'natsPort' | 'httpHost' | 'httpPort' | 'logLevel' | 'commandTimeoutMs' | 'quarantineCorrupt';
 
 export interface ConfigRow {
   key: string;
@@ -32,9 +33,17 @@ export const NODE_CONFIG: Record<ConfigKey, ConfigRow & { kind: 'string' | 'int'
     key: 'nats', flag: '--nats URL', env: 'INFONET_NATS_URL', file: 'nats.url', default: '(embedded)', kind: 'string',
     description: 'Join an existing NATS server/cluster. Empty: start an embedded nats-server on a free loopback port with JetStream in `<data>/nats`.',
   },
+  creds: {
+    key: 'creds', flag: '--creds FILE', env: 'INFONET_NATS_CREDS', file: 'nats.creds', default: '(none)', kind: 'string',
+    description: 'Credentials for --nats URL (nkey seed file or JSON {user, password}; docs/bus-auth.md). The embedded server needs none: its credentials are generated into `<data>/nats/auth/`.',
+  },
   leaf: {
     key: 'leaf', flag: '--leaf URL', env: 'INFONET_LEAF', file: 'nats.leaf', default: '(none)', kind: 'string',
     description: 'Make the embedded server a leaf of this hub (`nats-leaf://HOST:PORT`, see `infonet hub run`). Comma-separated for several hubs. Ignored with --nats.',
+  },
+  leafCreds: {
+    key: 'leafCreds', flag: '--leaf-creds FILE', env: 'INFONET_LEAF_CREDS', file: 'nats.leafCreds', default: '(none)', kind: 'string',
+    description: 'Leaf credential issued by the hub (`infonet hub issue-leaf`); the leaf link presents it. Required by an authenticated hub.',
   },
   natsPort: {
     key: 'natsPort', flag: '--nats-port N', env: 'INFONET_NATS_PORT', file: 'nats.port', default: '0', kind: 'int',
@@ -101,8 +110,12 @@ export interface NodeConfig {
   data: string;
   /** Empty = embedded server. */
   nats: string;
+  /** Credentials file for `nats` ('' = none). */
+  creds: string;
   /** Leaf remotes for the embedded server. */
   leaf: string[];
+  /** Leaf credential file for the remotes ('' = none). */
+  leafCreds: string;
   natsPort: number;
   httpHost: string;
   httpPort: number;
@@ -191,6 +204,8 @@ export function resolveConfig(opts: { flags?: ConfigFlags; env?: Env; file?: Rec
   return {
     data: raw.data ? resolve(raw.data) : '',
     nats: raw.nats,
+    creds: raw.creds ? resolve(raw.creds) : '',
+    leafCreds: raw.leafCreds ? resolve(raw.leafCreds) : '',
     leaf: raw.leaf ? raw.leaf.split(',').map((s) => s.trim()).filter(Boolean) : [],
     natsPort,
     httpHost: raw.httpHost || '127.0.0.1',

@@ -5,7 +5,10 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { requestTyped, toReply, decodeRequest } from '../../bus/codec.js';
 import { cmdSubject } from '../../bus/subjects.js';
-import { startHub, hubCommand } from '../../bus/hub.js';
+import { issueLeafCredential, startHub } from '../../bus/hub.js';
+import { connectBus } from '../../bus/connect.js';
+import { readCredsFile } from '../../bus/credentials.js';
+import { hubCommand } from '../../cli/hub.js';
 import { startHubWithLeaves, stopAll, waitForLeafConnected, waitForResponder, startServer, type Federation } from '../helpers/nats.js';
 
 describe('hub with two leaves', () => {
@@ -72,13 +75,16 @@ describe('hub (infonet hub run)', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('startHub opens a client and a leaf listener; a leaf joins it', async () => {
+  it('startHub opens an authenticated client and leaf listener; a leaf joins with an issued credential', async () => {
     const hub = await startHub({ dataDir: dir });
     try {
       expect(hub.leafUrl).toMatch(/^nats-leaf:\/\/127\.0\.0\.1:\d+$/);
-      const leaf = await startServer({ leafRemotes: [hub.leafUrl] });
+      await expect(connect({ servers: hub.clientUrl })).rejects.toThrow(/Authorization/i);
+      const creds = readCredsFile(issueLeafCredential(dir, { name: 'L1', nodeId: '!sb_leaf1' }));
+      if (creds.kind !== 'user') throw new Error('leaf credential is user/password');
+      const leaf = await startServer({ leafRemotes: [hub.leafUrl], leafCredentials: creds });
       await waitForLeafConnected(hub.server, 1);
-      const nc = await connect({ servers: leaf.clientUrl });
+      const nc = await connectBus(hub.clientUrl, { creds: hub.adminCreds });
       const js = jetstream(nc, { domain: hub.domain });
       const jsm = await jetstreamManager(nc, { domain: hub.domain });
       await jsm.streams.add({ name: 'H', subjects: ['h.>'] });
@@ -95,7 +101,7 @@ describe('hub (infonet hub run)', () => {
     const done = hubCommand(['run', '--data', dir, '--domain', 'hub2'], { out: (l) => lines.push(l), err: (l) => lines.push(l) });
     const { waitFor } = await import('../helpers/nats.js');
     await waitFor(() => lines.some((l) => l.startsWith('leaf url:')), 10_000);
-    expect(lines.some((l) => /^client url: nats:\/\/127\.0\.0\.1:\d+$/.test(l))).toBe(true);
+    expect(lines.some((l) => /^client url: nats:\/\/127\.0\.0\.1:\d+ /.test(l))).toBe(true);
     process.emit('SIGTERM', 'SIGTERM');
     await expect(done).resolves.toBe(0);
   });
