@@ -15,16 +15,18 @@
 // nodeId, identity and logger, and `onStop(fn)` to join the graceful shutdown.
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { pino, type Logger } from 'pino';
 import type { Subscription } from 'rxjs';
 import { ChainActor } from '../actors/chain-actor.js';
 import { openChainAt } from '../actors/open-chain.js';
 import { MailboxRegistry } from '../actors/mailbox-registry.js';
 import { type NodeStatus } from '../bus/commands.js';
-import { startNatsServer, type NatsServerHandle } from '../bus/nats-server.js';
+import { connectBus } from '../bus/connect.js';
+import type { BusCredentials } from '../bus/credentials.js';
+import { startEmbeddedServer } from '../bus/embedded.js';
+import type { NatsServerHandle } from '../bus/nats-server.js';
 import { INFONET_VERSION, startBusService, startEventPublisher, type BusService, type EventPublisher } from '../bus/service.js';
-import { encodeNodeToken } from '../bus/subjects.js';
 import { systemClock, type Clock } from '../protocol/clock.js';
 import { ErrorCodes, InfonetError } from '../protocol/errors.js';
 import type { ChainEvent } from '../protocol/event.js';
@@ -158,30 +160,28 @@ export class InfonetNode {
     const hydrated = await this.hydrateWholeChain();
     log.info({ height: this.chain.length, head: this.chain.head, hydrated, previousRun: this.chain.previousRun }, 'chain open');
 
+    let serviceCreds: BusCredentials | undefined;
     try {
       if (this.config.nats) {
         this.natsUrl = this.config.nats;
       } else {
         const natsDir = join(this.dataDir, 'nats');
         mkdirSync(natsDir, { recursive: true });
-        // Stable server name derived from the node id: JetStream keys its state on it (toolchain notes).
-        this.natsServer = await startNatsServer({
-          serverName: `infonet-${encodeNodeToken(this.nodeId).replace(/[^A-Za-z0-9_-]/g, '_')}`.slice(0, 64),
-          port: this.config.natsPort,
-          jetstream: { storeDir: join(natsDir, 'jetstream') },
-          ...(this.config.leaf.length ? { leafRemotes: this.config.leaf } : {}),
-          configDir: natsDir,
-          pidFile: join(natsDir, 'nats-server.pid'),
-          logFile: join(natsDir, 'server.log'),
-          monitor: false,
+        // Authenticated (docs/bus-auth.md): credentials generated into <data>/nats/auth; the node uses its service one.
+        const embedded = await startEmbeddedServer({
+          natsDir, nodeId: this.nodeId, port: this.config.natsPort, leaf: this.config.leaf, leafCreds: this.config.leafCreds || undefined,
         });
+        this.natsServer = embedded.server;
+        serviceCreds = embedded.creds.roles.service;
         this.natsUrl = this.natsServer.clientUrl;
         log.info({ url: this.natsUrl, leaf: this.config.leaf, pid: this.natsServer.pid }, 'embedded nats-server started');
         void this.natsServer.exited.then((x) => {
           if (!this.stopping) log.error({ ...x, tail: this.natsServer?.logTail().slice(-2000) }, 'embedded nats-server exited');
         });
       }
-      this.nc = await connect({ servers: this.natsUrl, name: `infonet-node ${this.nodeId}`, maxReconnectAttempts: -1 });
+      this.nc = await connectBus(this.natsUrl, {
+        creds: serviceCreds ?? (this.config.creds || undefined), name: `infonet-node ${this.nodeId}`, options: { maxReconnectAttempts: -1 },
+      });
       this.replication = await startReplication(this);
       this.publisher = startEventPublisher(this.nc, this.nodeId, this.chain, this.mailboxes, log);
       this.service = await startBusService(this.nc, { nodeId: this.nodeId, chain: this.chain, mailboxes: this.mailboxes, status: () => this.status() }, log);
