@@ -30,8 +30,29 @@ export function classifySyncAnswer(answer: ForkAnswer, hasId: (id: string) => bo
   return 'forked';
 }
 
+/** Bound on the peer chain fetched into memory for a rebuild (~1 KB per event). A longer peer chain is
+ * rebuilt in part; own events are re-appended by the later sync that reaches the peer's head. */
+export const REBUILD_FETCH_MAX_EVENTS = 5000;
+
 /** Whether a real fork may rebuild the local chain from the peer (the original's short-chain rule). */
 export const mayRebuildFromPeer = (localLength: number): boolean => localLength < SMALL_FORK_RESET_BELOW;
+
+export interface ChainSummary {
+  length: number;
+  head: string;
+}
+
+/**
+ * Of two short forked chains exactly one side may rebuild, or two nodes that appended concurrently would each
+ * adopt the other's chain and fork again (ping-pong). The peer's chain wins when it is not short (it cannot
+ * rebuild itself), longer, or equally long with the smaller head id; otherwise this node keeps its chain and the
+ * peer, applying the same rule, rebuilds from it. `complete` = the whole peer chain was fetched.
+ */
+export function peerChainWins(peer: ChainSummary & { complete: boolean }, local: ChainSummary): boolean {
+  if (!peer.complete || !mayRebuildFromPeer(peer.length)) return true;
+  if (peer.length !== local.length) return peer.length > local.length;
+  return peer.head < local.head;
+}
 
 /** The fields of a chain event this module needs (a wire-form ChainEvent satisfies it). */
 export interface EventRef {
@@ -97,7 +118,7 @@ export function mergeKeptAside<E extends EventRef>(
   current: readonly KeptAsideEntry<E>[],
   added: readonly KeptAsideEntry<E>[],
   max = KEPT_ASIDE_MAX,
-): { entries: KeptAsideEntry<E>[]; overflow: number } {
+): { entries: KeptAsideEntry<E>[]; overflow: number; added: number; dropped: KeptAsideEntry<E>[] } {
   const seen = new Set(current.map((k) => signedIdentity(k.event)));
   const merged = [...current];
   for (const a of added) {
@@ -107,7 +128,7 @@ export function mergeKeptAside<E extends EventRef>(
     merged.push(a);
   }
   const overflow = Math.max(0, merged.length - max);
-  return { entries: merged.slice(overflow), overflow };
+  return { entries: merged.slice(overflow), overflow, added: merged.length - current.length, dropped: merged.slice(0, overflow) };
 }
 
 export type OfferAction = 'present' | 'reappend' | 'ingest' | 'wait';

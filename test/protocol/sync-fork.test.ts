@@ -1,7 +1,7 @@
 // §9.3 client loop item 2 [tightening]: behind ≠ forked; what a rebuild keeps (issue 8 item 6).
 import { GENESIS_HASH } from '../../protocol/constants.js';
 import {
-  classifySyncAnswer, KEPT_ASIDE_MAX, mayRebuildFromPeer, mergeKeptAside, offerAction, planRebuild, signedIdentity,
+  peerChainWins, classifySyncAnswer, KEPT_ASIDE_MAX, mayRebuildFromPeer, mergeKeptAside, offerAction, planRebuild, signedIdentity,
   type KeptAsideEntry,
 } from '../../protocol/sync-fork.js';
 
@@ -30,6 +30,22 @@ describe('classifySyncAnswer', () => {
   });
 });
 
+describe('peerChainWins (exactly one side of a short fork rebuilds)', () => {
+  test('a long, incomplete or longer peer chain wins; equal lengths go to the smaller head id', () => {
+    expect(peerChainWins({ length: 20, head: 'z', complete: true }, { length: 3, head: 'a' })).toBe(true);
+    expect(peerChainWins({ length: 2, head: 'z', complete: false }, { length: 3, head: 'a' })).toBe(true);
+    expect(peerChainWins({ length: 4, head: 'z', complete: true }, { length: 3, head: 'a' })).toBe(true);
+    expect(peerChainWins({ length: 2, head: 'a', complete: true }, { length: 3, head: 'z' })).toBe(false);
+    expect(peerChainWins({ length: 3, head: 'a', complete: true }, { length: 3, head: 'b' })).toBe(true);
+    expect(peerChainWins({ length: 3, head: 'b', complete: true }, { length: 3, head: 'a' })).toBe(false);
+  });
+  test('the rule is antisymmetric: of two short chains exactly one side wins', () => {
+    const x = { length: 5, head: 'h1' };
+    const y = { length: 5, head: 'h2' };
+    expect(peerChainWins({ ...x, complete: true }, y)).not.toBe(peerChainWins({ ...y, complete: true }, x));
+  });
+});
+
 const ev = (event_id: string, node_id: string, signature = `sig-${event_id}`, prev_hash = 'p') =>
   ({ event_id, node_id, signature, event_type: 'message', prev_hash });
 
@@ -50,11 +66,12 @@ describe('kept-aside set', () => {
 
   test('merge skips entries already kept and is bounded, reporting what the bound pushed out', () => {
     const a = mergeKeptAside([entry('e1')], [entry('e1'), entry('e2')]);
-    expect(a).toEqual({ entries: [entry('e1'), entry('e2')], overflow: 0 });
+    expect(a).toEqual({ entries: [entry('e1'), entry('e2')], overflow: 0, added: 1, dropped: [] });
     const many = Array.from({ length: KEPT_ASIDE_MAX + 3 }, (_, i) => entry(`m${i}`));
     const b = mergeKeptAside([], many);
     expect(b.entries).toHaveLength(KEPT_ASIDE_MAX);
     expect(b.overflow).toBe(3);
+    expect(b.dropped.map((k) => k.event.event_id)).toEqual(['m0', 'm1', 'm2']);
     expect(b.entries[0].event.event_id).toBe('m3');
   });
 
