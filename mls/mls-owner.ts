@@ -1,0 +1,807 @@
+// The node's one MLS owner (spec §11.8): it holds every gate group and DM session state of the node, runs every MLS
+// operation one at a time (a serial command queue — MLS state is a ratchet, two concurrent operations on one group
+// would fork it), persists the state after every change and restores it on start.
+//
+// Durability choice ("state first, pending marker, finalise"): an operation that both advances MLS state and puts
+// events on the chain first writes the new state *and* the exact events it is about to append (a pending marker) in
+// one fsync'd batch, then appends them, then clears the marker. After a crash the marker is finalised on start:
+// events of the marker that are not in the chain yet are appended again (same bytes), the Welcome re-deposited
+// (deposits are idempotent by msg_id). Writing the state first means a key or generation is never used twice after a
+// crash (AES-GCM nonce reuse); a lost application post only leaves an unused generation, which receivers skip.
+//
+// Fail closed: a gate whose stored record does not open or whose state does not decode is *locked* — listed with the
+// error, every operation on it refused with gate_locked — and never recreated; other gates work normally.
+//
+// Carriage of membership changes: a Commit is an MLS PrivateMessage of the old epoch, framed exactly like a post
+// (§11.5 buckets, fragments when larger than one event) and appended as a `gate_message`; every member processes the
+// gate's events in chain order, so commits and posts interleave as the chain orders them. The node skips its own
+// events (it already applied them when it made them).
+import { createHash, randomBytes } from 'node:crypto';
+import type { ClientState, PrivateKeyPackage } from 'ts-mls';
+import { ErrorCodes, InfonetError } from '../protocol/errors.js';
+import type { ChainEvent } from '../protocol/event.js';
+import {
+  frameForGate, normalizeGateId, padToBucket, parseGateCiphertext, senderRef, unpadBucket, unwrapDmPlaintext,
+  wrapDmPlaintext, MLS_WIRE_PREFIX, type GateDirectoryRecord,
+} from '../protocol/mls-framing.js';
+import type { DepositRequest, PolledMessage } from '../protocol/mailbox-rules.js';
+import { generateWelcomeKeypair, sealWelcome, unsealWelcome } from '../protocol/welcome-seal.js';
+import { MlsRecordUnreadable, type MlsOp, type MlsStore } from '../store/mls-store.js';
+import * as mls from './mls-engine.js';
+import type { MlsHost } from './host.js';
+
+const bad = (reason: string): never => {
+  throw new InfonetError(ErrorCodes.BAD_INPUT, reason);
+};
+const b64 = (u: Uint8Array): string => Buffer.from(u).toString('base64');
+const unb64 = (s: string): Uint8Array => new Uint8Array(Buffer.from(String(s ?? ''), 'base64'));
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+const sha256Hex = (s: string | Uint8Array): string => createHash('sha256').update(s).digest('hex');
+
+/** Bounds on what callers and peers can grow. */
+export const LIMITS = {
+  bodyBytes: 4096,
+  keyPackagesPerPersona: 32,
+  partialFragments: 16,
+  fragmentsPerMessage: 64,
+  readPage: 500,
+  personaName: /^[A-Za-z0-9._@-]{1,64}$/,
+};
+
+interface Persona {
+  name: string;
+  sig_pub: Uint8Array;
+  sig_key: Uint8Array;
+  recipient_id: string;
+  /** Secret claim token of the persona's `requests` mailbox (§7.2: a claim needs a token). */
+  claim_token: string;
+}
+
+interface KeyPackageRecord {
+  persona: string;
+  purpose: 'gate' | 'dm';
+  welcome_dh_pub: string;
+  welcome_priv: string;
+  public: Uint8Array;
+  private: PrivateKeyPackage;
+  created_at: number;
+}
+
+interface PendingCommit {
+  payloads: Array<Record<string, unknown>>;
+  deposit?: DepositRequest;
+}
+
+export interface GateRecord {
+  gate_id: string;
+  display_name: string;
+  rules: Record<string, unknown>;
+  persona: string;
+  created_at: number;
+  /** gate_create appended (creator only; false between the state write and the append). */
+  announced: boolean;
+  joined_epoch: number;
+  /** Chain height up to which this gate's events were processed. */
+  cursor: number;
+  state: Uint8Array;
+  last_post_at: number | null;
+  views: number;
+  failed: number;
+  stale: number;
+  fragments: Record<string, { count: number; parts: Record<string, Uint8Array> }>;
+  pending?: PendingCommit;
+}
+
+export interface ViewEntry {
+  n: number;
+  event_id: string;
+  height: number;
+  sender: string;
+  sender_ref: string;
+  sender_ref_ok: boolean;
+  msg_id: string;
+  body: string;
+  sent_at: number;
+  epoch: number;
+  own: boolean;
+  /** The event's claimed epoch did not match the MLS message's epoch (§11.2). */
+  stale?: boolean;
+}
+
+interface SessionRecord {
+  session_id: string;
+  alias: string;
+  peer_alias: string;
+  peer_recipient_id: string;
+  /** Token of the `shared` mailbox the peer reads (set once the peer told us); until then `request` delivery. */
+  peer_token: string;
+  /** Token of the `shared` mailbox we read for this session. */
+  own_token: string;
+  state: Uint8Array;
+  views: number;
+}
+
+type GateSlot = { rec: GateRecord; state: ClientState } | { locked: string; gate_id: string };
+interface DirEntry {
+  display_name: string;
+  rules: Record<string, unknown>;
+  /** Heights of every gate_message of the gate; `foreign`: those another node wrote (what this node decrypts). */
+  heights: number[];
+  foreign: number[];
+  last_at: number | null;
+  created_by?: string;
+}
+
+interface InnerMessage { v: 1; id: string; from: string; body: string; ts: number; reply_token?: string }
+
+const gateKey = (g: string): string => `g:${g}`;
+const viewKey = (g: string, n: number): string => `v:${g}:${n.toString().padStart(10, '0')}`;
+const sessionKey = (s: string): string => `d:${s}`;
+const dmViewKey = (s: string, n: number): string => `dv:${s}:${n.toString().padStart(10, '0')}`;
+
+function parseInner(bytes: Uint8Array): InnerMessage {
+  const o = JSON.parse(dec.decode(unwrapDmPlaintext(bytes))) as InnerMessage;
+  if (!o || typeof o.id !== 'string' || typeof o.from !== 'string' || typeof o.body !== 'string') throw new Error('bad inner message');
+  return o;
+}
+
+function checkBody(text: unknown): string {
+  if (typeof text !== 'string' || text.length === 0) bad('text is required');
+  if (enc.encode(text as string).length > LIMITS.bodyBytes) bad(`text exceeds ${LIMITS.bodyBytes} bytes`);
+  return text as string;
+}
+
+export class MlsOwner {
+  private tail: Promise<unknown> = Promise.resolve();
+  private readonly gates = new Map<string, GateSlot>();
+  private readonly personas = new Map<string, Persona>();
+  private readonly sessions = new Map<string, { rec: SessionRecord; state: ClientState }>();
+  private readonly directory = new Map<string, DirEntry>();
+  private indexedHeight = 0;
+  private closed = false;
+  /** Records that failed to open at start (gate records are shown as locked gates). */
+  readonly unreadable: string[] = [];
+
+  private constructor(readonly store: MlsStore, readonly host: MlsHost) {}
+
+  /** Restores every persona, gate and session; finalises pending commits; never recreates what fails to load. */
+  static async open(store: MlsStore, host: MlsHost): Promise<MlsOwner> {
+    const o = new MlsOwner(store, host);
+    for (const p of await store.list<Persona>('p:')) if (p.value) o.personas.set(p.value.name, p.value); else o.unreadable.push(p.key);
+    for (const g of await store.list<GateRecord>('g:')) {
+      const id = g.key.slice(2);
+      if (!g.value) {
+        o.gates.set(id, { locked: g.error ?? 'unreadable', gate_id: id });
+        o.unreadable.push(g.key);
+        continue;
+      }
+      try {
+        o.gates.set(id, { rec: g.value, state: mls.decodeState(g.value.state) });
+      } catch (e) {
+        o.gates.set(id, { locked: `stored MLS state does not load: ${(e as Error).message}`, gate_id: id });
+      }
+    }
+    for (const s of await store.list<SessionRecord>('d:')) {
+      if (!s.value) { o.unreadable.push(s.key); continue; }
+      try {
+        o.sessions.set(s.value.session_id, { rec: s.value, state: mls.decodeState(s.value.state) });
+      } catch {
+        o.unreadable.push(s.key);
+      }
+    }
+    await o.serial(async () => {
+      for (const slot of o.gates.values()) {
+        if (!('rec' in slot)) continue;
+        if (!slot.rec.announced) await o.announce(slot);
+        if (slot.rec.pending) await o.finalise(slot);
+      }
+    });
+    return o;
+  }
+
+  /** Runs `fn` after every earlier operation (the owner's one queue). */
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.closed) return Promise.reject(new InfonetError(ErrorCodes.UNAVAILABLE, 'MLS owner is stopping'));
+    const p = this.tail.then(fn);
+    this.tail = p.catch(() => undefined);
+    return p;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.tail;
+  }
+
+  // ── personas and key packages ──────────────────────────────────────────────────────────────────────────────────
+
+  private async persona(name: unknown): Promise<Persona> {
+    const n = String(name ?? '').trim();
+    if (!LIMITS.personaName.test(n)) bad('persona must be 1-64 characters of A-Z a-z 0-9 . _ @ -');
+    let p = this.personas.get(n);
+    if (!p) {
+      const keys = await mls.newSignatureKeys();
+      p = { name: n, sig_pub: keys.publicKey, sig_key: keys.signKey, recipient_id: `mls-${sha256Hex(keys.publicKey).slice(0, 32)}`, claim_token: randomBytes(24).toString('hex') };
+      await this.store.write([{ key: `p:${n}`, value: p }]);
+      this.personas.set(n, p);
+    }
+    return p;
+  }
+
+  /** §11.7: a key package for joining (gate) or for a DM session (alias), plus the X25519 welcome_dh_pub. */
+  keyPackage(body: { persona?: unknown; alias?: unknown; purpose?: 'gate' | 'dm' }): Promise<Record<string, unknown>> {
+    return this.serial(async () => {
+      const purpose = body.purpose ?? 'gate';
+      const p = await this.persona(body.persona ?? body.alias);
+      const kp = await mls.newKeyPackage(p.name, { publicKey: p.sig_pub, signKey: p.sig_key });
+      const dh = generateWelcomeKeypair();
+      const rec: KeyPackageRecord = {
+        persona: p.name, purpose, welcome_dh_pub: dh.publicHex, welcome_priv: dh.privateHex,
+        public: kp.publicBytes, private: kp.privatePackage, created_at: this.host.now(),
+      };
+      const ops: MlsOp[] = [{ key: `k:${dh.publicHex}`, value: rec }];
+      // Bounded: the oldest unused key packages of this persona go first.
+      const mine = (await this.store.list<KeyPackageRecord>('k:')).filter((r) => r.value?.persona === p.name)
+        .sort((a, b) => (a.value!.created_at - b.value!.created_at));
+      for (const old of mine.slice(0, Math.max(0, mine.length - LIMITS.keyPackagesPerPersona + 1))) ops.push({ key: old.key, delete: true });
+      await this.store.write(ops);
+      return {
+        ok: true, persona: p.name, alias: p.name, recipient_id: p.recipient_id,
+        mls_key_package: b64(kp.publicBytes), welcome_dh_pub: dh.publicHex,
+      };
+    });
+  }
+
+  // ── gate directory (chain index) ───────────────────────────────────────────────────────────────────────────────
+
+  /** Indexes gate_create and gate_message events appended since the last look (heights only: no decryption). */
+  private async refreshIndex(): Promise<void> {
+    const len = this.host.chainLength();
+    if (len < this.indexedHeight) { this.directory.clear(); this.indexedHeight = 0; } // chain reset (fork recovery)
+    while (this.indexedHeight < len) {
+      const events = await this.host.readRange(this.indexedHeight, Math.min(1000, len - this.indexedHeight));
+      if (events.length === 0) break;
+      events.forEach((ev, i) => this.indexEvent(ev, this.indexedHeight + i));
+      this.indexedHeight += events.length;
+    }
+  }
+
+  private dirEntry(gate: string): DirEntry {
+    let d = this.directory.get(gate);
+    if (!d) this.directory.set(gate, (d = { display_name: '', rules: {}, heights: [], foreign: [], last_at: null }));
+    return d;
+  }
+
+  private indexEvent(ev: ChainEvent, height: number): void {
+    const p = ev.payload as Record<string, unknown>;
+    if (ev.event_type === 'gate_create' && typeof p.gate_id === 'string') {
+      const d = this.dirEntry(p.gate_id);
+      if (!d.created_by) {
+        d.display_name = String(p.display_name ?? '');
+        d.rules = (p.rules && typeof p.rules === 'object' ? p.rules : {}) as Record<string, unknown>;
+        d.created_by = ev.node_id;
+      }
+    } else if (ev.event_type === 'gate_message' && typeof p.gate === 'string') {
+      const d = this.dirEntry(p.gate);
+      d.heights.push(height);
+      if (ev.node_id !== this.host.nodeId) d.foreign.push(height);
+      d.last_at = Math.max(d.last_at ?? 0, Number(ev.timestamp));
+    }
+  }
+
+  private directoryRecord(gate: string): GateDirectoryRecord {
+    const d = this.directory.get(gate);
+    const slot = this.gates.get(gate);
+    const base = { gate_id: gate, display_name: d?.display_name ?? '', rules: d?.rules ?? {} };
+    if (slot && 'locked' in slot) {
+      return { ...base, member: false, epoch: 0, member_count: 0, last_post_at: d?.last_at ?? null, waiting: d?.heights.length ?? 0, locked: slot.locked };
+    }
+    if (!slot) return { ...base, member: false, epoch: 0, member_count: 0, last_post_at: d?.last_at ?? null, waiting: d?.heights.length ?? 0 };
+    const { rec, state } = slot;
+    const cursor = rec.cursor;
+    return {
+      ...base,
+      display_name: base.display_name || rec.display_name,
+      rules: d?.created_by ? base.rules : rec.rules,
+      member: mls.isActive(state),
+      epoch: mls.epochOf(state) + 1,
+      member_count: mls.isActive(state) ? mls.memberIdentities(state).length : 0,
+      last_post_at: Math.max(rec.last_post_at ?? 0, d?.last_at ?? 0) || null,
+      waiting: d ? d.foreign.filter((h) => h >= cursor && h < this.indexedHeight).length : 0,
+    };
+  }
+
+  list(): Promise<{ gates: GateDirectoryRecord[] }> {
+    return this.serial(async () => {
+      await this.refreshIndex();
+      const ids = new Set<string>([...this.directory.keys(), ...this.gates.keys()]);
+      return { gates: [...ids].sort().map((g) => this.directoryRecord(g)) };
+    });
+  }
+
+  show(gate: unknown): Promise<GateDirectoryRecord & { members?: string[] }> {
+    return this.serial(async () => {
+      const id = normalizeGateId(gate);
+      await this.refreshIndex();
+      if (!this.directory.has(id) && !this.gates.has(id)) throw new InfonetError(ErrorCodes.NOT_FOUND, `unknown gate ${id}`);
+      const slot = this.gates.get(id);
+      const r = this.directoryRecord(id);
+      return slot && 'rec' in slot && mls.isActive(slot.state) ? { ...r, members: mls.memberIdentities(slot.state) } : r;
+    });
+  }
+
+  // ── gates ──────────────────────────────────────────────────────────────────────────────────────────────────────
+
+  private slot(gate: string): { rec: GateRecord; state: ClientState } {
+    const s = this.gates.get(gate);
+    if (!s) throw new InfonetError(ErrorCodes.NOT_FOUND, `this node is not in gate ${gate}`);
+    if ('locked' in s) throw new InfonetError(ErrorCodes.GATE_LOCKED, `gate ${gate} is locked: ${s.locked}`);
+    return s;
+  }
+
+  private member(gate: string): { rec: GateRecord; state: ClientState } {
+    const s = this.slot(gate);
+    if (!mls.isActive(s.state)) throw new InfonetError(ErrorCodes.NOT_MEMBER, `this node was removed from gate ${gate}`);
+    return s;
+  }
+
+  private put(slot: { rec: GateRecord; state: ClientState }, extra: MlsOp[] = []): Promise<void> {
+    slot.rec.state = mls.encodeState(slot.state);
+    return this.store.write([{ key: gateKey(slot.rec.gate_id), value: slot.rec }, ...extra]);
+  }
+
+  create(body: { gate?: unknown; gate_id?: unknown; display_name?: unknown; rules?: unknown; persona?: unknown }): Promise<Record<string, unknown>> {
+    return this.serial(async () => {
+      const id = normalizeGateId(body.gate_id ?? body.gate);
+      await this.refreshIndex();
+      if (this.gates.has(id) || this.directory.get(id)?.created_by) bad(`gate ${id} already exists`);
+      const rules = body.rules === undefined ? {} : body.rules;
+      if (!rules || typeof rules !== 'object' || Array.isArray(rules)) bad('rules must be an object');
+      const displayName = [...String(body.display_name ?? id)].slice(0, 64).join('');
+      const p = await this.persona(body.persona ?? 'default');
+      const state = await mls.newGroup(id, p.name, { publicKey: p.sig_pub, signKey: p.sig_key });
+      const rec: GateRecord = {
+        gate_id: id, display_name: displayName, rules: rules as Record<string, unknown>, persona: p.name, created_at: this.host.now(),
+        announced: false, joined_epoch: mls.epochOf(state), cursor: this.host.chainLength(), state: new Uint8Array(),
+        last_post_at: null, views: 0, failed: 0, stale: 0, fragments: {},
+      };
+      const slot = { rec, state };
+      await this.put(slot);
+      this.gates.set(id, slot);
+      const ev = await this.announce(slot);
+      return { ok: true, gate_id: id, epoch: mls.epochOf(state) + 1, event_id: ev.event_id };
+    });
+  }
+
+  /** The public directory event (Appendix D gate_create); the MLS group itself never leaves the node. */
+  private async announce(slot: { rec: GateRecord; state: ClientState }): Promise<ChainEvent> {
+    const ev = await this.host.append('gate_create', { gate_id: slot.rec.gate_id, display_name: slot.rec.display_name, rules: slot.rec.rules });
+    slot.rec.announced = true;
+    await this.put(slot);
+    return ev;
+  }
+
+  private gatePayload(gate: string, persona: string, ciphertext: string, mlsEpoch: number, msgId: string): Record<string, unknown> {
+    return {
+      gate, ciphertext, nonce: b64(randomBytes(12)), sender_ref: senderRef(persona, msgId), format: 'mls1',
+      epoch: mlsEpoch + 1, transport_lock: 'private_strong',
+    };
+  }
+
+  /** Appends the pending commit's events that are not in the chain yet, delivers its Welcome, clears the marker. */
+  private async finalise(slot: { rec: GateRecord; state: ClientState }): Promise<string[]> {
+    const pending = slot.rec.pending;
+    if (!pending) return [];
+    await this.refreshIndex();
+    const mine = new Set<string>();
+    for (const h of this.directory.get(slot.rec.gate_id)?.heights ?? []) {
+      const [ev] = await this.host.readRange(h, 1);
+      if (ev?.node_id === this.host.nodeId) mine.add(String((ev.payload as Record<string, unknown>).ciphertext));
+    }
+    const ids: string[] = [];
+    for (const p of pending.payloads) {
+      if (mine.has(String(p.ciphertext))) continue;
+      ids.push((await this.host.append('gate_message', p)).event_id);
+    }
+    if (pending.deposit) await this.host.deposit(pending.deposit);
+    delete slot.rec.pending;
+    await this.put(slot);
+    return ids;
+  }
+
+  private async commitToChain(slot: { rec: GateRecord; state: ClientState }, out: mls.CommitOut, deposit?: DepositRequest): Promise<string[]> {
+    const oldEpoch = mls.epochOf(slot.state);
+    const msgId = randomBytes(16).toString('hex');
+    const payloads = frameForGate(out.commit).map((ct) => this.gatePayload(slot.rec.gate_id, slot.rec.persona, ct, oldEpoch, msgId));
+    slot.state = out.state;
+    slot.rec.pending = { payloads, ...(deposit ? { deposit } : {}) };
+    await this.put(slot);
+    return this.finalise(slot);
+  }
+
+  invite(body: { gate?: unknown; mls_key_package?: unknown; welcome_dh_pub?: unknown; recipient_id?: unknown }): Promise<Record<string, unknown>> {
+    return this.serial(async () => {
+      const id = normalizeGateId(body.gate);
+      const slot = this.member(id);
+      await this.process(slot);
+      const kp = unb64(String(body.mls_key_package ?? ''));
+      mls.decodeKeyPackage(kp);
+      const dhPub = String(body.welcome_dh_pub ?? '');
+      const recipient = String(body.recipient_id ?? '').trim();
+      if (!recipient) bad('recipient_id is required (the invitee polls that mailbox)');
+      const out = await mls.addMembers(slot.state, [kp]);
+      const meta = enc.encode(JSON.stringify({ kind: 'gate_invite', gate_id: id, display_name: slot.rec.display_name, rules: slot.rec.rules }));
+      const deposit: DepositRequest = {
+        sender_id: this.host.nodeId,
+        sender_token_hash: sha256Hex(`mls-invite|${id}|${this.host.nodeId}`),
+        recipient_id: recipient,
+        delivery_class: 'request',
+        msg_id: randomBytes(16).toString('hex'),
+        payload_format: 'mls1',
+        ciphertext: MLS_WIRE_PREFIX + b64(sealWelcome(meta, dhPub)),
+        session_welcome: b64(sealWelcome(out.welcome!, dhPub)),
+      };
+      const eventIds = await this.commitToChain(slot, out, deposit);
+      return { ok: true, gate_id: id, epoch: mls.epochOf(slot.state) + 1, event_ids: eventIds, welcome_msg_id: deposit.msg_id };
+    });
+  }
+
+  remove(body: { gate?: unknown; member?: unknown }): Promise<Record<string, unknown>> {
+    return this.serial(async () => {
+      const id = normalizeGateId(body.gate);
+      const slot = this.member(id);
+      await this.process(slot);
+      const who = String(body.member ?? '');
+      if (who === slot.rec.persona) bad('a member cannot remove itself here');
+      const eventIds = await this.commitToChain(slot, await mls.removeMember(slot.state, who));
+      return { ok: true, gate_id: id, epoch: mls.epochOf(slot.state) + 1, event_ids: eventIds, members: mls.memberIdentities(slot.state) };
+    });
+  }
+
+  rotate(body: { gate?: unknown }): Promise<Record<string, unknown>> {
+    return this.serial(async () => {
+      const id = normalizeGateId(body.gate);
+      const slot = this.member(id);
+      await this.process(slot);
+      const eventIds = await this.commitToChain(slot, await mls.rotate(slot.state));
+      return { ok: true, gate_id: id, epoch: mls.epochOf(slot.state) + 1, event_ids: eventIds };
+    });
+  }
+
+  post(body: { gate?: unknown; text?: unknown; epoch?: unknown }): Promise<Record<string, unknown>> {
+    return this.serial(async () => {
+      const id = normalizeGateId(body.gate);
+      const text = checkBody(body.text);
+      const slot = this.member(id);
+      await this.process(slot);
+      if (!mls.isActive(slot.state)) throw new InfonetError(ErrorCodes.NOT_MEMBER, `this node was removed from gate ${id}`);
+      const current = mls.epochOf(slot.state) + 1;
+      if (body.epoch !== undefined && body.epoch !== null && Number(body.epoch) !== current) {
+        throw new InfonetError(ErrorCodes.GATE_STATE_STALE, `gate_state_stale: post claims epoch ${String(body.epoch)}, gate is at ${current}`, {
+          current_epoch: current, expected_epoch: current, claimed_epoch: Number(body.epoch),
+        });
+      }
+      const msgId = randomBytes(16).toString('hex');
+      const now = this.host.now();
+      const inner: InnerMessage = { v: 1, id: msgId, from: slot.rec.persona, body: text, ts: now };
+      const sent = await mls.encryptApplication(slot.state, wrapDmPlaintext(enc.encode(JSON.stringify(inner))));
+      const payloads = frameForGate(sent.message).map((ct) => this.gatePayload(id, slot.rec.persona, ct, current - 1, msgId));
+      slot.state = sent.state;
+      slot.rec.last_post_at = now;
+      const n = slot.rec.views++;
+      const view: ViewEntry = {
+        n, event_id: '', height: -1, sender: slot.rec.persona, sender_ref: String(payloads[0].sender_ref), sender_ref_ok: true,
+        msg_id: msgId, body: text, sent_at: now, epoch: current, own: true,
+      };
+      // State (and our own copy of the post, sealed) first: a generation is never reused after a crash.
+      await this.put(slot, [{ key: viewKey(id, n), value: view }]);
+      const ids: string[] = [];
+      for (const p of payloads) ids.push((await this.host.append('gate_message', p)).event_id);
+      view.event_id = ids[ids.length - 1];
+      await this.store.write([{ key: viewKey(id, n), value: view }]);
+      return { ok: true, gate_id: id, epoch: current, event_ids: ids, msg_id: msgId, sender_ref: view.sender_ref, ciphertext_bytes: payloads.map((p) => String(p.ciphertext).length) };
+    });
+  }
+
+  /** Decrypts the gate's new chain events in chain order (across epochs) and returns the local view. */
+  read(body: { gate?: unknown; after?: unknown; limit?: unknown }): Promise<Record<string, unknown>> {
+    return this.serial(async () => {
+      const id = normalizeGateId(body.gate);
+      const slot = this.slot(id);
+      await this.process(slot);
+      const after = Number.isSafeInteger(body.after) ? Number(body.after) : -1;
+      const limit = Math.min(LIMITS.readPage, Number.isSafeInteger(body.limit) && Number(body.limit) > 0 ? Number(body.limit) : LIMITS.readPage);
+      const rows = await this.store.list<ViewEntry>(`v:${id}:`);
+      const messages = rows.map((r) => r.value).filter((v): v is ViewEntry => !!v && v.n > after).slice(0, limit);
+      return {
+        ok: true, gate_id: id, member: mls.isActive(slot.state), epoch: mls.epochOf(slot.state) + 1,
+        failed: slot.rec.failed, stale: slot.rec.stale, messages,
+      };
+    });
+  }
+
+  /** Processes the gate's chain events from the cursor; one atomic write for state, cursor and new view entries. */
+  private async process(slot: { rec: GateRecord; state: ClientState }): Promise<void> {
+    await this.refreshIndex();
+    const rec = slot.rec;
+    const heights = (this.directory.get(rec.gate_id)?.foreign ?? []).filter((h) => h >= rec.cursor && h < this.indexedHeight);
+    if (heights.length === 0) {
+      if (rec.cursor < this.indexedHeight) { rec.cursor = this.indexedHeight; await this.put(slot); }
+      return;
+    }
+    const views: MlsOp[] = [];
+    for (const h of heights) {
+      const [ev] = await this.host.readRange(h, 1);
+      if (!ev || ev.node_id === this.host.nodeId) continue;
+      const p = ev.payload as Record<string, unknown>;
+      let message: Uint8Array | undefined;
+      try {
+        const unit = parseGateCiphertext(String(p.ciphertext));
+        if (unit.kind === 'whole') message = unit.message;
+        else message = this.collectFragment(rec, unit);
+      } catch {
+        rec.failed++;
+        continue;
+      }
+      if (!message) continue;
+      if (!mls.isActive(slot.state)) { rec.failed++; continue; }
+      let claimed: { epoch: number };
+      try {
+        claimed = mls.peekPrivateMessage(message);
+      } catch {
+        rec.failed++;
+        continue;
+      }
+      if (claimed.epoch < rec.joined_epoch) continue; // before this node joined: not ours to read
+      const stale = Number(p.epoch ?? 0) !== claimed.epoch + 1;
+      if (stale) rec.stale++;
+      try {
+        const r = await mls.processMessage(slot.state, message);
+        slot.state = r.state;
+        if (r.kind === 'application') {
+          const inner = parseInner(r.plaintext);
+          const n = rec.views++;
+          const view: ViewEntry = {
+            n, event_id: ev.event_id, height: h, sender: inner.from, sender_ref: String(p.sender_ref),
+            sender_ref_ok: senderRef(inner.from, inner.id) === p.sender_ref, msg_id: inner.id, body: inner.body,
+            sent_at: Number(ev.timestamp), epoch: claimed.epoch + 1, own: false, ...(stale ? { stale: true } : {}),
+          };
+          views.push({ key: viewKey(rec.gate_id, n), value: view });
+        }
+      } catch {
+        rec.failed++;
+      }
+    }
+    rec.cursor = this.indexedHeight;
+    await this.put(slot, views);
+  }
+
+  private collectFragment(rec: GateRecord, unit: { id: string; index: number; count: number; bytes: Uint8Array }): Uint8Array | undefined {
+    if (unit.count > LIMITS.fragmentsPerMessage) throw new Error('too many fragments');
+    let f = rec.fragments[unit.id];
+    if (!f) {
+      const ids = Object.keys(rec.fragments);
+      if (ids.length >= LIMITS.partialFragments) delete rec.fragments[ids[0]];
+      f = rec.fragments[unit.id] = { count: unit.count, parts: {} };
+    }
+    f.parts[String(unit.index)] = unit.bytes;
+    if (Object.keys(f.parts).length < f.count) return undefined;
+    delete rec.fragments[unit.id];
+    return Buffer.concat(Array.from({ length: f.count }, (_, i) => f.parts[String(i)] ?? new Uint8Array()));
+  }
+
+  // ── the persona's mailbox: gate invitations and DM sessions (§11.7) ────────────────────────────────────────────
+
+  /** Polls the persona's mailboxes and handles every MLS message in them; returns what happened. */
+  private async drainMailbox(p: Persona): Promise<{ joined: string[]; sessions: string[]; dm: number; ignored: number }> {
+    const claims = [{ type: 'requests', token: p.claim_token }, ...[...this.sessions.values()].filter((s) => s.rec.alias === p.name).map((s) => ({ type: 'shared', token: s.rec.own_token }))]
+      .slice(0, 32);
+    const out = { joined: [] as string[], sessions: [] as string[], dm: 0, ignored: 0 };
+    for (let round = 0; round < 20; round++) {
+      const { messages } = await this.host.poll(p.recipient_id, claims);
+      if (messages.length === 0) break;
+      for (const m of messages) {
+        try {
+          if (m.session_welcome) await this.acceptWelcome(p, m, out);
+          else if (await this.dmIncoming(m)) out.dm++;
+          else out.ignored++;
+        } catch (e) {
+          if (process.env.MLS_DEBUG) console.error('mailbox message not handled', e);
+          out.ignored++;
+        }
+      }
+    }
+    return out;
+  }
+
+  private async acceptWelcome(p: Persona, m: PolledMessage, out: { joined: string[]; sessions: string[]; dm: number }): Promise<void> {
+    const kps = (await this.store.list<KeyPackageRecord>('k:')).filter((r) => r.value?.persona === p.name);
+    for (const k of kps) {
+      const kp = k.value!;
+      let welcome: Uint8Array;
+      try {
+        welcome = unsealWelcome(unb64(m.session_welcome), kp.welcome_priv);
+      } catch {
+        continue;
+      }
+      if (kp.purpose === 'gate') {
+        const meta = JSON.parse(dec.decode(unsealWelcome(unb64(m.ciphertext.slice(MLS_WIRE_PREFIX.length)), kp.welcome_priv))) as { gate_id: string; display_name: string; rules: Record<string, unknown> };
+        const state = await mls.join(welcome, kp.public, kp.private);
+        const id = normalizeGateId(mls.groupIdOf(state));
+        if (id !== meta.gate_id) throw new Error('Welcome is for another gate than announced');
+        if (this.gates.has(id) && 'rec' in this.gates.get(id)! && mls.isActive((this.gates.get(id) as { state: ClientState }).state)) return;
+        const rec: GateRecord = {
+          gate_id: id, display_name: String(meta.display_name ?? id), rules: meta.rules ?? {}, persona: p.name, created_at: this.host.now(),
+          announced: true, joined_epoch: mls.epochOf(state), cursor: 0, state: new Uint8Array(), last_post_at: null, views: 0, failed: 0,
+          stale: 0, fragments: {},
+        };
+        const slot = { rec, state };
+        await this.put(slot, [{ key: k.key, delete: true }]);
+        this.gates.set(id, slot);
+        out.joined.push(id);
+      } else {
+        const meta = JSON.parse(dec.decode(welcome)) as { session_id: string; from: string; reply_recipient_id: string; reply_token: string; welcome: string };
+        const state = await mls.join(unb64(meta.welcome), kp.public, kp.private);
+        const rec: SessionRecord = {
+          session_id: String(meta.session_id), alias: p.name, peer_alias: String(meta.from), peer_recipient_id: String(meta.reply_recipient_id),
+          peer_token: String(meta.reply_token ?? ''), own_token: randomBytes(24).toString('hex'), state: new Uint8Array(), views: 0,
+        };
+        const s = { rec, state };
+        rec.state = mls.encodeState(state);
+        await this.store.write([{ key: sessionKey(rec.session_id), value: rec }, { key: k.key, delete: true }]);
+        this.sessions.set(rec.session_id, s);
+        out.sessions.push(rec.session_id);
+        if (m.ciphertext) await this.dmIncoming(m);
+        // Contact acceptance (§11.7): our first reply tells the initiator which shared mailbox we read.
+        await this.dmSend(s, '', true);
+      }
+      return;
+    }
+    throw new Error('no key package of this persona opens the Welcome');
+  }
+
+  accept(body: { persona?: unknown }): Promise<Record<string, unknown>> {
+    return this.serial(async () => {
+      const p = await this.persona(body.persona);
+      const r = await this.drainMailbox(p);
+      return { ok: true, persona: p.name, joined: r.joined, sessions: r.sessions, dm_messages: r.dm, ignored: r.ignored };
+    });
+  }
+
+  // ── DM sessions (§11.7) ────────────────────────────────────────────────────────────────────────────────────────
+
+  sessionCreate(body: { alias?: unknown; mls_key_package?: unknown; welcome_dh_pub?: unknown; recipient_id?: unknown; text?: unknown }): Promise<Record<string, unknown>> {
+    return this.serial(async () => {
+      const p = await this.persona(body.alias);
+      const text = checkBody(body.text ?? ' ');
+      const recipient = String(body.recipient_id ?? '').trim();
+      if (!recipient) bad('recipient_id is required');
+      const kp = unb64(String(body.mls_key_package ?? ''));
+      mls.decodeKeyPackage(kp);
+      const sessionId = randomBytes(16).toString('hex');
+      const group = await mls.newGroup(`dm:${sessionId}`, p.name, { publicKey: p.sig_pub, signKey: p.sig_key });
+      const out = await mls.addMembers(group, [kp]);
+      const ownToken = randomBytes(24).toString('hex');
+      const rec: SessionRecord = {
+        session_id: sessionId, alias: p.name, peer_alias: '', peer_recipient_id: recipient, peer_token: '', own_token: ownToken,
+        state: new Uint8Array(), views: 0,
+      };
+      const s = { rec, state: out.state };
+      const sealed = sealWelcome(enc.encode(JSON.stringify({
+        session_id: sessionId, from: p.name, reply_recipient_id: p.recipient_id, reply_token: ownToken, welcome: b64(out.welcome!),
+      })), String(body.welcome_dh_pub ?? ''));
+      this.sessions.set(sessionId, s);
+      const msgId = await this.dmSend(s, text, false, b64(sealed));
+      return { ok: true, session_id: sessionId, msg_id: msgId };
+    });
+  }
+
+  /** Encrypts, stores (state first), deposits. `session_welcome` rides the first DM only. */
+  private async dmSend(s: { rec: SessionRecord; state: ClientState }, text: string, control: boolean, sessionWelcome?: string): Promise<string> {
+    const msgId = randomBytes(16).toString('hex');
+    const now = this.host.now();
+    const inner: InnerMessage = { v: 1, id: msgId, from: s.rec.alias, body: text, ts: now, ...(control || sessionWelcome ? { reply_token: s.rec.own_token } : {}) };
+    const sent = await mls.encryptApplication(s.state, wrapDmPlaintext(enc.encode(JSON.stringify(inner))));
+    s.state = sent.state;
+    s.rec.state = mls.encodeState(s.state);
+    const ops: MlsOp[] = [{ key: sessionKey(s.rec.session_id), value: s.rec }];
+    if (!control) {
+      const n = s.rec.views++;
+      ops[0] = { key: sessionKey(s.rec.session_id), value: s.rec };
+      ops.push({ key: dmViewKey(s.rec.session_id, n), value: { n, msg_id: msgId, from: s.rec.alias, body: text, sent_at: now, own: true } });
+    }
+    await this.store.write(ops);
+    const shared = !!s.rec.peer_token;
+    await this.host.deposit({
+      sender_id: this.host.nodeId,
+      sender_token_hash: sha256Hex(`mls-dm|${s.rec.session_id}|${s.rec.alias}`),
+      ...(shared ? { recipient_token: s.rec.peer_token } : { recipient_id: s.rec.peer_recipient_id }),
+      delivery_class: shared ? 'shared' : 'request',
+      msg_id: msgId,
+      payload_format: 'mls1',
+      ciphertext: MLS_WIRE_PREFIX + b64(padToBucket(sent.message)),
+      ...(sessionWelcome ? { session_welcome: sessionWelcome } : {}),
+    });
+    return msgId;
+  }
+
+  private async dmIncoming(m: PolledMessage): Promise<boolean> {
+    const ct = String(m.ciphertext ?? '');
+    if (ct.slice(0, MLS_WIRE_PREFIX.length) !== MLS_WIRE_PREFIX) return false;
+    const message = unpadBucket(unb64(ct.slice(MLS_WIRE_PREFIX.length)));
+    const { groupId } = mls.peekPrivateMessage(message);
+    if (!groupId.startsWith('dm:')) return false;
+    const s = this.sessions.get(groupId.slice(3));
+    if (!s) return false;
+    const r = await mls.processMessage(s.state, message);
+    s.state = r.state;
+    const ops: MlsOp[] = [];
+    if (r.kind === 'application') {
+      const inner = parseInner(r.plaintext);
+      if (inner.reply_token && !s.rec.peer_token) s.rec.peer_token = inner.reply_token;
+      if (!s.rec.peer_alias) s.rec.peer_alias = inner.from;
+      if (inner.body) {
+        const n = s.rec.views++;
+        ops.push({ key: dmViewKey(s.rec.session_id, n), value: { n, msg_id: inner.id, from: inner.from, body: inner.body, sent_at: inner.ts, own: false } });
+      }
+    }
+    s.rec.state = mls.encodeState(s.state);
+    await this.store.write([{ key: sessionKey(s.rec.session_id), value: s.rec }, ...ops]);
+    return true;
+  }
+
+  sessionSend(body: { session_id?: unknown; text?: unknown }): Promise<Record<string, unknown>> {
+    return this.serial(async () => {
+      const s = this.sessions.get(String(body.session_id ?? ''));
+      if (!s) throw new InfonetError(ErrorCodes.NOT_FOUND, 'unknown DM session');
+      const msgId = await this.dmSend(s, checkBody(body.text), false);
+      return { ok: true, session_id: s.rec.session_id, msg_id: msgId };
+    });
+  }
+
+  sessionRead(body: { alias?: unknown; session_id?: unknown }): Promise<Record<string, unknown>> {
+    return this.serial(async () => {
+      const p = await this.persona(body.alias);
+      const drained = await this.drainMailbox(p);
+      const sessions = [...this.sessions.values()].filter((s) => s.rec.alias === p.name && (!body.session_id || s.rec.session_id === body.session_id));
+      const out = [];
+      for (const s of sessions) {
+        const rows = await this.store.list<Record<string, unknown>>(`dv:${s.rec.session_id}:`);
+        out.push({ session_id: s.rec.session_id, peer: s.rec.peer_alias, shared: !!s.rec.peer_token, messages: rows.map((r) => r.value).filter(Boolean) });
+      }
+      return { ok: true, alias: p.name, joined: drained.sessions, sessions: out };
+    });
+  }
+
+  /** mls-reset (§11.7): wipes this node's DM MLS state — sessions, their messages, DM key packages — and only that. */
+  sessionReset(): Promise<Record<string, unknown>> {
+    return this.serial(async () => {
+      const ops: MlsOp[] = [];
+      for (const k of await this.store.keys('d:')) ops.push({ key: k, delete: true });
+      for (const k of await this.store.keys('dv:')) ops.push({ key: k, delete: true });
+      for (const r of await this.store.list<KeyPackageRecord>('k:')) if (r.value?.purpose === 'dm') ops.push({ key: r.key, delete: true });
+      await this.store.write(ops);
+      const n = this.sessions.size;
+      this.sessions.clear();
+      return { ok: true, sessions_wiped: n, records_deleted: ops.length };
+    });
+  }
+
+  // ── backup ─────────────────────────────────────────────────────────────────────────────────────────────────────
+
+  /** Every MLS record, opened (the caller seals it under a passphrase). Runs in the queue: a consistent cut. */
+  snapshotRecords(): Promise<Array<[string, unknown]>> {
+    return this.serial(async () => {
+      const rows = await this.store.list<unknown>('');
+      return rows.filter((r) => r.value !== undefined).map((r) => [r.key, r.value] as [string, unknown]);
+    });
+  }
+
+  status(): { gates: number; locked: number; sessions: number; personas: number } {
+    let locked = 0;
+    for (const s of this.gates.values()) if ('locked' in s) locked++;
+    return { gates: this.gates.size, locked, sessions: this.sessions.size, personas: this.personas.size };
+  }
+}
+
+export { MlsRecordUnreadable };
