@@ -14,7 +14,7 @@ import { normalizeGatePayload, validateGateLedgerPayload } from './gate-payload.
 import { parseKeyAlgo, verifyNodeBinding } from './identity.js';
 import { isRevoked } from './key-revocation.js';
 import { hasPlaintextBait } from './plaintext-bait.js';
-import { normalizePublicPayload, validateGenericPublicSchema, validatePublicLedgerPayload } from './public-payload.js';
+import { normalizePublicPayload, validatePublicLedgerPayload, validatePublicSchema } from './public-payload.js';
 import { domainOfEventType, isPositiveInt, lastSequence } from './sequence-domains.js';
 import { isPlainObject } from './signed-context.js';
 import { DM_LOCK, GATE_APPEND_LOCK, normalizeLock } from './transport-lock.js';
@@ -67,16 +67,7 @@ export function payloadToSign(eventType: string, rawPayload: Record<string, unkn
     return rest as Payload;
   }
   if (eventType === 'dm_message') return normalizeDmPayload(rawPayload);
-  return finalizePublicPayload(eventType, normalizePublicPayload(eventType, rawPayload));
-}
-
-/** §2.8.7: `ephemeral` defaulted on message, removed on other types. */
-function finalizePublicPayload(eventType: string, p: Payload): Payload {
-  if (eventType === 'message' ? typeof p.ephemeral === 'boolean' : !('ephemeral' in p)) return p;
-  const out = { ...p };
-  if (eventType === 'message') out.ephemeral = Boolean(out.ephemeral ?? false);
-  else delete out.ephemeral;
-  return out;
+  return normalizePublicPayload(eventType, rawPayload);
 }
 
 function normalizedOrReject(input: AppendInput, state: ChainState, ctx: ValidationContext): { payload: Payload } | Verdict {
@@ -100,9 +91,11 @@ function normalizedOrReject(input: AppendInput, state: ChainState, ctx: Validati
       ?? checkSpoolCaps(state.spool, payload, input.node_id, now, ctx.settings.spool);
     return bad ? { kind: 'rejected', rejection: bad } : { payload };
   }
+  // §2.8 steps 4–7: normalise (Appendix D; `ephemeral` is defaulted on message and dropped elsewhere
+  // by the normaliser itself), then the schema and the public-ledger rules on the normalised form.
   const normalized = normalizePublicPayload(type, raw);
-  const bad = validateGenericPublicSchema(type, normalized, { normalized: true }) ?? validatePublicLedgerPayload(type, normalized);
-  return bad ? { kind: 'rejected', rejection: bad } : { payload: finalizePublicPayload(type, normalized) };
+  const bad = validatePublicSchema(type, normalized, normalized) ?? validatePublicLedgerPayload(type, normalized);
+  return bad ? { kind: 'rejected', rejection: bad } : { payload: normalized };
 }
 
 /** Decide a local append. On acceptance the returned event is complete (linked, timestamped, hashed). */
@@ -145,7 +138,7 @@ export function validateLocalAppend(state: ChainState, input: AppendInput, ctx: 
     protocol_version: PROTOCOL_VERSION,
   };
   const event: ChainEvent = { event_id: eventIdWithTimestampText(partial, pythonFloatRepr(timestamp), payloadJson), ...partial };
-  if (!opts.trustedSignature && !verifyEventSignature(event)) return fail(ErrorCodes.INVALID_SIGNATURE, 'Invalid signature');
+  if (!opts.trustedSignature && !verifyEventSignature(event, payload)) return fail(ErrorCodes.INVALID_SIGNATURE, 'Invalid signature');
   if (type !== 'key_revoke' && isRevoked(state.revocations, input.public_key, now)) return fail(ErrorCodes.KEY_REVOKED, 'public key is revoked');
   const selfMatch = revokeSelfMatch(event, 'append');
   if (selfMatch) return { kind: 'rejected', rejection: selfMatch };

@@ -1,12 +1,12 @@
-// §2.5 event_id = SHA-256(prev:type:node:canonical(payload):ts_text:seq:network).
+// §2.5 event_id = SHA-256(prev:type:node:canonical(payload):ts_text:seq:network); the payload as stored,
+// i.e. with its received literal forms (Appendix D), see payloadJsonOf.
 import { createHash } from 'node:crypto';
-import { canonicalJson } from './canonical-json.js';
-import type { ChainEvent } from './event.js';
+import { payloadJsonOf, type ChainEvent } from './event.js';
 import { integerText, pythonFloatRepr } from './python-float.js';
 
-type IdFields = Pick<ChainEvent, 'prev_hash' | 'event_type' | 'node_id' | 'payload' | 'timestamp' | 'sequence' | 'network_id'>;
+type IdFields = Pick<ChainEvent, 'prev_hash' | 'event_type' | 'node_id' | 'payload' | 'timestamp' | 'sequence' | 'network_id'> & { payload_literal?: string };
 
-export function eventIdWithTimestampText(ev: IdFields, tsText: string, payloadJson = canonicalJson(ev.payload)): string {
+export function eventIdWithTimestampText(ev: IdFields, tsText: string, payloadJson = payloadJsonOf(ev)): string {
   const pre = `${ev.prev_hash}:${ev.event_type}:${ev.node_id}:${payloadJson}:${tsText}:${ev.sequence}:${ev.network_id}`;
   return createHash('sha256').update(pre, 'utf8').digest('hex');
 }
@@ -21,7 +21,7 @@ export function computeEventId(ev: IdFields): string {
  * bare-integer form. Returns which form matched, or null.
  */
 export function matchEventId(ev: IdFields & { event_id: string }, payloadJson?: string): 'float' | 'int' | null {
-  const pj = payloadJson ?? canonicalJson(ev.payload);
+  const pj = payloadJson ?? payloadJsonOf(ev);
   if (eventIdWithTimestampText(ev, pythonFloatRepr(ev.timestamp), pj) === ev.event_id) return 'float';
   if (Number.isInteger(ev.timestamp) && eventIdWithTimestampText(ev, integerText(ev.timestamp), pj) === ev.event_id) return 'int';
   return null;

@@ -21,6 +21,12 @@ export interface ChainEvent {
   protocol_version: string;
   /** Local bookkeeping, never hashed: the event id was computed over the bare-integer timestamp. */
   timestamp_int?: true;
+  /**
+   * The payload's canonical JSON as received, when it holds number literals JavaScript does not keep
+   * (`5.0`, big integers; Appendix D): the id preimage and the wire form use it. Set by
+   * parseEventsJson / validation; never a field of its own on the wire.
+   */
+  payload_literal?: string;
 }
 
 export const CONSENSUS_FIELDS = [
@@ -33,6 +39,21 @@ export function timestampText(ev: Pick<ChainEvent, 'timestamp' | 'timestamp_int'
   return ev.timestamp_int ? integerText(ev.timestamp) : pythonFloatRepr(ev.timestamp);
 }
 
+/**
+ * The payload text that event_id hashes and the wire form carries: the received literal form when the
+ * event has one and it still describes `payload` (a copy whose payload was changed, e.g. redacted,
+ * falls back to the payload itself), else canonical JSON of the payload.
+ */
+export function payloadJsonOf(ev: Pick<ChainEvent, 'payload' | 'payload_literal'>): string {
+  const usual = canonicalJson(ev.payload);
+  if (typeof ev.payload_literal !== 'string') return usual;
+  try {
+    return canonicalJson(JSON.parse(ev.payload_literal)) === usual ? ev.payload_literal : usual;
+  } catch {
+    return usual;
+  }
+}
+
 /** One event as wire JSON text (sorted keys, compact; decorations like `meta` are dropped). */
 export function eventToWireJson(ev: ChainEvent): string {
   let out = '{';
@@ -41,7 +62,8 @@ export function eventToWireJson(ev: ChainEvent): string {
     if (!(CONSENSUS_FIELDS as readonly string[]).includes(k)) continue;
     const v = (ev as unknown as Record<string, unknown>)[k];
     if (v === undefined) continue;
-    out += (first ? '' : ',') + JSON.stringify(k) + ':' + (k === 'timestamp' ? timestampText(ev) : canonicalJson(v));
+    const text = k === 'timestamp' ? timestampText(ev) : k === 'payload' ? payloadJsonOf(ev) : canonicalJson(v);
+    out += (first ? '' : ',') + JSON.stringify(k) + ':' + text;
     first = false;
   }
   return out + '}';

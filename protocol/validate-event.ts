@@ -5,16 +5,16 @@
 import { canonicalJson, utf8Length } from './canonical-json.js';
 import type { ChainState } from './chain-state.js';
 import type { Clock } from './clock.js';
-import { MAX_PAYLOAD_BYTES, NETWORK_ID, PROTOCOL_VERSION, isIngestEventType } from './constants.js';
+import { MAX_PAYLOAD_BYTES, NETWORK_ID, PROTOCOL_VERSION, isIngestEventType, isPublicEventType } from './constants.js';
 import { checkSpoolCaps } from './dm-spool-caps.js';
 import { validateDmLedgerPayload } from './dm-payload.js';
 import { ErrorCodes, reject, type ErrorCode, type Rejection } from './errors.js';
-import type { ChainEvent, Payload } from './event.js';
+import { payloadJsonOf, type ChainEvent, type Payload } from './event.js';
 import { matchEventId } from './event-id.js';
 import { gateSignatureVariants, validateGateLedgerPayload, type SchemaHints } from './gate-payload.js';
 import { parseKeyAlgo, verifyNodeBinding } from './identity.js';
 import { isRevoked } from './key-revocation.js';
-import { validateGenericPublicSchema, validatePublicLedgerPayload } from './public-payload.js';
+import { normalizePublicPayload, validatePublicLedgerPayload, validatePublicSchema } from './public-payload.js';
 import { domainOfEventType, isPositiveInt, lastSequence } from './sequence-domains.js';
 import type { ChainSettings } from './settings.js';
 import { isPlainObject } from './signed-context.js';
@@ -37,20 +37,39 @@ export type Verdict =
 
 export const TIMESTAMP_MAX = 1e15;
 
-/** Signature check for a stored event: gate events accept the §4.4 variants, others the payload itself. */
-export function verifyEventSignature(ev: Pick<ChainEvent, 'event_type' | 'node_id' | 'sequence' | 'payload' | 'signature' | 'public_key' | 'public_key_algo'>): boolean {
-  const payloads: Payload[] = ev.event_type === 'gate_message' ? gateSignatureVariants(ev.payload) : [ev.payload];
+/**
+ * What the author signed for a stored payload: public types sign their normalised form (Appendix D: a
+ * stored `true` or `5.0` is signed as `1` / `5`); gate and DM payloads are stored normalised already.
+ */
+export function signedPayloadOf(eventType: string, payload: Payload): Payload {
+  if (!isPublicEventType(eventType)) return payload;
+  try {
+    return normalizePublicPayload(eventType, payload);
+  } catch {
+    return payload;
+  }
+}
+
+/** Signature check for a stored event: gate events accept the §4.4 variants, others their signed payload. */
+export function verifyEventSignature(
+  ev: Pick<ChainEvent, 'event_type' | 'node_id' | 'sequence' | 'payload' | 'signature' | 'public_key' | 'public_key_algo'>,
+  signed: Payload = signedPayloadOf(ev.event_type, ev.payload),
+): boolean {
+  const payloads: Payload[] = ev.event_type === 'gate_message' ? gateSignatureVariants(ev.payload) : [signed];
   for (const p of payloads) {
     if (verifySignature(ev.public_key_algo, ev.public_key, ev.signature, signaturePayload(ev.event_type, ev.node_id, ev.sequence, p))) return true;
   }
   return false;
 }
 
-/** Schema of a stored payload by event type (gate §4.3, DM §5.3, public §2.8.5–6), on the raw payload. */
-export function validateStoredPayload(eventType: string, p: Record<string, unknown>, hints: SchemaHints = {}): Rejection | null {
+/**
+ * Schema of a stored payload by event type (gate §4.3, DM §5.3, public Appendix D + §2.8.6), on the raw
+ * payload. `normalizedPublic` passes a public payload's normalisation when the caller already has it.
+ */
+export function validateStoredPayload(eventType: string, p: Record<string, unknown>, hints: SchemaHints = {}, normalizedPublic?: Payload): Rejection | null {
   if (eventType === 'gate_message') return validateGateLedgerPayload(p, hints);
   if (eventType === 'dm_message') return validateDmLedgerPayload(p, hints);
-  return validateGenericPublicSchema(eventType, p, hints) ?? validatePublicLedgerPayload(eventType, p);
+  return validatePublicSchema(eventType, p, hints.normalized ? (p as Payload) : normalizedPublic) ?? validatePublicLedgerPayload(eventType, p);
 }
 
 export function revokeSelfMatch(ev: ChainEvent, dialect: 'ingest' | 'append'): Rejection | null {
@@ -118,14 +137,19 @@ export function validateReceivedEvent(state: ChainState, raw: unknown, ctx: Vali
     return r(ErrorCodes.STALE_TIMESTAMP, 'Event timestamp outside freshness window');
   }
   const payload = e.payload as Payload;
-  let payloadJson: string;
+  let usualJson: string;
+  let signed: Payload = payload;
   try {
-    payloadJson = canonicalJson(payload);
+    usualJson = canonicalJson(payload);
+    signed = signedPayloadOf(e.event_type, payload);
   } catch {
     return r(ErrorCodes.NOT_NORMALIZED, 'Payload is not normalized');
   }
-  const schema = validateStoredPayload(e.event_type, payload, { json: payloadJson });
-  if (schema) return { kind: 'rejected', rejection: schema };
+  // Appendix D: the id hashes the payload as received; a received literal form (5.0) travels beside it.
+  const literal = typeof e.payload_literal === 'string' ? payloadJsonOf({ payload, payload_literal: e.payload_literal }) : usualJson;
+  const payloadJson = literal;
+  const schema = validateStoredPayload(e.event_type, payload, { json: usualJson }, signed);
+  if (schema) return { kind: 'rejected', rejection: path === 'fork' ? toForkRejection(schema) : schema };
   if (e.event_type === 'dm_message') {
     const caps = checkSpoolCaps(state.spool, payload, e.node_id, now, ctx.settings.spool);
     if (caps) return { kind: 'rejected', rejection: caps };
@@ -161,9 +185,10 @@ export function validateReceivedEvent(state: ChainState, raw: unknown, ctx: Vali
   const bound = state.keyBindings.get(ev.public_key);
   if (bound !== undefined && bound !== ev.node_id) return r(ErrorCodes.KEY_BINDING, `public key already bound to ${bound}`);
   const verdict = ctx.signatureVerdicts?.get(raw);
-  if (!(verdict ?? verifyEventSignature(ev))) return r(ErrorCodes.INVALID_SIGNATURE, 'Invalid signature');
+  if (!(verdict ?? verifyEventSignature(ev, signed))) return r(ErrorCodes.INVALID_SIGNATURE, 'Invalid signature');
   const form = matchEventId(ev, payloadJson);
   if (!form) return r(ErrorCodes.EVENT_ID_MISMATCH, 'event_id mismatch');
   if (form === 'int') ev.timestamp_int = true;
+  if (payloadJson !== usualJson) ev.payload_literal = payloadJson;
   return { kind: 'accepted', event: ev };
 }

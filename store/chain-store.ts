@@ -3,12 +3,11 @@
 // one atomic batch, acknowledged only once it is fsync'd (group commit).
 import { renameSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { canonicalJson } from '../protocol/canonical-json.js';
 import { GENESIS_HASH } from '../protocol/constants.js';
 import { ErrorCodes, InfonetError } from '../protocol/errors.js';
 import type { ChainEvent } from '../protocol/event.js';
 import { eventIdWithTimestampText } from '../protocol/event-id.js';
-import { timestampText } from '../protocol/event.js';
+import { payloadJsonOf, timestampText } from '../protocol/event.js';
 import { heightKey, sublevel, type Db, type Sublevel } from './db.js';
 import { GroupCommitter, type BatchOp } from './group-commit.js';
 
@@ -91,7 +90,7 @@ export function checkStoredEvent(ev: ChainEvent, expectedPrev: string): string |
   if (!ev || typeof ev !== 'object') return 'unreadable event';
   if (ev.prev_hash !== expectedPrev) return 'prev_hash does not link to the previous event';
   try {
-    if (eventIdWithTimestampText(ev, timestampText(ev), canonicalJson(ev.payload)) !== ev.event_id) return 'Hash mismatch';
+    if (eventIdWithTimestampText(ev, timestampText(ev), payloadJsonOf(ev)) !== ev.event_id) return 'Hash mismatch';
   } catch {
     return 'unreadable event';
   }
