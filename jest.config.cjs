@@ -10,4 +10,7 @@ module.exports = {
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
   testTimeout: 60000,
   maxWorkers: 2,
+  // Onion tests share one private Tor network per run; these only name/clean its directory (test/helpers/tor.ts).
+  globalSetup: '<rootDir>/test/onion/global-setup.ts',
+  globalTeardown: '<rootDir>/test/onion/global-teardown.ts',
 };
