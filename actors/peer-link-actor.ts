@@ -23,7 +23,8 @@ import { assign, createActor, setup, type Actor } from 'xstate';
 import type { Logger } from 'pino';
 import type { Clock } from '../protocol/clock.js';
 import type { OutboxStore, QueuedItem } from '../store/outbox-store.js';
-import { type PeerRoute, type TransportResponse, isRetryableTransportError, responseJson } from '../transports/transport.js';
+import { isRetryableTransportError, responseJson } from '../protocol/peer-call.js';
+import type { PeerCallResponse as TransportResponse, PeerRoute } from '../ports/peer.js';
 import type { ReplicationMetrics } from './replication-metrics.js';
 import { unrefClock } from './unref-clock.js';
 

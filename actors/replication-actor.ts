@@ -19,10 +19,13 @@ import type { Clock } from '../protocol/clock.js';
 import { isInfonetError } from '../protocol/errors.js';
 import { sha256Hex, type MailboxClaim } from '../protocol/mailbox-keys.js';
 import { signPeerRequest } from '../protocol/peer-auth.js';
+import { check, envelopeSchema } from '../protocol/peer-schemas.js';
 import { normalizePeerUrl, parsePeerList, transportKind } from '../protocol/peer-url.js';
 import type { PeerSettings } from '../protocol/settings.js';
 import type { OutboxStore, QueuedItem } from '../store/outbox-store.js';
-import { type PeerRoute, type TransportResponse, TransportSet, pushTimeoutMs, responseJson } from '../transports/transport.js';
+import { pushTimeoutMs, responseJson } from '../protocol/peer-call.js';
+import type { PeerCallResponse as TransportResponse, PeerPort, PeerRoute } from '../ports/peer.js';
+import type { ReplicationStatus } from '../ports/status.js';
 import { PeerLink, type RetryPolicy } from './peer-link-actor.js';
 import { ReplicationMetrics } from './replication-metrics.js';
 
@@ -30,12 +33,17 @@ import { ReplicationMetrics } from './replication-metrics.js';
 export const PULL_INTERVAL_S = 30;
 /** How long a poll waits for pull answers before reading the local mailboxes. */
 export const DEFAULT_PULL_WAIT_MS = 250;
-const RECENT_CLAIMS_MAX = 4096;
+/** Bounds (docs/bounds.md): claims remembered to cancel in-flight pushes; mailboxes remembered for the pull throttle;
+ * pulls in flight at once (a poll beyond it reads local mailboxes only). */
+export const RECENT_CLAIMS_MAX = 4096;
+export const PULL_MEMORY_MAX = 10_000;
+export const PENDING_PULLS_MAX = 64;
 
 export interface ReplicatorOptions {
   mailboxes: MailboxRegistry;
   store: OutboxStore;
-  transports: TransportSet;
+  /** The peer port (node/peer-transports.ts); owned and closed by the composition root. */
+  transports: PeerPort;
   settings: PeerSettings;
   /** Relay message TTL (s): an envelope is given up when its message would have expired anyway. */
   messageTtlS: number;
@@ -48,15 +56,11 @@ export interface ReplicatorOptions {
   metrics?: ReplicationMetrics;
   policy?: Partial<RetryPolicy>;
   pullWaitMs?: number;
+  /** A peer answered a request with 200 (issue 8: successful contact clears that peer's sync ladder). */
+  onPeerContact?: (peerUrl: string) => void;
 }
 
-export interface ReplicationStatus {
-  enabled: boolean;
-  /** Why replication is off (no peers, no secret). */
-  reason?: string;
-  peers: Array<{ url: string; state: string; queued: number; failures: number; retry_at: number; last_error: string }>;
-  metrics: Record<string, number>;
-}
+export type { ReplicationStatus } from '../ports/status.js';
 
 /** Why peer push cannot run, or null when it can. Naming the settings is the point (issue 5). */
 export function pushConfigProblem(peers: readonly string[], selfUrlFor: (peer: string) => string, settings: PeerSettings): string | null {
@@ -221,7 +225,9 @@ export class Replicator {
     } catch (e) {
       return Promise.reject(e);
     }
-    return this.o.transports.send({ peer, route, body, headers, timeoutMs: pushTimeoutMs(peer, this.o.settings.relayPushTimeoutS) });
+    const sent = this.o.transports.send({ peer, route, body, headers, timeoutMs: pushTimeoutMs(peer, this.o.settings.relayPushTimeoutS) });
+    const contact = this.o.onPeerContact;
+    return contact ? sent.then((r) => { if (r.status === 200) contact(peer); return r; }) : sent;
   }
 
   // ------------------------------------------------------------------------------------------ pull
@@ -231,23 +237,31 @@ export class Replicator {
     if (!this.enabled || this.stopped) return;
     const now = this.o.clock();
     const due: Array<Record<string, string>> = [];
+    const dueKeys = new Set<string>();
     for (const c of claims) {
       let d: Record<string, string> | null = null;
       if (c.type === 'shared' && c.token) d = { delivery_class: 'shared', recipient_token_hash: sha256Hex(c.token) };
       else if (c.type === 'requests' && agentId) d = { delivery_class: 'request', recipient_id: agentId };
       if (!d) continue;
-      const k = `${d.delivery_class}|${d.recipient_token_hash ?? d.recipient_id}`;
-      if (due.some((x) => `${x.delivery_class}|${x.recipient_token_hash ?? x.recipient_id}` === k)) continue;
+      // Hashed so an outsider's long agent ids cannot make the throttle memory large (issue 8 item 3).
+      const k = sha256Hex(`${d.delivery_class}|${d.recipient_token_hash ?? d.recipient_id}`);
+      if (dueKeys.has(k)) continue;
+      dueKeys.add(k);
       const last = this.lastPull.get(k);
       if (last !== undefined && now - last < PULL_INTERVAL_S) {
         this.metrics.inc('dm_pull_throttled');
         continue;
       }
+      this.lastPull.delete(k); // re-insert: Map order is oldest-first for the bound below
       this.lastPull.set(k, now);
       due.push(d);
     }
-    this.trimPullMemory(now);
+    this.trimPullMemory();
     if (due.length === 0) return;
+    if (this.pulls.size >= PENDING_PULLS_MAX) {
+      this.metrics.inc('dm_pull_throttled');
+      return;
+    }
     const body = Buffer.from(JSON.stringify({ mailboxes: due }), 'utf8');
     const all = Promise.all([...this.links.keys()].map((peer) => this.pullFrom(peer, body))).then(() => undefined);
     this.pulls.add(all);
@@ -274,10 +288,15 @@ export class Replicator {
       return;
     }
     this.metrics.inc('dm_pull_envelopes', json.envelopes.length);
-    for (const env of json.envelopes) {
+    for (const raw of json.envelopes) {
       if (this.stopped) return;
+      const env = check(envelopeSchema, raw, 'envelope');
+      if (!env.ok) {
+        this.metrics.inc('dm_pull_errors');
+        continue;
+      }
       try {
-        const res = await this.o.mailboxes.acceptReplica(env, peer);
+        const res = await this.o.mailboxes.acceptReplica(env.value, peer);
         if (!res.duplicate) this.metrics.inc('dm_pull_accepted');
       } catch (e) {
         if (!isInfonetError(e)) throw e; // caps, full mailbox, block list: the replica is refused here
@@ -285,9 +304,17 @@ export class Replicator {
     }
   }
 
-  private trimPullMemory(now: number): void {
-    if (this.lastPull.size < 10_000) return;
-    for (const [k, t] of this.lastPull) if (now - t >= PULL_INTERVAL_S) this.lastPull.delete(k);
+  /** Oldest entries go first; an evicted mailbox can at worst be pulled again before its 30 s are up. */
+  private trimPullMemory(): void {
+    for (const k of this.lastPull.keys()) {
+      if (this.lastPull.size <= PULL_MEMORY_MAX) return;
+      this.lastPull.delete(k);
+    }
+  }
+
+  /** Sizes of the bounded memories (tests, status). */
+  get memory(): { lastPull: number; recentClaims: number; pendingPulls: number } {
+    return { lastPull: this.lastPull.size, recentClaims: this.recentClaims.size, pendingPulls: this.pulls.size };
   }
 
   // ------------------------------------------------------------------------------------ lifecycle
@@ -321,7 +348,6 @@ export class Replicator {
     this.sub?.unsubscribe();
     for (const l of this.links.values()) l.stop();
     // Pulls still in flight are not awaited (a hung peer could hold the stop for the whole timeout); they
-    // see `stopped` and store nothing. Closing the HTTP agents fails them right away.
-    await this.o.transports.close();
+    // see `stopped` and store nothing. The composition root closes the transports right after this stop.
   }
 }

@@ -6,8 +6,8 @@
 // cooldowns; the timer is re-armed from the persisted absolute `next_sync_due_at`.
 import { assign, createActor, fromPromise, setup, type Actor } from 'xstate';
 import type { Logger } from 'pino';
-import type { NatsConnection } from '@nats-io/transport-node';
 import type { ChainActor } from './chain-actor.js';
+import type { PeerPort } from '../ports/peer.js';
 import type { Clock } from '../protocol/clock.js';
 import { InfonetError, isInfonetError } from '../protocol/errors.js';
 import { normalizePeerUrl, parsePeerList } from '../protocol/peer-url.js';
@@ -18,11 +18,8 @@ import {
 } from '../protocol/sync-backoff.js';
 import { sublevel, type Db, type Sublevel } from '../store/db.js';
 import type { GroupCommitter } from '../store/group-commit.js';
-import { busPeerUrl } from '../transports/bus-peer-protocol.js';
-import { BusPeerTransport } from '../transports/bus-transport.js';
-import { HttpPeerTransport } from '../transports/loopback-http.js';
-import { syncFromPeer, type SyncFromPeerResult } from '../transports/sync-client.js';
-import { peerAllowed, PRIVATE_TRANSPORT_ERROR, TransportSet } from '../transports/transport.js';
+import { peerAllowed, PRIVATE_TRANSPORT_ERROR } from '../protocol/peer-call.js';
+import { syncFromPeer, type SyncFromPeerResult } from './sync-client.js';
 
 export type PeerRole = 'relay' | 'seed';
 export type PeerSource = 'config' | 'bundle' | 'promoted';
@@ -60,13 +57,16 @@ export interface SyncHost {
   settings: Settings;
   clock: Clock;
   logger?: Logger;
-  nc?: NatsConnection;
+  /** The node's peer port (node/peer-transports.ts); absent = no outbound sync (tests pass `syncPeer`). */
+  peers?: PeerPort;
+  /** URL this node signs bus sync requests as (`nats://<node id>`), '' without a bus. */
+  busSelfUrl?: string;
 }
 
 export interface StartSyncOptions {
   /** Sync peers; default MESH_RELAY_PEERS as `relay` peers from `config`. */
   peers?: SyncPeerConfig[];
-  /** One peer's sync; default transports/sync-client.ts over HTTP + bus. May throw typed errors. */
+  /** One peer's sync; default actors/sync-client.ts over the host's peer port. May throw typed errors. */
   syncPeer?: (url: string) => Promise<SyncFromPeerResult>;
   /** Arm the next-due timer (default true). Tests drive cycles with runCycle(). */
   timer?: boolean;
@@ -161,11 +161,10 @@ export async function startSync(host: SyncHost, opts: StartSyncOptions = {}): Pr
   }
 
   // ---- one peer's sync ------------------------------------------------------------------------------
-  let transports: TransportSet | null = null;
   const syncPeer = opts.syncPeer ?? ((url: string) => {
-    transports ??= new TransportSet([new HttpPeerTransport({ clock }), ...(host.nc ? [new BusPeerTransport(host.nc, clock)] : [])], peerSettings.allowClearnetSync);
+    if (!host.peers) return Promise.reject(new InfonetError('unavailable', 'no peer transports configured'));
     return syncFromPeer(url, chain, {
-      transports, settings: peerSettings, clock, selfUrl: peerSettings.publicPeerUrl, busSelfUrl: host.nc ? busPeerUrl(host.nodeId) : '',
+      transports: host.peers, settings: peerSettings, clock, selfUrl: peerSettings.publicPeerUrl, busSelfUrl: host.busSelfUrl ?? '',
     });
   });
 
@@ -298,7 +297,6 @@ export async function startSync(host: SyncHost, opts: StartSyncOptions = {}): Pr
       if (r) for (const w of ws) w(r);
       else for (const f of fs) f(new InfonetError('unavailable', 'sync scheduler stopped'));
       actor.stop();
-      await transports?.close();
     },
   };
 }

@@ -17,7 +17,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSy
 import { join, resolve } from 'node:path';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { pino, type Logger } from 'pino';
-import type { Subscription } from 'rxjs';
+import { Subject, type Subscription } from 'rxjs';
 import { ChainActor } from '../actors/chain-actor.js';
 import { openChainAt } from '../actors/open-chain.js';
 import { MailboxRegistry } from '../actors/mailbox-registry.js';
@@ -38,6 +38,8 @@ import { resolveConfig, type NodeConfig } from './config.js';
 import { startReplication } from './replication.js';
 import { startInbound, type Inbound, type StartInboundOptions } from './inbound.js';
 import type { Replicator } from '../actors/replication-actor.js';
+import type { TransportSet } from '../transports/transport.js';
+import { buildPeerTransports } from './peer-transports.js';
 
 export const NODE_KEY_FILE = 'node.key.json';
 
@@ -112,6 +114,14 @@ export class InfonetNode {
   replication?: Replicator;
   /** Inbound replication (issue 5): peer HTTP listener, bus peer endpoints, sync scheduler. */
   inbound?: Inbound;
+  /** The outbound peer port shared by replication and sync (node/peer-transports.ts). */
+  peers?: TransportSet;
+  /**
+   * Peer URLs of successful contacts: a push/ack/pull answered 200, an inbound request that passed HMAC auth
+   * (issue 8: a healed peer's sync ladder is cleared on contact — the sync scheduler subscribes here).
+   */
+  readonly peerContact$ = new Subject<string>();
+  private readonly reportPeerContact = (url: string): void => this.peerContact$.next(url);
 
   get nodeId(): string {
     return this.identity.nodeId;
@@ -182,15 +192,29 @@ export class InfonetNode {
       this.nc = await connectBus(this.natsUrl, {
         creds: serviceCreds ?? (this.config.creds || undefined), name: `infonet-node ${this.nodeId}`, options: { maxReconnectAttempts: -1 },
       });
-      this.replication = await startReplication(this);
+      this.peers = buildPeerTransports({ nodeId: this.nodeId, clock: this.clock, allowClearnet: this.settings.peers.allowClearnetSync, nc: this.nc });
+      const peers = this.peers;
+      // Registered first, so it runs after replication and sync have stopped (stop hooks run in reverse).
+      this.onStop(() => peers.close());
+      const peerHost = { ...this.hostView(), peers, onPeerContact: this.reportPeerContact };
+      this.replication = await startReplication(peerHost);
       this.publisher = startEventPublisher(this.nc, this.nodeId, this.chain, this.mailboxes, log);
       this.service = await startBusService(this.nc, { nodeId: this.nodeId, chain: this.chain, mailboxes: this.mailboxes, status: () => this.status() }, log);
-      this.inbound = await startInbound(this, inbound);
+      this.inbound = await startInbound(peerHost, inbound);
     } catch (e) {
       await this.shutdown('start failed');
       throw e;
     }
     log.info({ nats: this.natsUrl }, 'node ready');
+  }
+
+  /** The node as the replication/inbound wiring sees it (getters resolved now; onStop bound). */
+  private hostView() {
+    return {
+      nodeId: this.nodeId, db: this.db, chain: this.chain, mailboxes: this.mailboxes, settings: this.settings,
+      config: this.config, clock: this.clock, logger: this.logger, nc: this.nc,
+      onStop: (fn: () => Promise<void> | void) => this.onStop(fn),
+    };
   }
 
   private hydrate(events: ChainEvent[]): void {
@@ -250,6 +274,7 @@ export class InfonetNode {
       await this.mailboxes.close().catch((e: unknown) => log.error({ err: String(e) }, 'mailbox close failed'));
       await this.chain.stop().catch((e: unknown) => log.error({ err: String(e) }, 'chain stop failed'));
       this.publisher?.stop();
+      this.peerContact$.complete();
       if (this.nc && !this.nc.isClosed()) {
         await this.nc.flush().catch(() => undefined);
         await this.nc.close().catch(() => undefined);

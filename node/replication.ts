@@ -1,20 +1,18 @@
-// Wires outbound replication (issue 5) into a running node: outbox on the node's LevelDB and group committer,
-// the transport set (HTTP for loopback / allowed clearnet peers, the bus for nats://<node id> peers), the
-// replication coordinator with one link actor per push peer, and a stop hook. Without push peers it idles; without
-// a peer secret it logs why peer push is off and the node runs on (issue 5: no built-in shared secret).
+// Wires outbound replication into a running node: outbox on the node's LevelDB and group committer, the node's peer
+// port (node/peer-transports.ts), the replication coordinator with one link actor per push peer, and a stop hook.
+// Without push peers it idles; without a peer secret it logs why peer push is off and the node runs on (issue 5: no
+// built-in shared secret).
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import type { MailboxRegistry } from '../actors/mailbox-registry.js';
 import type { RetryPolicy } from '../actors/peer-link-actor.js';
 import { Replicator } from '../actors/replication-actor.js';
+import type { PeerPort } from '../ports/peer.js';
 import type { Clock } from '../protocol/clock.js';
 import type { Settings } from '../protocol/settings.js';
 import type { Db } from '../store/db.js';
 import { OutboxStore } from '../store/outbox-store.js';
-import { busPeerUrl } from '../transports/bus-peer-protocol.js';
-import { BusPeerTransport } from '../transports/bus-transport.js';
-import { HttpPeerTransport } from '../transports/loopback-http.js';
-import { TransportSet } from '../transports/transport.js';
+import { busSelfUrlOf } from './peer-transports.js';
 
 /** What replication needs from the node (InfonetNode has all of it). */
 export interface ReplicationHost {
@@ -25,6 +23,9 @@ export interface ReplicationHost {
   logger: Logger;
   clock: Clock;
   nc?: NatsConnection;
+  peers: PeerPort;
+  /** A peer answered a push/ack/pull (issue 8: contact clears that peer's sync ladder). */
+  onPeerContact?: (peerUrl: string) => void;
   onStop(fn: () => Promise<void> | void): void;
 }
 
@@ -34,21 +35,17 @@ export interface StartReplicationOptions {
 }
 
 export async function startReplication(node: ReplicationHost, opts: StartReplicationOptions = {}): Promise<Replicator> {
-  const clock = node.clock;
-  const transports = new TransportSet(
-    [new HttpPeerTransport({ clock }), ...(node.nc ? [new BusPeerTransport(node.nc, clock)] : [])],
-    node.settings.peers.allowClearnetSync,
-  );
   const replicator = await Replicator.start({
     mailboxes: node.mailboxes,
     store: new OutboxStore(node.db, node.mailboxes.store.committer),
-    transports,
+    transports: node.peers,
     settings: node.settings.peers,
     messageTtlS: node.settings.relay.messageTtlS,
     selfUrl: node.settings.peers.publicPeerUrl,
-    busSelfUrl: node.nc ? busPeerUrl(node.nodeId) : '',
-    clock,
+    busSelfUrl: busSelfUrlOf(node.nodeId, node.nc),
+    clock: node.clock,
     logger: node.logger.child({ part: 'replication' }),
+    ...(node.onPeerContact ? { onPeerContact: node.onPeerContact } : {}),
     ...(opts.policy ? { policy: opts.policy } : {}),
     ...(opts.pullWaitMs !== undefined ? { pullWaitMs: opts.pullWaitMs } : {}),
   });

@@ -66,3 +66,9 @@ export function findRoute(method: string, path: string): PeerRouteSpec | undefin
 export function routeByName(name: string): PeerRouteSpec | undefined {
   return PEER_ROUTES.find((r) => r.name === name && r.method === 'POST');
 }
+
+/** §8.4.1 refusal text for a body over `maxBytes`: `Request body too large (max 64KB)`. */
+export function bodyLimitText(maxBytes: number): string {
+  const max = maxBytes % 1024 === 0 ? `${maxBytes / 1024}KB` : `${maxBytes} bytes`;
+  return `Request body too large (max ${max})`;
+}

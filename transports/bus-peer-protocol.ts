@@ -3,7 +3,7 @@
 //
 //   peer URL   nats://<node id>             (or nats://<node token>; e.g. nats://!sb_56475aa7…)
 //   subject    infonet.<node token>.peer.<name>   name = route with '/' and '-' as '_', the names of
-//              transports/peer-endpoints.ts: infonet.sb_56475aa7….peer.dm_replicate_envelope
+//              protocol/peer-routes.ts: infonet.sb_56475aa7….peer.dm_replicate_envelope
 //   request    payload = the exact JSON body bytes an HTTP peer would receive (the HMAC covers them);
 //              NATS headers X-Peer-Url / X-Peer-HMAC exactly as the HTTP headers (§8.2)
 //   reply      msgpack {status: int, json: <decoded JSON answer>, retry_after?: string}
@@ -12,13 +12,12 @@
 //
 // The bus is the same authentication domain as HTTP: a request without a valid MAC is answered
 // {status: 403, json: {ok:false, detail:"Invalid or missing peer HMAC"}}.
-import { Packr } from 'msgpackr';
 import { ErrorCodes, InfonetError } from '../protocol/errors.js';
 import { normalizePeerUrl } from '../protocol/peer-url.js';
+import { decodeSafe, encode } from '../bus/codec.js';
 import { SUBJECT_ROOT, decodeNodeToken, encodeNodeToken } from '../bus/subjects.js';
-import { PEER_ROUTES, type PeerRoute } from './transport.js';
+import { PEER_ROUTE_PATHS, type PeerRoute } from '../protocol/peer-routes.js';
 
-const packr = new Packr({ useRecords: false, mapsAsObjects: true, moreTypes: false } as unknown as ConstructorParameters<typeof Packr>[0]);
 
 /** `nats://<node id>` (issue 5's form; the harness advertises it too). */
 export const busPeerUrl = (nodeId: string): string => `nats://${nodeId}`;
@@ -48,7 +47,7 @@ export const busPeerWildcard = (nodeId: string): string => `${SUBJECT_ROOT}.${en
 export function busPeerRouteOf(subject: string): PeerRoute | null {
   const t = subject.split('.');
   if (t.length !== 4 || t[0] !== SUBJECT_ROOT || t[2] !== 'peer') return null;
-  return PEER_ROUTES.find((r) => busRouteName(r) === t[3]) ?? null;
+  return PEER_ROUTE_PATHS.find((r) => busRouteName(r) === t[3]) ?? null;
 }
 
 export interface BusPeerReply {
@@ -58,18 +57,13 @@ export interface BusPeerReply {
 }
 
 export function encodeBusPeerReply(r: BusPeerReply): Uint8Array {
-  const b = packr.pack(r.retry_after === undefined ? { status: r.status, json: r.json } : r);
-  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+  return encode(r.retry_after === undefined ? { status: r.status, json: r.json } : r);
 }
 
 /** Decodes a reply; a malformed one is an UNAVAILABLE error (the peer did not answer in protocol). */
 export function decodeBusPeerReply(bytes: Uint8Array, peer: string): BusPeerReply {
-  let v: unknown;
-  try {
-    v = packr.unpack(bytes);
-  } catch {
-    v = undefined;
-  }
+  const d = decodeSafe(bytes);
+  const v: unknown = d.ok ? d.value : undefined;
   const o = v as (Partial<BusPeerReply> & { body?: unknown }) | undefined;
   if (!o || typeof o !== 'object' || typeof o.status !== 'number' || !Number.isInteger(o.status)) {
     throw new InfonetError(ErrorCodes.UNAVAILABLE, `peer ${peer} sent a malformed bus reply`, { peer });

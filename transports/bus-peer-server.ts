@@ -1,4 +1,4 @@
-// Peer endpoints over NATS for peers addressed `nats://<node id>` (transport kind `bus`, §8.1 extension).
+// The peer application (peer/app.ts) over NATS for peers addressed `nats://<node id>` (transport kind `bus`, §8.1 extension).
 // Wire format (subjects, headers, reply) is documented in transports/bus-peer-protocol.ts, shared with the
 // client side (transports/bus-transport.ts):
 //
@@ -11,20 +11,17 @@
 // private transport: callers get private events unless clearnet sync is allowed (§9.5.1). Only the POST
 // forms exist on the bus.
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
-import { Packr } from 'msgpackr';
 import type { Logger } from 'pino';
+import { encode } from '../bus/codec.js';
+import type { InboundPeerResponse as PeerResponse, PeerApplication } from '../ports/peer.js';
+import { routePath } from '../protocol/peer-routes.js';
 import { busPeerRouteOf, busPeerWildcard } from './bus-peer-protocol.js';
-import { endpointsOf, type EndpointSource } from './http-server.js';
-import type { PeerEndpoints, PeerResponse } from './peer-endpoints.js';
-import { routePath } from './transport.js';
 
-const packr = new Packr({ useRecords: false, mapsAsObjects: true, moreTypes: false } as unknown as ConstructorParameters<typeof Packr>[0]);
 
 /** The msgpack reply for a handler answer. */
 export function encodeBusAnswer(r: Pick<PeerResponse, 'status' | 'body' | 'headers'>): Uint8Array {
   const ra = r.headers?.['Retry-After'];
-  const b = packr.pack(ra === undefined ? { status: r.status, body: r.body } : { status: r.status, body: r.body, retry_after: ra });
-  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+  return encode(ra === undefined ? { status: r.status, body: r.body } : { status: r.status, body: r.body, retry_after: ra });
 }
 
 export interface BusPeerServer {
@@ -38,8 +35,7 @@ export interface BusPeerServerOptions {
   logger?: Logger;
 }
 
-export function startBusPeerServer(source: EndpointSource, opts: BusPeerServerOptions): BusPeerServer {
-  const endpoints: PeerEndpoints = endpointsOf(source);
+export function startBusPeerServer(app: PeerApplication, opts: BusPeerServerOptions): BusPeerServer {
   const subject = busPeerWildcard(opts.nodeId);
   const inflight = new Set<Promise<void>>();
 
@@ -54,8 +50,8 @@ export function startBusPeerServer(source: EndpointSource, opts: BusPeerServerOp
         const v = m.headers?.get(k);
         if (v) headers[k.toLowerCase()] = v;
       }
-      r = await endpoints.handle({
-        method: 'POST', path: routePath(route), body: Buffer.from(m.data), headers, remoteAddress: '', transport: 'bus',
+      r = await app.handle({
+        method: 'POST', path: routePath(route), body: Buffer.from(m.data), headers, remoteAddress: '', via: 'bus',
       });
     }
     if (m.reply) m.respond(encodeBusAnswer(r));

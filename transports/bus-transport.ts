@@ -6,7 +6,8 @@ import { headers as natsHeaders, errors as natsErrors, type NatsConnection } fro
 import { parseRetryAfter } from '../protocol/retry-after.js';
 import { transportKind } from '../protocol/peer-url.js';
 import { busPeerNodeId, busPeerSubject, decodeBusPeerReply } from './bus-peer-protocol.js';
-import { type PeerTransport, type TransportRequest, type TransportResponse, timedOut, unreachable } from './transport.js';
+import { timedOut, unreachable } from '../protocol/peer-call.js';
+import type { PeerCallRequest as TransportRequest, PeerCallResponse as TransportResponse, PeerTransport } from '../ports/peer.js';
 import { ErrorCodes, InfonetError } from '../protocol/errors.js';
 
 export class BusPeerTransport implements PeerTransport {

@@ -7,9 +7,9 @@ import http from 'node:http';
 import https from 'node:https';
 import { parseRetryAfter } from '../protocol/retry-after.js';
 import { transportKind } from '../protocol/peer-url.js';
-import {
-  type PeerTransport, type TransportRequest, type TransportResponse, routePath, timedOut, unreachable,
-} from './transport.js';
+import { timedOut, unreachable } from '../protocol/peer-call.js';
+import { routePath } from '../protocol/peer-routes.js';
+import type { PeerCallRequest as TransportRequest, PeerCallResponse as TransportResponse, PeerTransport } from '../ports/peer.js';
 
 /** Answers larger than this are cut off as an error (a pull answer holds at most a few mailboxes). */
 export const MAX_RESPONSE_BYTES = 4 * 1024 * 1024;

@@ -1,5 +1,6 @@
 // DM ack (§10.1), DM pull (§10.2) and Infonet peer push (§8.5) endpoints over real HTTP, and the same
 // endpoints over a real nats-server (peers addressed nats://<node id>) with the HMAC enforced.
+import { createPeerApplication } from '../../peer/app.js';
 import { createHash } from 'node:crypto';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { GENESIS_HASH } from '../../protocol/constants.js';
@@ -9,7 +10,7 @@ import { busPeerUrl } from '../../transports/bus-peer-protocol.js';
 import { startBusPeerServer } from '../../transports/bus-peer-server.js';
 import { BusPeerTransport } from '../../transports/bus-transport.js';
 import { startPeerHttpServer, type PeerHttpServer } from '../../transports/http-server.js';
-import { syncFromPeer } from '../../transports/sync-client.js';
+import { syncFromPeer } from '../../actors/sync-client.js';
 import { TransportSet } from '../../transports/transport.js';
 import { startServer, stopAll } from '../helpers/nats.js';
 import { httpRequest, openFixture, removeTempDirs, sealedCiphertext, sharedEnvelope, signed, type Fixture } from './inbound-helpers.js';
@@ -25,7 +26,7 @@ describe('DM ack and pull, peer push (HTTP)', () => {
   let srv: PeerHttpServer;
   beforeAll(async () => {
     fx = await openFixture({ env });
-    srv = await startPeerHttpServer(fx);
+    srv = await startPeerHttpServer(createPeerApplication(fx));
   });
   afterAll(async () => {
     await srv.close();
@@ -137,7 +138,7 @@ describe('peer endpoints over the bus (real nats-server)', () => {
     const idB = generateIdentity().nodeId;
     const a = await openFixture({ env: { MESH_PEER_PUSH_SECRET: 'bus-secret', MESH_RELAY_PEERS: busPeerUrl(idB) } });
     const b = await openFixture({ clock: a.clock, env: { MESH_PEER_PUSH_SECRET: 'bus-secret', MESH_RELAY_PEERS: busPeerUrl(idA) } });
-    const busA = startBusPeerServer(a, { nc, nodeId: idA });
+    const busA = startBusPeerServer(createPeerApplication(a), { nc, nodeId: idA });
     const transport = new TransportSet([new BusPeerTransport(nc, a.clock)], false);
     try {
       const k = generateIdentity();

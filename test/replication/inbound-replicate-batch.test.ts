@@ -1,8 +1,9 @@
 // [extension] Batch replicate route POST /api/mesh/dm/replicate-envelopes (docs/dm-relay.md): the single route's
 // preamble (413 before auth, 403, 400, per-peer rate limit) with a 512 KiB / 64-item bound, and every item through
 // acceptReplica exactly like a single-route request (caps, duplicates, size, per-item results in order).
+import { createPeerApplication } from '../../peer/app.js';
 import { signPeerRequest } from '../../protocol/peer-auth.js';
-import { createPeerEndpoints } from '../../transports/peer-endpoints.js';
+
 import { startPeerHttpServer, type PeerHttpServer } from '../../transports/http-server.js';
 import { httpRequest, openFixture, removeTempDirs, sealedCiphertext, sharedEnvelope, signed, type Fixture } from './inbound-helpers.js';
 
@@ -16,7 +17,7 @@ describe('POST /api/mesh/dm/replicate-envelopes', () => {
 
   beforeAll(async () => {
     fx = await openFixture({ env: { MESH_PEER_PUSH_SECRET: 'global-secret', MESH_RELAY_PEERS: PEER } });
-    srv = await startPeerHttpServer(fx, { host: '127.0.0.1', port: 0 });
+    srv = await startPeerHttpServer(createPeerApplication(fx), { host: '127.0.0.1', port: 0 });
   });
   afterAll(async () => {
     await srv.close();
@@ -102,10 +103,10 @@ describe('POST /api/mesh/dm/replicate-envelopes', () => {
   });
 
   test('rate limit: 60 batch requests/minute per authenticated peer, a bucket of its own', async () => {
-    const eps = createPeerEndpoints(fx);
+    const eps = createPeerApplication(fx);
     const req = signed(PEER, { envelopes: [] }, SECRETS);
     const call = (path = ROUTE, body = req.body, headers = req.headers) =>
-      eps.handle({ method: 'POST', path, body: Buffer.from(body), headers, remoteAddress: '127.0.0.1', transport: 'http' });
+      eps.handle({ method: 'POST', path, body: Buffer.from(body), headers, remoteAddress: '127.0.0.1', via: 'http' });
     for (let i = 0; i < 60; i++) expect((await call()).status).toBe(200);
     const limited = await call();
     expect(limited.status).toBe(429);

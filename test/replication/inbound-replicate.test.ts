@@ -1,7 +1,8 @@
 // Inbound DM replication endpoint (spec §8.2, §8.4): T48–T53 over a real HTTP listener on 127.0.0.1.
+import { createPeerApplication } from '../../peer/app.js';
 import { createHash } from 'node:crypto';
 import { derivePeerKey, peerMac } from '../../protocol/peer-auth.js';
-import { createPeerEndpoints } from '../../transports/peer-endpoints.js';
+
 import { startPeerHttpServer, type PeerHttpServer } from '../../transports/http-server.js';
 import { httpRequest, openFixture, removeTempDirs, sharedEnvelope, signed, type Fixture } from './inbound-helpers.js';
 
@@ -18,7 +19,7 @@ describe('POST /api/mesh/dm/replicate-envelope', () => {
 
   beforeAll(async () => {
     fx = await openFixture({ env });
-    srv = await startPeerHttpServer(fx, { host: '127.0.0.1', port: 0 });
+    srv = await startPeerHttpServer(createPeerApplication(fx), { host: '127.0.0.1', port: 0 });
   });
   afterAll(async () => {
     await srv.close();
@@ -31,8 +32,8 @@ describe('POST /api/mesh/dm/replicate-envelope', () => {
   test('T49 replicate endpoint rejects missing HMAC (seed test)', async () => {
     const body = JSON.stringify({ envelope: sharedEnvelope('dm_t49', 'tok-t49') });
     // Through the handlers with a remote client address, and over real HTTP.
-    const direct = await createPeerEndpoints(fx).handle({
-      method: 'POST', path: ROUTE, body: Buffer.from(body), headers: { 'content-type': 'application/json' }, remoteAddress: '1.2.3.4', transport: 'http',
+    const direct = await createPeerApplication(fx).handle({
+      method: 'POST', path: ROUTE, body: Buffer.from(body), headers: { 'content-type': 'application/json' }, remoteAddress: '1.2.3.4', via: 'http',
     });
     expect(direct.status).toBe(403);
     const r = await httpRequest(srv.url + ROUTE, { body, headers: { 'Content-Type': 'application/json' } });
@@ -138,10 +139,10 @@ describe('POST /api/mesh/dm/replicate-envelope', () => {
   });
 
   test('rate limit: 60 requests/minute per authenticated peer, then 429 with Retry-After', async () => {
-    const eps = createPeerEndpoints(fx);
+    const eps = createPeerApplication(fx);
     const url = 'http://example-peer.onion:8000';
     const req = signed(url, { envelope: 'x' }, { pushSecret: 'global-secret' });
-    const call = () => eps.handle({ method: 'POST', path: ROUTE, body: Buffer.from(req.body), headers: req.headers, remoteAddress: '127.0.0.1', transport: 'http' });
+    const call = () => eps.handle({ method: 'POST', path: ROUTE, body: Buffer.from(req.body), headers: req.headers, remoteAddress: '127.0.0.1', via: 'http' });
     for (let i = 0; i < 60; i++) expect((await call()).status).toBe(200);
     const limited = await call();
     expect(limited.status).toBe(429);

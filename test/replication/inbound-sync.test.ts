@@ -1,5 +1,6 @@
 // Serving sync (spec §9.3–9.5): T57–T62 through the handlers and over real HTTP, and the public
 // puller's check of a redacted page (protocol/public-redaction.ts, docs/public-sync-redaction.md).
+import { createPeerApplication } from '../../peer/app.js';
 import { GENESIS_HASH } from '../../protocol/constants.js';
 import { eventIdWithTimestampText } from '../../protocol/event-id.js';
 import { eventToWireJson, type ChainEvent } from '../../protocol/event.js';
@@ -10,7 +11,7 @@ import { verifyRedactedPage, verifySyncResponse, interleavePage } from '../../pr
 import { signaturePayload } from '../../protocol/signature-payload.js';
 import { signEd25519 } from '../../protocol/signatures.js';
 import { NETWORK_ID, PROTOCOL_VERSION } from '../../protocol/constants.js';
-import { createPeerEndpoints, type PeerRequest } from '../../transports/peer-endpoints.js';
+import type { InboundPeerRequest as PeerRequest } from '../../ports/peer.js';
 import { startPeerHttpServer, type PeerHttpServer } from '../../transports/http-server.js';
 import { httpRequest, openFixture, removeTempDirs, signed, type Fixture } from './inbound-helpers.js';
 
@@ -43,7 +44,7 @@ async function appendTypes(fx: Fixture, types: string[], k: Identity = generateI
 }
 
 const post = (body: unknown, remoteAddress: string, headers: Record<string, string> = {}): PeerRequest => ({
-  method: 'POST', path: SYNC, body: Buffer.from(JSON.stringify(body)), headers, remoteAddress, transport: 'http',
+  method: 'POST', path: SYNC, body: Buffer.from(JSON.stringify(body)), headers, remoteAddress, via: 'http',
 });
 const types = (json: any): string[] => json.events.map((e: ChainEvent) => e.event_type);
 
@@ -56,7 +57,7 @@ describe('sync endpoint, private mode', () => {
   beforeAll(async () => {
     fx = await openFixture({ env });
     chainEvents = await appendTypes(fx, ['message', 'gate_message', 'dm_message']);
-    srv = await startPeerHttpServer(fx);
+    srv = await startPeerHttpServer(createPeerApplication(fx));
   });
   afterAll(async () => {
     await srv.close();
@@ -65,7 +66,7 @@ describe('sync endpoint, private mode', () => {
   });
 
   test('T57 redaction of private events on public sync (seed test)', async () => {
-    const eps = createPeerEndpoints(fx);
+    const eps = createPeerApplication(fx);
     const body = { protocol_version: 'infonet/2', locator: [GENESIS_HASH], limit: 100 };
     const pub = await eps.handle(post(body, '203.0.113.10'));
     expect(types(pub.json)).toEqual(['message']);
@@ -84,18 +85,18 @@ describe('sync endpoint, private mode', () => {
   });
 
   test('T60 Host header not trusted', async () => {
-    const eps = createPeerEndpoints(fx);
+    const eps = createPeerApplication(fx);
     const body = { locator: [GENESIS_HASH] };
     for (const host of ['localhost:8000', 'x.onion']) {
       const r = await eps.handle(post(body, '203.0.113.10', { host }));
       expect(types(r.json)).toEqual(['message']);
     }
-    const get = await eps.handle({ method: 'GET', path: SYNC, query: new URLSearchParams(), body: Buffer.alloc(0), headers: { host: 'localhost' }, remoteAddress: '203.0.113.10', transport: 'http' });
+    const get = await eps.handle({ method: 'GET', path: SYNC, query: new URLSearchParams(), body: Buffer.alloc(0), headers: { host: 'localhost' }, remoteAddress: '203.0.113.10', via: 'http' });
     expect(types(get.json)).toEqual(['message']);
   });
 
   test('a public puller verifies the redacted page: links unbroken, public events authentic; tampering is detected', async () => {
-    const r = await createPeerEndpoints(fx).handle(post({ locator: [GENESIS_HASH] }, '203.0.113.10'));
+    const r = await createPeerApplication(fx).handle(post({ locator: [GENESIS_HASH] }, '203.0.113.10'));
     const json = JSON.parse(r.body);
     expect(json.links).toHaveLength(3);
     expect(json.links[1]).toEqual({ event_id: chainEvents[1].event_id, prev_hash: chainEvents[1].prev_hash, redacted: true });
@@ -122,7 +123,7 @@ describe('sync endpoint, private mode', () => {
     // …the linkage still verifies (stubs are claims), which is exactly the documented limit:
     expect(verifySyncResponse(stubbedPublic, json.matched_hash).ok).toBe(true);
     // A private caller's page is fully verifiable.
-    const priv = JSON.parse((await createPeerEndpoints(fx).handle(post({ locator: [GENESIS_HASH] }, '127.0.0.1'))).body);
+    const priv = JSON.parse((await createPeerApplication(fx).handle(post({ locator: [GENESIS_HASH] }, '127.0.0.1'))).body);
     expect(verifySyncResponse(priv, GENESIS_HASH)).toMatchObject({ ok: true, verified: 3, stubs: 0 });
     const merged = interleavePage(priv.events, priv.links);
     expect(merged.ok && verifyRedactedPage(merged.items, GENESIS_HASH).ok).toBe(true);
@@ -168,7 +169,7 @@ describe('sync endpoint, private mode', () => {
       const ev = { ...base, signature: signEd25519(k.privateKey, signaturePayload('message', k.nodeId, 1, base.payload)), event_id: eventIdWithTimestampText(base as never, integerText(base.timestamp)) };
       const ing = await f2.chain.ingest([ev]);
       expect(ing.accepted).toBe(1);
-      const r = await createPeerEndpoints(f2).handle(post({ locator: [GENESIS_HASH] }, '127.0.0.1'));
+      const r = await createPeerApplication(f2).handle(post({ locator: [GENESIS_HASH] }, '127.0.0.1'));
       expect(r.body).toContain('"timestamp":1700000000}');
       expect(r.body).toContain(eventToWireJson(ing.events[0]));
     } finally {
@@ -187,7 +188,7 @@ describe('sync endpoint: clearnet-allowed mode and public redaction', () => {
   test('T58 clearnet-allowed mode never serves private events', async () => {
     fx = await openFixture({ env: { MESH_INFONET_ALLOW_CLEARNET_SYNC: 'true' } });
     await appendTypes(fx, ['message', 'vote', 'key_rotate', 'gate_message']);
-    const srv = await startPeerHttpServer(fx);
+    const srv = await startPeerHttpServer(createPeerApplication(fx));
     try {
       const get = await httpRequest(srv.url + SYNC);
       const postR = await httpRequest(srv.url + SYNC, { body: JSON.stringify({ locator: [GENESIS_HASH] }) });
@@ -205,7 +206,7 @@ describe('sync endpoint: clearnet-allowed mode and public redaction', () => {
   test('T59 public redaction still applies (private mode, loopback); the gate event is untouched', async () => {
     fx = await openFixture({ env: { MESH_PEER_PUSH_SECRET: 's3cret', MESH_RELAY_PEERS: 'http://127.0.0.1:9' } });
     const evs = await appendTypes(fx, ['message', 'vote', 'key_rotate', 'gate_message']);
-    const eps = createPeerEndpoints(fx);
+    const eps = createPeerApplication(fx);
     const r = await eps.handle(post({ locator: [GENESIS_HASH] }, '127.0.0.1'));
     const json = JSON.parse(r.body);
     const vote = json.events.find((e: any) => e.event_type === 'vote');
@@ -235,7 +236,7 @@ describe('sync endpoint: clearnet-allowed mode and public redaction', () => {
     const k = generateIdentity();
     const evs: ChainEvent[] = [];
     for (let i = 0; i < 40; i++) evs.push(await fx.chain.appendLocal(k, 'message', msg(`m${i}`)));
-    const eps = createPeerEndpoints(fx);
+    const eps = createPeerApplication(fx);
     const big = await eps.handle(post({ locator: [GENESIS_HASH], limit: 1000 }, '127.0.0.1'));
     expect((big.json as any).events.length).toBeLessThanOrEqual(500);
     expect((big.json as any).events).toHaveLength(40);
@@ -262,7 +263,7 @@ describe('sync endpoint: clearnet-allowed mode and public redaction', () => {
 
   test('sync rate limit: 600/min per client address → 429 with Retry-After', async () => {
     fx = await openFixture();
-    const eps = createPeerEndpoints(fx);
+    const eps = createPeerApplication(fx);
     for (let i = 0; i < 600; i++) expect((await eps.handle(post({ locator: [] }, '203.0.113.7'))).status).toBe(200);
     const r = await eps.handle(post({ locator: [] }, '203.0.113.7'));
     expect(r.status).toBe(429);

@@ -66,8 +66,9 @@ export async function openSender(o: SenderOptions): Promise<Sender> {
   const store = new MailboxStore(db);
   const mailboxes = await MailboxRegistry.open(store, { settings: settings.relay, spoolTtlS: settings.chain.spool.ttlS, clock });
   const outbox = new OutboxStore(db, store.committer);
+  const transports = new TransportSet([new HttpPeerTransport({ clock })], settings.peers.allowClearnetSync);
   const replicator = await Replicator.start({
-    mailboxes, store: outbox, transports: new TransportSet([new HttpPeerTransport({ clock })], settings.peers.allowClearnetSync),
+    mailboxes, store: outbox, transports,
     settings: settings.peers, messageTtlS: settings.relay.messageTtlS, selfUrl, clock, logger: silent(),
     ...(o.policy ? { policy: o.policy } : {}), ...(o.pullWaitMs !== undefined ? { pullWaitMs: o.pullWaitMs } : {}),
   });
@@ -78,6 +79,7 @@ export async function openSender(o: SenderOptions): Promise<Sender> {
       if (closed) return;
       closed = true;
       await replicator.stop();
+      await transports.close();
       await mailboxes.close();
       await db.close();
     },

@@ -1,5 +1,6 @@
 // Sync client and scheduler (spec §9.3, §9.6): T63, T64, T67–T70 against real HTTP peers on 127.0.0.1
 // and real LevelDB directories; scheduler state survives a restart.
+import { createPeerApplication } from '../../peer/app.js';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { startSync } from '../../actors/sync-actor.js';
@@ -8,8 +9,10 @@ import { manualClock } from '../../protocol/clock.js';
 import { peerHttpError } from '../../protocol/sync-backoff.js';
 import { HttpPeerTransport } from '../../transports/loopback-http.js';
 import { startPeerHttpServer, type PeerHttpServer } from '../../transports/http-server.js';
-import { syncFromPeer, type SyncClientOptions } from '../../transports/sync-client.js';
-import { PRIVATE_TRANSPORT_ERROR, TransportSet, type TransportRequest } from '../../transports/transport.js';
+import { syncFromPeer, type SyncClientOptions } from '../../actors/sync-client.js';
+import { TransportSet } from '../../transports/transport.js';
+import { PRIVATE_TRANSPORT_ERROR } from '../../protocol/peer-call.js';
+import type { PeerCallRequest as TransportRequest } from '../../ports/peer.js';
 import { openFixture, removeTempDirs, type Fixture } from './inbound-helpers.js';
 
 const msg = (text: string) => ({ message: text, destination: 'broadcast', channel: 'LongFast', priority: 'normal', ephemeral: false });
@@ -42,7 +45,7 @@ async function fixture(opts: Parameters<typeof openFixture>[0] = {}): Promise<Fi
   return f;
 }
 async function served(f: Fixture): Promise<PeerHttpServer> {
-  const s = await startPeerHttpServer(f);
+  const s = await startPeerHttpServer(createPeerApplication(f));
   opened.unshift(s);
   return s;
 }
@@ -54,7 +57,12 @@ function transportsFor(f: Fixture): TransportSet {
 const clientOpts = (f: Fixture, extra: Partial<SyncClientOptions> = {}): SyncClientOptions => ({
   transports: transportsFor(f), settings: f.settings.peers, clock: f.clock, ...extra,
 });
-const host = (f: Fixture) => ({ nodeId: '!sb_local', db: f.db, chain: f.chain, settings: f.settings, clock: f.clock });
+/** The scheduler's host: the fixture plus an HTTP peer port, closed with the fixture's other parts. */
+const host = (f: Fixture) => {
+  const peers = new TransportSet([new HttpPeerTransport({ clock: f.clock })], f.settings.peers.allowClearnetSync);
+  opened.push({ close: () => peers.close() });
+  return { nodeId: '!sb_local', db: f.db, chain: f.chain, settings: f.settings, clock: f.clock, peers };
+};
 
 async function appendMessages(f: Fixture, n: number, k: Identity = generateIdentity()): Promise<void> {
   for (let i = 0; i < n; i++) await f.chain.appendLocal(k, 'message', msg(`m${i}`));

@@ -3,10 +3,11 @@
 // peer call surfaced as — RATE_LIMITED for 429, PEER_HTTP for other statuses (protocol/sync-backoff.ts) —
 // so the scheduler (actors/sync-actor.ts) can honour Retry-After on either path.
 //
-// Bytes move through the outbound transports (transports/transport.ts TransportSet): HTTP for loopback
-// (and, when allowed, clearnet) peers, NATS requests for `nats://<node id>` peers. The §9.1 policy is
-// checked here before the transport is asked, so a clearnet peer in private mode costs no connection.
-import type { ChainActor } from '../actors/chain-actor.js';
+// Bytes move through the peer port (ports/peer.ts) the composition root hands in: HTTP for loopback
+// (and, when allowed, clearnet) peers, NATS requests for `nats://<node id>` peers, onion/RNS next. The §9.1
+// policy is checked here before the port is asked, so a clearnet peer in private mode costs no connection.
+import type { ChainPort } from '../ports/chain.js';
+import type { PeerCallResponse as TransportResponse, PeerPort } from '../ports/peer.js';
 import type { Clock } from '../protocol/clock.js';
 import { GENESIS_HASH, PROTOCOL_VERSION } from '../protocol/constants.js';
 import { ErrorCodes, InfonetError, isInfonetError } from '../protocol/errors.js';
@@ -15,7 +16,7 @@ import { signPeerRequest } from '../protocol/peer-auth.js';
 import { normalizePeerUrl, transportKind } from '../protocol/peer-url.js';
 import type { PeerSettings } from '../protocol/settings.js';
 import { peerHttpError, peerRateLimitedError } from '../protocol/sync-backoff.js';
-import { peerAllowed, privateTransportRequired, type TransportRequest, type TransportResponse } from './transport.js';
+import { peerAllowed, privateTransportRequired } from '../protocol/peer-call.js';
 
 export const SYNC_PAGE = 100;
 export const SYNC_MAX_ROUNDS = 5;
@@ -33,10 +34,8 @@ export interface SyncFromPeerResult {
   accepted: number;
 }
 
-/** Anything that can carry one peer request (TransportSet, or a single transport in tests). */
-export interface RequestSender {
-  send(req: TransportRequest): Promise<TransportResponse>;
-}
+/** Anything that can carry one peer request (the node's TransportSet, or a single transport in tests). */
+export type RequestSender = PeerPort;
 
 export interface SyncClientOptions {
   transports: RequestSender;
@@ -56,7 +55,7 @@ const result = (ok: boolean, error = '', forked = false, retryAfterS = 0, accept
   ({ ok, error, forked, retryAfterS, accepted, ...(cause ? { cause } : {}) });
 
 /** §9.3 locator of a chain actor: a handful of id reads, newest first, ending with genesis. */
-export async function chainLocator(chain: ChainActor): Promise<string[]> {
+export async function chainLocator(chain: ChainPort): Promise<string[]> {
   const ids = await Promise.all(locatorIndices(chain.length).map(async (i) => (await chain.readRange(i, 1))[0]?.event_id));
   return [...ids.filter((x): x is string => typeof x === 'string'), GENESIS_HASH];
 }
@@ -97,7 +96,7 @@ export const EXPIRED_GENESIS_HINT =
   + 'to bootstrap from it anyway, restart with MESH_INGEST_EVENT_MAX_AGE_S=0.';
 
 /** `sync_from_peer(peer, page=100, max_rounds=5)` (§9.3). */
-export async function syncFromPeer(peerUrl: string, chain: ChainActor, opts: SyncClientOptions): Promise<SyncFromPeerResult> {
+export async function syncFromPeer(peerUrl: string, chain: ChainPort, opts: SyncClientOptions): Promise<SyncFromPeerResult> {
   const peer = normalizePeerUrl(peerUrl) || peerUrl;
   const page = opts.pageSize ?? SYNC_PAGE;
   const maxRounds = opts.maxRounds ?? SYNC_MAX_ROUNDS;

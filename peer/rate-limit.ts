@@ -11,13 +11,13 @@ interface Bucket {
 
 export type RateDecision = { ok: true } | { ok: false; retryAfterS: number };
 
-/** Buckets beyond this many are pruned (full ones first), so a spray of client keys cannot grow memory. */
-const MAX_BUCKETS = 10_000;
+/** Hard cap on live buckets (docs/bounds.md): beyond it idle buckets, then the least recently used, are evicted. */
+export const RATE_LIMIT_MAX_BUCKETS = 10_000;
 
 export class RateLimiter {
   private readonly buckets = new Map<string, Bucket>();
 
-  constructor(private readonly clock: Clock) {}
+  constructor(private readonly clock: Clock, private readonly maxBuckets = RATE_LIMIT_MAX_BUCKETS) {}
 
   /** Takes one token from `key`'s bucket of `perMinute` tokens; `perMinute <= 0` disables the limit. */
   take(key: string, perMinute: number): RateDecision {
@@ -32,7 +32,7 @@ export class RateLimiter {
       this.buckets.delete(key);
       this.buckets.set(key, b);
     } else {
-      if (this.buckets.size >= MAX_BUCKETS) this.prune(now);
+      if (this.buckets.size >= this.maxBuckets) this.prune(now);
       b = { tokens: perMinute, at: now };
       this.buckets.set(key, b);
     }
@@ -48,11 +48,11 @@ export class RateLimiter {
   }
 
   private prune(now: number): void {
-    // Drop buckets idle for a minute (they would be full again), then the least recently used.
-    for (const [k, b] of this.buckets) if (now - b.at >= 60) this.buckets.delete(k);
-    while (this.buckets.size >= MAX_BUCKETS) {
-      const oldest = this.buckets.keys().next().value as string;
-      this.buckets.delete(oldest);
+    // Map order is least-recently-used first, so idle buckets (full again after a minute) sit at the front:
+    // evict from the front while idle, then just enough of the oldest to make room — O(evicted), not O(size).
+    for (const [k, b] of this.buckets) {
+      if (this.buckets.size < this.maxBuckets && now - b.at < 60) break;
+      this.buckets.delete(k);
     }
   }
 }

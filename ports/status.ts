@@ -1,0 +1,15 @@
+// Status shapes the bus reports in `node.status` (issue 9: bus/ reads these types here instead of importing the
+// composition root or the actors).
+
+export interface ReplicationStatus {
+  enabled: boolean;
+  /** Why replication is off (no peers, no secret). */
+  reason?: string;
+  peers: Array<{ url: string; state: string; queued: number; failures: number; retry_at: number; last_error: string }>;
+  metrics: Record<string, number>;
+}
+
+export interface InboundStatus {
+  http_url: string;
+  sync: { last_outcome: string; last_error: string; next_sync_due_at: number; consecutive_failures: number; peers: number };
+}

@@ -1,0 +1,87 @@
+// Body schemas of the peer routes (issue 8 item 5, issue 9 "one schema library": zod). Every field a handler reads is
+// type-checked here before use, so a value like `{"toString":1}` where a string belongs is a typed refusal with a
+// reason, never an exception (it was an HTTP 500). Unknown keys pass (loose objects): peers of other versions may
+// send more. The spec's in-band reason strings stay the first thing a refusal says (Appendix C).
+import { z } from 'zod';
+import {
+  ACK_MAX_ITEMS, PEER_PUSH_MAX_EVENTS, PULL_MAX_MAILBOXES, REPLICATE_BATCH_MAX_ITEMS,
+} from './peer-routes.js';
+
+/** Envelope text fields: strings (numbers are tolerated and read as their decimal text, as the original did). */
+const text = z.union([z.string(), z.number()], { error: 'must be a string' }).nullish();
+const optionalString = z.string({ error: 'must be a string' }).nullish();
+
+const senderProof = z.looseObject({
+  public_key: z.string({ error: 'must be a string' }),
+  signature: z.string({ error: 'must be a string' }),
+}, { error: 'must be an object' });
+
+/** §7.8 envelope: accept_replica decides about values; this only guarantees the types it reads. */
+export const envelopeSchema = z.looseObject({
+  msg_id: text, mailbox_key: text, sender_block_ref: text, ciphertext: text, delivery_class: text,
+  recipient_id: text, recipient_token: text, sender_id: text, sender_seal: text, relay_salt: text,
+  payload_format: text, session_welcome: text,
+  timestamp: z.union([z.number(), z.string()], { error: 'must be a number' }).nullish(),
+  sender_proof: senderProof.nullish(),
+}, { error: 'envelope must be an object' });
+
+/** §8.4 body. */
+export const replicateEnvelopeBody = z.looseObject({
+  envelope: z.unknown().optional(),
+}, { error: 'envelope must be an object' });
+
+/** [extension] batch body (docs/dm-relay.md). Items are checked one by one so each gets its own result. */
+export const replicateEnvelopesBody = z.looseObject({
+  envelopes: z.array(z.unknown(), { error: `envelopes must be a list of at most ${REPLICATE_BATCH_MAX_ITEMS} items` })
+    .max(REPLICATE_BATCH_MAX_ITEMS, { error: `envelopes must be a list of at most ${REPLICATE_BATCH_MAX_ITEMS} items` }),
+}, { error: `envelopes must be a list of at most ${REPLICATE_BATCH_MAX_ITEMS} items` });
+
+/** §8.5 body: the events themselves are judged by ingest (§9.2), which takes any JSON value per item. */
+export const peerPushBody = z.looseObject({
+  events: z.array(z.unknown(), { error: 'events must be a list' })
+    .max(PEER_PUSH_MAX_EVENTS, { error: `too many events (max ${PEER_PUSH_MAX_EVENTS})` }),
+}, { error: 'events must be a list' });
+
+/** §10.1 / §10.2 mailbox descriptor. */
+export const mailboxDescriptor = z.looseObject({
+  delivery_class: optionalString,
+  recipient_id: optionalString,
+  recipient_token_hash: optionalString,
+}, { error: 'must be an object' });
+
+export const ackItem = mailboxDescriptor.extend({ msg_id: z.string({ error: 'must be a string' }) });
+
+export const ackBody = z.looseObject({
+  acks: z.array(z.unknown(), { error: `acks must be a list of at most ${ACK_MAX_ITEMS} items` })
+    .max(ACK_MAX_ITEMS, { error: `acks must be a list of at most ${ACK_MAX_ITEMS} items` }),
+}, { error: `acks must be a list of at most ${ACK_MAX_ITEMS} items` });
+
+export const pullBody = z.looseObject({
+  mailboxes: z.array(z.unknown(), { error: 'mailboxes must be a list' })
+    .max(PULL_MAX_MAILBOXES, { error: `too many mailboxes (max ${PULL_MAX_MAILBOXES})` }),
+}, { error: 'mailboxes must be a list' });
+
+/** §9.4 POST body. A body that is not an object reads as `{}` (then `locator must be a list`), as in the original. */
+export const syncPostBody = z.looseObject({
+  protocol_version: z.unknown().optional(),
+  locator: z.array(z.unknown(), { error: 'locator must be a list' }),
+  limit: z.unknown().optional(),
+  expected_head: z.unknown().optional(),
+  unredacted: z.unknown().optional(),
+});
+
+export type Checked<T> = { ok: true; value: T } | { ok: false; reason: string };
+
+/**
+ * Parses `value`; the refusal reason is the first issue's message, prefixed with the field path when the message
+ * does not already name it (e.g. `envelope.msg_id must be a string`).
+ */
+export function check<S extends z.ZodType>(schema: S, value: unknown, prefix = ''): Checked<z.output<S>> {
+  const r = schema.safeParse(value);
+  if (r.success) return { ok: true, value: r.data };
+  const issue = r.error.issues[0];
+  const path = [prefix, ...(issue?.path ?? []).map(String)].filter(Boolean).join('.');
+  const msg = issue?.message ?? 'invalid input';
+  const named = path === '' || /^[a-z_]+ (must|too)/.test(msg) || msg.startsWith('too many');
+  return { ok: false, reason: named ? msg : `${path} ${msg}` };
+}
