@@ -6,17 +6,11 @@
 // - Replies use one envelope:   {ok: true, result}   |   {ok: false, error: {code, reason, details?}}
 // - Decoding untrusted bytes never throws: decodeRequest / decodeReply return a typed BAD_INPUT value instead.
 
-import { Packr } from 'msgpackr';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { ErrorCodes, InfonetError, type ErrorCode } from '../protocol/errors.js';
+import { packMsgpack, unpackMsgpack } from '../protocol/msgpack.js';
+import { classifyNatsError } from './nats-errors.js';
 
-const packr = new Packr({
-  useRecords: false,
-  mapsAsObjects: true,
-  moreTypes: false,
-  // 64-bit integers decode to bigint only when they don't fit a JS number safely
-  int64AsType: 'auto',
-} as unknown as ConstructorParameters<typeof Packr>[0]);
 
 /** Max nesting depth accepted when decoding untrusted bodies. */
 export const MAX_DECODE_DEPTH = 64;
@@ -27,13 +21,13 @@ export type Decoded<T = unknown> = { ok: true; value: T } | { ok: false; error: 
 
 /** Encodes plain data to MessagePack. Returns a fresh Uint8Array (safe to keep). */
 export function encode(value: unknown): Uint8Array {
-  const b = packr.pack(value);
+  const b = packMsgpack(value);
   return new Uint8Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
 }
 
 /** Decodes MessagePack, throwing on malformed input. Prefer decodeSafe for anything untrusted. */
 export function decode(bytes: Uint8Array): unknown {
-  const v: unknown = packr.unpack(bytes);
+  const v: unknown = unpackMsgpack(bytes);
   const bad = checkPlain(v, 0);
   if (bad) throw new InfonetError(ErrorCodes.BAD_INPUT, `malformed body: ${bad}`);
   return v;
@@ -137,17 +131,6 @@ export function unwrapReply<T>(env: ReplyEnvelope<T>): T {
   throw new InfonetError(env.error.code, env.error.reason, env.error.details);
 }
 
-function isNoResponders(e: unknown): boolean {
-  if (!(e instanceof Error)) return false;
-  const withFn = e as Error & { isNoResponders?: () => boolean };
-  if (typeof withFn.isNoResponders === 'function' && withFn.isNoResponders()) return true;
-  return e.name === 'NoRespondersError' || (e.cause instanceof Error && e.cause.name === 'NoRespondersError');
-}
-
-function isTimeout(e: unknown): boolean {
-  return e instanceof Error && (e.name === 'TimeoutError' || (e.cause instanceof Error && e.cause.name === 'TimeoutError'));
-}
-
 /**
  * Request/reply with the infonet envelope: encodes `body`, waits up to `timeoutMs`, returns `result`.
  * Throws InfonetError: the remote's error for {ok:false}; TIMEOUT; UNAVAILABLE (no responders / connection closed);
@@ -158,8 +141,10 @@ export async function requestTyped<T = unknown>(nc: NatsConnection, subject: str
   try {
     msg = await nc.request(subject, encode(body), { timeout: timeoutMs });
   } catch (e) {
-    if (isNoResponders(e)) throw new InfonetError(ErrorCodes.UNAVAILABLE, `no responders for ${subject}`, { subject });
-    if (isTimeout(e)) throw new InfonetError(ErrorCodes.TIMEOUT, `request to ${subject} timed out after ${timeoutMs} ms`, { subject });
+    const kind = classifyNatsError(e);
+    if (kind === 'no_responders') throw new InfonetError(ErrorCodes.UNAVAILABLE, `no responders for ${subject}`, { subject });
+    if (kind === 'timeout') throw new InfonetError(ErrorCodes.TIMEOUT, `request to ${subject} timed out after ${timeoutMs} ms`, { subject });
+    if (kind === 'permission') throw new InfonetError(ErrorCodes.UNAVAILABLE, `permission denied: this credential may not publish to ${subject}`, { subject });
     const m = e instanceof Error ? e.message : String(e);
     throw new InfonetError(ErrorCodes.UNAVAILABLE, `request to ${subject} failed: ${m}`, { subject });
   }

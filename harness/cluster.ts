@@ -7,6 +7,7 @@
 //   <run>/<name>/              node data directory (db/, node.key.json, nats/)
 //   <run>/<name>.config.json   the node's config file (peers, secrets, ports; mode 600) — `node run --config` reads it
 //   <run>/<name>.log           the node's stdout + stderr, appended across restarts
+//   <run>/<name>.leaf.creds    the node's leaf credential issued by the hub (mode 600; docs/bus-auth.md)
 //
 // Readiness is asked on the bus (`node.status` through the hub), never assumed after a sleep. Node keys are created
 // here before the first start, so node ids — and `nats://<node id>` peer URLs — are known up front.
@@ -19,10 +20,11 @@ import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, rmSync, writeF
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { InfonetClient } from '../bus/client.js';
 import type { NodeStatus } from '../bus/commands.js';
-import { startHub, type HubHandle } from '../bus/hub.js';
+import { connectBus } from '../bus/connect.js';
+import { issueLeafCredential, startHub, type HubHandle } from '../bus/hub.js';
 import { findNatsServer, freePort } from '../bus/nats-server.js';
 import { loadOrCreateNodeKey } from '../node/infonet-node.js';
 import { waitUntil } from './wait.js';
@@ -68,6 +70,10 @@ export interface ClusterNode {
   peerUrl: string;
   /** Names of its peers. */
   peers: string[];
+  /** Its leaf credential, issued by the hub (<run>/<name>.leaf.creds). */
+  leafCreds: string;
+  /** Its operator credential (exists once the node started): `--creds` for CLI commands against this node. */
+  operatorCreds: string;
   state: NodeState;
   pid?: number;
   /** Starts of this node so far (1 after the first start). */
@@ -146,24 +152,31 @@ export class Cluster {
       neighbours.get(b)!.add(a);
     }
 
-    const hub = await startHub({ dataDir: join(runDir, 'hub'), serverName: 'harness-hub', monitor: true });
+    // Node keys first: the hub issues each node's leaf credential (bound to its node id) before it starts.
+    const hubDir = join(runDir, 'hub');
+    const prepared = names.map((name) => {
+      const dataDir = join(runDir, name);
+      mkdirSync(dataDir, { recursive: true });
+      const id = loadOrCreateNodeKey(dataDir).nodeId; // the node reads the same key file at start
+      return { name, dataDir, id, leafCreds: issueLeafCredential(hubDir, { name, nodeId: id, out: join(runDir, `${name}.leaf.creds`) }) };
+    });
+    const hub = await startHub({ dataDir: hubDir, serverName: 'harness-hub', monitor: true });
     let nc: NatsConnection | undefined;
     let cluster: Cluster | undefined;
     try {
-      nc = await connect({ servers: hub.clientUrl, name: 'infonet-harness', maxReconnectAttempts: -1 });
+      // The harness is the hub's administrator: it may command every node (a node's own credentials may not).
+      nc = await connectBus(hub.clientUrl, { creds: hub.adminCreds, name: 'infonet-harness', options: { maxReconnectAttempts: -1 } });
       cluster = new Cluster(runDir, hub, nc, {
         transport, log, env: options.env ?? {}, logLevel: options.logLevel ?? 'info',
         readyTimeoutMs: options.readyTimeoutMs ?? 30_000, requestTimeoutMs: options.requestTimeoutMs ?? 5000,
       }, ownRunDir);
       const secrets = new Map<string, string>();
-      for (const name of names) {
-        const dataDir = join(runDir, name);
-        mkdirSync(dataDir, { recursive: true });
-        const id = loadOrCreateNodeKey(dataDir).nodeId; // the node reads the same key file at start
+      for (const { name, dataDir, id, leafCreds } of prepared) {
         const httpPort = await freePort();
         secrets.set(name, randomBytes(32).toString('hex'));
         cluster.nodes.set(name, {
-          name, id, dataDir, httpPort, peerUrl: peerUrlOf(transport, httpPort, id),
+          name, id, dataDir, httpPort, peerUrl: peerUrlOf(transport, httpPort, id), leafCreds,
+          operatorCreds: join(dataDir, 'nats', 'auth', 'operator.nk'),
           configFile: join(runDir, `${name}.config.json`), logFile: join(runDir, `${name}.log`),
           peers: [...neighbours.get(name)!], state: 'stopped', starts: 0,
         });
@@ -191,7 +204,7 @@ export class Cluster {
     const secretList = [n, ...peerNodes].map((x) => `${x.peerUrl}=${secrets.get(x.name)}`).join(',');
     const config = {
       data: n.dataDir,
-      nats: { leaf: this.hub.leafUrl },
+      nats: { leaf: this.hub.leafUrl, leafCreds: n.leafCreds },
       http: { host: '127.0.0.1', port: n.httpPort },
       log: { level: this.opts.logLevel },
       env: {

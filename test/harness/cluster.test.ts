@@ -38,15 +38,16 @@ test('three nodes up, each a leaf of the hub, each with its own data dir, config
   expect(dirs.size).toBe(3);
 });
 
-test('a command sent on leaf A reaches the node on leaf B (through the hub)', async () => {
+test('bus auth (issue 8): node A\'s operator credential commands A, but not the node on leaf B', async () => {
   const urlA = (await cluster.status('A')).nats.url;
-  const viaA = await InfonetClient.connect(urlA, cluster.node('B').id);
+  await expect(InfonetClient.connect(urlA, cluster.node('A').id)).rejects.toThrow(/credentials required/);
+  const ownA = await InfonetClient.connect(urlA, cluster.node('A').id, { creds: cluster.node('A').operatorCreds });
+  const viaA = new InfonetClient(ownA.nc, cluster.node('B').id, 2000);
   try {
-    const st = await viaA.status();
-    expect(st.node_id).toBe(cluster.node('B').id);
-    expect(st.nats.url).not.toBe(urlA);
+    expect((await ownA.status()).node_id).toBe(cluster.node('A').id);
+    await expect(viaA.status()).rejects.toThrow(/Permissions Violation|no responders/i);
   } finally {
-    await viaA.close();
+    await ownA.close();
   }
 });
 

@@ -1,0 +1,22 @@
+// The one msgpackr setup (pure: msgpackr does no I/O) for bus bodies and store values. Plain data only: no records
+// or structures (both sides would have to share them, and values on disk must stay readable by later versions), no
+// proprietary extension types (Error/RegExp/Set objects from an outsider's body), maps decode as plain objects, and a
+// 64-bit integer decodes to a bigint only when it does not fit a JS number exactly (never a silently rounded number).
+import { Packr } from 'msgpackr';
+
+export const msgpackr = new Packr({
+  useRecords: false,
+  mapsAsObjects: true,
+  moreTypes: false,
+  int64AsType: 'auto',
+} as unknown as ConstructorParameters<typeof Packr>[0]);
+
+/** MessagePack bytes (a Buffer view of msgpackr's shared output: copy before keeping it across packs). */
+export function packMsgpack(value: unknown): Buffer {
+  return msgpackr.pack(value);
+}
+
+/** Decodes MessagePack; throws on malformed input (callers handling untrusted bytes catch and type the error). */
+export function unpackMsgpack(bytes: Uint8Array): unknown {
+  return msgpackr.unpack(bytes);
+}
