@@ -325,6 +325,28 @@ export class ChainActor {
     });
   }
 
+  /**
+   * §9.3 fork recovery (engineer E, docs/sync.md): reset to genesis and ingest a peer's chain as ONE exclusive
+   * operation, so no local append lands on the empty chain in between. The caller has already made the local
+   * events it replaces durable elsewhere (actors/sync-rebuild.ts kept-aside set) for the head it read:
+   * `expectedHead` — if an append moved the head since, nothing is changed (FORK error; retried next cycle).
+   */
+  rebuildFrom(events: readonly unknown[], maxAgeS?: number, expectedHead?: string): Promise<IngestOutcome> {
+    return this.runExclusive(async () => {
+      if (expectedHead !== undefined && this.ledger.head !== expectedHead) {
+        throw new InfonetError(ErrorCodes.FORK, 'local chain moved during the fork rebuild; nothing changed');
+      }
+      await this.ledger.resetToGenesis();
+      const r = this.ledger.ingest(events, maxAgeS);
+      await r.durable.catch((e: Error) => { this.fail(e); throw e; });
+      this.notices.next({ kind: 'forked', length: this.ledger.length, head: this.ledger.head });
+      if (r.outcome.accepted || r.outcome.rejected.length) {
+        this.notices.next({ kind: 'ingested', events: r.outcome.events, duplicates: r.outcome.duplicates, rejected: r.outcome.rejected });
+      }
+      return r.outcome;
+    });
+  }
+
   readRange(from: number, limit: number): Promise<ChainEvent[]> {
     return this.ledger.store.readRange(from, limit);
   }

@@ -4,7 +4,8 @@
 //   1. the local events the peer chain lacks are written, fsync'd, to the kept-aside set BEFORE the reset
 //      (LevelDB sublevel `sync-kept-aside` in the data directory, through the group committer), so a crash
 //      anywhere after that point loses nothing — the next successful sync offers them again;
-//   2. reset, ingest the peer's chain (already fetched, so the reset→ingest gap does no network I/O);
+//   2. reset + ingest the peer's chain (already fetched) as one exclusive chain operation
+//      (ChainActor.rebuildFrom), so no local append lands on the empty chain in between;
 //   3. `offerKeptAside`: this node's own events are re-appended on top (their signatures cover neither
 //      prev_hash nor timestamp, so they re-link and pass every append rule again), other authors' events
 //      are ingested once they fit (prev_hash = head) and otherwise wait, bounded, counted, never dropped
@@ -13,7 +14,7 @@
 // whose original sequence is no longer free (the DM domain survives a reset, §3.2.4) is signed again at the
 // next sequence with the node key — same author, same payload.
 import type { Logger } from 'pino';
-import type { ChainPort } from '../ports/chain.js';
+import type { ChainIngestResult, ChainPort } from '../ports/chain.js';
 import type { AppendInput } from '../protocol/append-rules.js';
 import { ErrorCodes, isInfonetError } from '../protocol/errors.js';
 import type { ChainEvent } from '../protocol/event.js';
@@ -30,6 +31,8 @@ export interface RebuildChainPort extends ChainPort {
   appendGate(input: AppendInput): Promise<ChainEvent>;
   appendDm(input: AppendInput): Promise<ChainEvent>;
   appendLocal(id: Identity, eventType: string, payload: Record<string, unknown>): Promise<ChainEvent>;
+  /** Reset + ingest as one exclusive chain operation (ChainActor.rebuildFrom); without it, two steps. */
+  rebuildFrom?(events: readonly unknown[], maxAgeS?: number, expectedHead?: string): Promise<ChainIngestResult>;
 }
 
 export interface KeptAsideMetrics {
@@ -204,6 +207,7 @@ export interface RebuildResult {
 /** Steps 1–3 above for a real fork of a short local chain whose common ancestor is genesis. */
 export async function rebuildFromPeer(input: RebuildInput): Promise<RebuildResult> {
   const { chain, kept, peer, logger } = input;
+  const headRead = chain.head;
   const localTail = await readTail(chain);
   const plan = planRebuild(localTail, input.peerEvents, input.ownNodeIds);
   // 1. durable BEFORE the reset: every local event the peer chain lacks, own ones flagged for re-append.
@@ -218,9 +222,15 @@ export async function rebuildFromPeer(input: RebuildInput): Promise<RebuildResul
     peer, local_events: localTail.length, peer_events: input.peerEvents.length, own_to_reappend: plan.reappend.length,
     others_kept_aside: plan.keepAside.length, already_on_peer: plan.alreadyThere,
   }, 'sync fork: rebuilding the short local chain from the peer (nothing is discarded)');
-  // 2. reset and ingest the fetched chain.
-  await chain.resetToGenesis();
-  const out = input.peerEvents.length ? await chain.ingest(input.peerEvents, input.maxAgeS) : { accepted: 0, duplicates: 0, rejected: [] };
+  // 2. reset and ingest the fetched chain — one exclusive chain operation where the chain offers it.
+  let out: ChainIngestResult;
+  if (chain.rebuildFrom) {
+    // Refused (nothing changed) if an append landed after the tail was read and kept aside.
+    out = await chain.rebuildFrom(input.peerEvents, input.maxAgeS, headRead);
+  } else {
+    await chain.resetToGenesis();
+    out = await chain.ingest(input.peerEvents, input.maxAgeS);
+  }
   // 3. own events back on top. A peer chain cut by the fetch bound is not the peer's head yet: re-appending
   // there would fork again, so own events wait for the sync that reaches the head. After a rejected ingest
   // they go back anyway, so this node keeps serving its own events.

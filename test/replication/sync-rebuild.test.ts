@@ -84,7 +84,7 @@ describe('rebuildFromPeer', () => {
     await local.chain.appendLocal(generateIdentity(), 'message', msg('theirs'));
     const before = await all(local.chain);
     const crashing: RebuildChainPort = Object.assign(Object.create(local.chain) as ChainActor, {
-      resetToGenesis: () => Promise.reject(new Error('power cut')),
+      rebuildFrom: () => Promise.reject(new Error('power cut')),
     });
     await expect(rebuildFromPeer({
       peer: 'p', chain: crashing, kept: local.kept, peerEvents: wire(await all(peer.chain)), complete: true,
@@ -93,6 +93,23 @@ describe('rebuildFromPeer', () => {
     await close(local);
     const reopened = await node(local.dir);
     expect(reopened.kept.entries().map((k) => [k.event.event_id, k.own])).toEqual([[before[0].event_id, true], [before[1].event_id, false]]);
+  });
+
+  test('an append racing the rebuild is never lost: either the rebuild is refused (head moved) or it lands on the rebuilt chain', async () => {
+    const me = generateIdentity();
+    const peer = await node();
+    for (let i = 0; i < 3; i++) await peer.chain.appendLocal(generateIdentity(), 'message', msg(`peer ${i}`));
+    const local = await node();
+    await local.chain.appendLocal(me, 'message', msg('mine'));
+    const rebuilding = rebuildFromPeer({
+      peer: 'p', chain: local.chain, kept: local.kept, peerEvents: wire(await all(peer.chain)), complete: true,
+      ownNodeIds: new Set([me.nodeId]), identity: me, now: 1,
+    }).then(() => 'rebuilt', (e: Error) => e.message);
+    const racing = await local.chain.appendLocal(generateIdentity(), 'message', msg('racing append'));
+    const outcome = await rebuilding;
+    const have = new Set([...(await all(local.chain)), ...local.kept.entries().map((k) => k.event)].map(signedIdentity));
+    expect(have.has(signedIdentity(racing))).toBe(true);
+    expect(['rebuilt', 'local chain moved during the fork rebuild; nothing changed']).toContain(outcome);
   });
 });
 
