@@ -1,9 +1,17 @@
 // `infonet dm …`: seal/open DMs on the client (keys never leave it) and talk to the DM relay of a data
-// directory (deposit, poll, count). Output is JSON; rejections exit 1 with {ok:false, code, reason};
-// bad usage exits 2 with a usage line.
+// directory or of a running node (deposit, poll, count, claim, pending-ids, block/unblock). Output is JSON;
+// rejections exit 1 with {ok:false, code, reason}; bad usage exits 2 with a usage line.
+// Against a running node (--nats) every mailbox request is signed with --key (issue 8, docs/mailbox-access.md);
+// the sequence is the current time in ms, so a client needs no counter. The data-directory form (--data) is the
+// local operator's and stays unsigned.
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { MailboxRegistry } from '../actors/mailbox-registry.js';
-import { InfonetClient } from '../bus/client.js';
+import type { InfonetClient } from '../bus/client.js';
+import { type BlockAction, signBlockRequest } from '../protocol/block-list.js';
+import { type MailboxAccessKind, signMailboxRequest } from '../protocol/mailbox-access.js';
+import type { Identity } from '../protocol/identity.js';
+import { BUS_CLI_OPTIONS, clientFromArgs } from './connect.js';
 import { systemClock } from '../protocol/clock.js';
 import { makeSenderProof } from '../protocol/dm-sender-proof.js';
 import { generateDmKeypair, openDm, sealDm } from '../protocol/dm-seal.js';
@@ -22,8 +30,12 @@ const DM_USAGE = `usage:
   infonet dm open --key DMKEYFILE (--in FILE | --ciphertext C)
   infonet dm deposit --data DIR --key KEYFILE (--to RECIPIENT_ID | --shared-token TOKEN) (--ciphertext C | --in FILE) [--msg-id ID]
   infonet dm poll --data DIR (--recipient ID --token T | --shared-token TOKEN) [--limit N]
-  infonet dm count --data DIR (--recipient ID --token T | --shared-token TOKEN)
-  (deposit, poll and count take --nats URL --node ID instead of --data DIR to act on a running node)`;
+  infonet dm count|pending-ids --data DIR (--recipient ID --token T | --shared-token TOKEN)
+  infonet dm claim --data DIR (--recipient ID --token T | --shared-token TOKEN) --msg-id ID[,ID…]
+  infonet dm block|unblock --data DIR --recipient ID --sender SENDER_ID
+  (every command above takes --nats URL --node ID [--creds FILE] instead of --data DIR to act on a running node;
+   poll, count, pending-ids, claim, block and unblock then need --key KEYFILE: the request is signed with it and
+   the agent/recipient is the key's node id)`;
 
 /** Request deposits need a sender token hash (§7.5.4); the CLI derives a stable one per (sender, recipient). */
 export const cliSenderTokenHash = (nodeId: string, recipientId: string): string => sha256Hex(`infonet-dm-sender|${nodeId}|${recipientId}`);
@@ -42,20 +54,58 @@ function need(v: string | undefined, what: string): string {
 }
 
 /** What the CLI needs from a relay: the data directory's registry, or a running node through the bus client. */
-type RelayOps = Pick<MailboxRegistry, 'deposit' | 'poll' | 'count'>;
+interface RelayOps {
+  deposit: MailboxRegistry['deposit'];
+  poll(agent: string, claims: MailboxClaim[], limit?: number): Promise<unknown>;
+  count(agent: string, claims: MailboxClaim[]): Promise<number>;
+  pendingIds(agent: string, claims: MailboxClaim[]): Promise<string[]>;
+  claim(agent: string, claims: MailboxClaim[], msgIds: string[]): Promise<unknown>;
+  block(recipient: string, sender: string, action: BlockAction): Promise<unknown>;
+}
 
-async function withRelay<T>(where: { data?: string; nats?: string; node?: string }, fn: (r: RelayOps) => Promise<T>): Promise<T> {
+const nonce = (): string => randomBytes(16).toString('hex');
+
+/** A running node: each mailbox request is signed here with the caller's key (never sent). */
+function busOps(c: InfonetClient, id: Identity | undefined): RelayOps {
+  const key = (): Identity => {
+    if (!id) throw new UsageError('--key KEYFILE is required with --nats (mailbox requests are signed)');
+    return id;
+  };
+  const signed = (kind: MailboxAccessKind, claims: MailboxClaim[], extra: { limit?: number; msg_ids?: string[] } = {}) =>
+    signMailboxRequest(key(), kind, { claims, timestamp: Date.now() / 1000, nonce: nonce(), ...extra });
+  // Bodies go out as the signed request; bus/commands.ts types them (cast while its body types catch up).
+  const call = (cmd: 'dm.poll' | 'dm.count' | 'dm.claim' | 'dm.pending_ids', body: unknown) => c.request(cmd, body as never) as Promise<Record<string, unknown>>;
+  return {
+    deposit: (req) => c.dmDeposit(req),
+    poll: (_a, claims, limit) => call('dm.poll', signed('poll', claims, limit === undefined ? {} : { limit })),
+    count: async (_a, claims) => (await call('dm.count', signed('count', claims))).count as number,
+    pendingIds: async (_a, claims) => (await call('dm.pending_ids', signed('pending_ids', claims))).msg_ids as string[],
+    claim: (_a, claims, msgIds) => call('dm.claim', signed('claim', claims, { msg_ids: msgIds })),
+    block: (_r, sender, action) =>
+      c.request('dm.block' as never, signBlockRequest(key(), { action, sender_id: sender, timestamp: Date.now() / 1000, nonce: nonce() }) as never),
+  };
+}
+
+/** The local operator's data directory: the registry's trusting methods, no signatures. */
+function localOps(r: MailboxRegistry): RelayOps {
+  return {
+    deposit: (req) => r.deposit(req),
+    poll: (a, claims, limit) => r.poll(a, claims, limit),
+    count: (a, claims) => r.count(a, claims),
+    pendingIds: (a, claims) => r.pendingIds(a, claims),
+    claim: async (a, claims, msgIds) => ({ messages: await r.claim(a, claims, msgIds) }),
+    block: async (rid, sender, action) => ({ ok: true, action, sender_id: sender, ...(await r.setBlocked(rid, sender, action)) }),
+  };
+}
+
+async function withRelay<T>(
+  where: { data?: string; nats?: string; node?: string; creds?: string }, id: Identity | undefined, fn: (r: RelayOps) => Promise<T>,
+): Promise<T> {
   if (where.nats) {
     if (where.data) throw new UsageError('use either --data DIR or --nats URL --node ID');
-    const c = await InfonetClient.connect(where.nats, need(where.node, '--node (with --nats)'), { name: 'infonet-dm' }).catch((e: Error) => {
-      throw new UsageError(`cannot connect to ${where.nats}: ${e.message}`);
-    });
+    const c = await clientFromArgs({ nats: where.nats, node: need(where.node, '--node (with --nats)'), creds: where.creds, name: 'infonet-dm' });
     try {
-      return await fn({
-        deposit: (req) => c.dmDeposit(req),
-        poll: (agent, claims, limit) => c.dmPoll(agent, [...claims], limit),
-        count: async (agent, claims) => (await c.dmCount(agent, [...claims])).count,
-      });
+      return await fn(busOps(c, id));
     } finally {
       await c.close();
     }
@@ -66,7 +116,7 @@ async function withRelay<T>(where: { data?: string; nats?: string; node?: string
   try {
     const registry = await MailboxRegistry.open(new MailboxStore(db), { settings: settings.relay, spoolTtlS: settings.chain.spool.ttlS, clock: systemClock });
     try {
-      return await fn(registry);
+      return await fn(localOps(registry));
     } finally {
       await registry.close();
     }
@@ -75,14 +125,27 @@ async function withRelay<T>(where: { data?: string; nats?: string; node?: string
   }
 }
 
-function claimsFrom(values: { recipient?: string; token?: string; 'shared-token'?: string }): { agent: string; claims: MailboxClaim[] } {
-  if (values['shared-token']) return { agent: values.recipient ?? '', claims: [{ type: 'shared', token: values['shared-token'] }] };
-  return { agent: need(values.recipient, '--recipient (or --shared-token)'), claims: [{ type: 'requests', token: need(values.token, '--token') }] };
+function readIdentity(path: string | undefined): Identity | undefined {
+  if (!path) return undefined;
+  try {
+    return identityFromKeyFile(readJsonFile(path));
+  } catch (e) {
+    if (e instanceof UsageError) throw e;
+    throw new UsageError((e as Error).message);
+  }
+}
+
+/** The agent is the signing key's node id when a key is given (a signed request can be for nobody else). */
+function claimsFrom(values: { recipient?: string; token?: string; 'shared-token'?: string }, id?: Identity): { agent: string; claims: MailboxClaim[] } {
+  if (id && values.recipient && values.recipient !== id.nodeId) throw new UsageError(`--recipient must be the key's node id (${id.nodeId})`);
+  const agent = id?.nodeId ?? values.recipient;
+  if (values['shared-token']) return { agent: agent ?? '', claims: [{ type: 'shared', token: values['shared-token'] }] };
+  return { agent: need(agent, '--recipient or --key (or --shared-token)'), claims: [{ type: 'requests', token: need(values.token, '--token') }] };
 }
 
 const mailboxOptions = {
   data: { type: 'string' }, recipient: { type: 'string' }, token: { type: 'string' }, 'shared-token': { type: 'string' }, limit: { type: 'string' },
-  nats: { type: 'string' }, node: { type: 'string' },
+  key: { type: 'string' }, 'msg-id': { type: 'string' }, sender: { type: 'string' }, ...BUS_CLI_OPTIONS,
 } as const;
 
 async function run(sub: string | undefined, args: string[]): Promise<number> {
@@ -124,7 +187,7 @@ async function run(sub: string | undefined, args: string[]): Promise<number> {
     case 'deposit': {
       const { values } = parse(args, {
         data: { type: 'string' }, key: { type: 'string' }, to: { type: 'string' }, 'shared-token': { type: 'string' },
-        ciphertext: { type: 'string' }, in: { type: 'string' }, 'msg-id': { type: 'string' }, nats: { type: 'string' }, node: { type: 'string' },
+        ciphertext: { type: 'string' }, in: { type: 'string' }, 'msg-id': { type: 'string' }, ...BUS_CLI_OPTIONS,
       }, false);
       if (!values.data && !values.nats) throw new UsageError('missing --data (or --nats URL --node ID)');
       let id;
@@ -142,22 +205,44 @@ async function run(sub: string | undefined, args: string[]): Promise<number> {
         ? { delivery_class: 'request', recipient_id: values.to, sender_token_hash: cliSenderTokenHash(id.nodeId, values.to) }
         : { delivery_class: 'shared', recipient_token: values['shared-token'] };
       const sender_proof = makeSenderProof(id.seed, { ...target, msg_id: msgId, ciphertext });
-      const res = await withRelay(values, (r) => r.deposit({ sender_id: id.nodeId, ciphertext, msg_id: msgId, sender_proof, ...target }));
+      const res = await withRelay(values, id, (r) => r.deposit({ sender_id: id.nodeId, ciphertext, msg_id: msgId, sender_proof, ...target }));
       printJson(res);
       return 0;
     }
     case 'poll':
-    case 'count': {
+    case 'count':
+    case 'pending-ids':
+    case 'claim': {
       const { values } = parse(args, mailboxOptions, false);
       if (!values.data && !values.nats) throw new UsageError('missing --data (or --nats URL --node ID)');
-      const { agent, claims } = claimsFrom(values);
+      const id = readIdentity(values.key);
+      const { agent, claims } = claimsFrom(values, id);
       if (sub === 'count') {
-        printJson({ ok: true, count: await withRelay(values, (r) => r.count(agent, claims)) });
+        printJson({ ok: true, count: await withRelay(values, id, (r) => r.count(agent, claims)) });
+        return 0;
+      }
+      if (sub === 'pending-ids') {
+        printJson({ ok: true, msg_ids: await withRelay(values, id, (r) => r.pendingIds(agent, claims)) });
+        return 0;
+      }
+      if (sub === 'claim') {
+        const ids = need(values['msg-id'], '--msg-id').split(',').map((x) => x.trim()).filter(Boolean);
+        printJson({ ok: true, ...(await withRelay(values, id, (r) => r.claim(agent, claims, ids)) as object) });
         return 0;
       }
       const limit = values.limit === undefined ? undefined : Number(values.limit);
       if (limit !== undefined && (!Number.isInteger(limit) || limit < 1)) throw new UsageError('--limit must be a positive integer');
-      printJson({ ok: true, ...(await withRelay(values, (r) => r.poll(agent, claims, limit))) });
+      printJson({ ok: true, ...(await withRelay(values, id, (r) => r.poll(agent, claims, limit)) as object) });
+      return 0;
+    }
+    case 'block':
+    case 'unblock': {
+      const { values } = parse(args, mailboxOptions, false);
+      if (!values.data && !values.nats) throw new UsageError('missing --data (or --nats URL --node ID)');
+      const id = readIdentity(values.key);
+      const recipient = id?.nodeId ?? need(values.recipient, '--recipient (or --key)');
+      const sender = need(values.sender, '--sender');
+      printJson(await withRelay(values, id, (r) => r.block(recipient, sender, sub)));
       return 0;
     }
     default:

@@ -5,6 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes, createHash } from 'node:crypto';
 import { MailboxRegistry } from '../../actors/mailbox-registry.js';
+import { MailboxAccess } from '../../actors/mailbox-access.js';
+import { openChainAt, type OpenedChain } from '../../actors/open-chain.js';
 import { manualClock } from '../../protocol/clock.js';
 import type { ChainEvent } from '../../protocol/event.js';
 import { loadSettings, type Env } from '../../protocol/settings.js';
@@ -99,3 +101,29 @@ export const inChain = (events: ChainEvent[]) => {
 
 export const REQUEST_CLAIM = [{ type: 'requests', token: 'recipient-request-token' }];
 export const shared = (token: string) => [{ type: 'shared', token }];
+
+/** A relay on the same LevelDB as a real chain actor, with the signed access layer in front (issue 8). */
+export interface SignedRelay {
+  dir: string;
+  registry: MailboxRegistry;
+  access: MailboxAccess;
+  chain: OpenedChain['chain'];
+  clock: ReturnType<typeof manualClock>;
+  close(): Promise<void>;
+}
+
+export async function openSignedRelay(opts: { dir?: string; env?: Env; now?: number; clock?: ReturnType<typeof manualClock> } = {}): Promise<SignedRelay> {
+  const dir = opts.dir ?? tempDir('mbx-signed-');
+  const clock = opts.clock ?? manualClock(opts.now ?? T0);
+  const settings = loadSettings(opts.env ?? {});
+  const opened = await openChainAt(dir, { settings: settings.chain, clock });
+  const registry = await MailboxRegistry.open(new MailboxStore(opened.db), { settings: settings.relay, spoolTtlS: settings.chain.spool.ttlS, clock });
+  const access = new MailboxAccess(registry, opened.chain, { settings: settings.relay, clock });
+  return {
+    dir, registry, access, chain: opened.chain, clock,
+    async close() {
+      await registry.close();
+      await opened.close();
+    },
+  };
+}
