@@ -11,7 +11,8 @@ import { ErrorCodes, InfonetError } from '../protocol/errors.js';
 import { loadSettings, type Env, type Settings } from '../protocol/settings.js';
 
 export type ConfigKey =
-  | 'data' | 'nats' | 'creds' | 'leaf' | 'leafCreds' | 'natsPort' | 'httpHost' | 'httpPort' | 'logLevel' | 'commandTimeoutMs' | 'quarantineCorrupt';
+  | 'data' | 'nats' | 'creds' | 'leaf' | 'leafCreds' | 'natsPort' | 'httpHost' | 'httpPort' | 'logLevel' | 'commandTimeoutMs' | 'quarantineCorrupt'
+  | 'tor' | 'torControl' | 'torCookie' | 'torPasswordFile' | 'onionPort' | 'torTorrcExtra';
 
 export interface ConfigRow {
   key: string;
@@ -69,6 +70,31 @@ export const NODE_CONFIG: Record<ConfigKey, ConfigRow & { kind: 'string' | 'int'
     key: 'commandTimeoutMs', flag: '--timeout-ms N', env: 'INFONET_TIMEOUT_MS', default: '5000', kind: 'int',
     description: 'Request timeout of CLI commands that act on a running node (`infonet status`, `chain … --nats`; the flag on `status`).',
   },
+  // Onion transport (issue 10, docs/onion.md).
+  tor: {
+    key: 'tor', flag: '--tor', env: 'INFONET_TOR', file: 'tor.managed', default: 'false', kind: 'bool',
+    description: 'Start and supervise an embedded tor (DataDirectory, SocksPort, ControlPort under `<data>/tor`, cookie auth; restarted if it dies, reaped after a SIGKILL), publish the peer listener as an onion service with the key kept in `<data>/onion_key.json`, and reach onion peers through it. Needs Debian `tor`.',
+  },
+  torControl: {
+    key: 'torControl', flag: '--tor-control HOST:PORT', env: 'INFONET_TOR_CONTROL', file: 'tor.control', default: '(none)', kind: 'string',
+    description: "Use an operator's tor through its control port instead of a managed one (cookie auth, or --tor-password-file). The onion service lives as long as the node's control connection.",
+  },
+  torCookie: {
+    key: 'torCookie', flag: '--tor-cookie FILE', env: 'INFONET_TOR_COOKIE', file: 'tor.cookie', default: '(from PROTOCOLINFO)', kind: 'string',
+    description: "Control-port cookie file of the operator's tor.",
+  },
+  torPasswordFile: {
+    key: 'torPasswordFile', flag: '--tor-password-file FILE', env: 'INFONET_TOR_PASSWORD_FILE', file: 'tor.passwordFile', default: '(none)', kind: 'string',
+    description: "File holding the control-port password (HashedControlPassword) of the operator's tor; never logged.",
+  },
+  onionPort: {
+    key: 'onionPort', flag: '--onion-port N', env: 'INFONET_ONION_PORT', file: 'tor.onionPort', default: '0', kind: 'int',
+    description: 'Port of the dedicated 127.0.0.1 listener the onion service forwards to; every request arriving there is an onion caller (private). 0 picks a free port.',
+  },
+  torTorrcExtra: {
+    key: 'torTorrcExtra', flag: '--tor-torrc-extra FILE', env: 'INFONET_TOR_TORRC_EXTRA', file: 'tor.torrcExtra', default: '(none)', kind: 'string',
+    description: 'Extra torrc lines for the managed tor, e.g. a private test network (`infonet harness run … --transport onion` writes one).',
+  },
 };
 
 /** Appendix B protocol settings (env names; also accepted in the config file under "env"). */
@@ -122,6 +148,12 @@ export interface NodeConfig {
   logLevel: string;
   commandTimeoutMs: number;
   quarantineCorrupt: boolean;
+  tor: boolean;
+  torControl: string;
+  torCookie: string;
+  torPasswordFile: string;
+  onionPort: number;
+  torTorrcExtra: string;
   /** Merged environment for the protocol settings (file "env" < process env). */
   env: Env;
   settings: Settings;
@@ -200,7 +232,7 @@ export function resolveConfig(opts: { flags?: ConfigFlags; env?: Env; file?: Rec
   for (const [k, v] of Object.entries(env)) if (v !== undefined) mergedEnv[k] = v;
   const natsPort = int('natsPort');
   const httpPort = int('httpPort');
-  if (natsPort > 65535 || httpPort > 65535) throw new InfonetError(ErrorCodes.BAD_INPUT, 'ports must be ≤ 65535');
+  if (natsPort > 65535 || httpPort > 65535 || int('onionPort') > 65535) throw new InfonetError(ErrorCodes.BAD_INPUT, 'ports must be ≤ 65535');
   return {
     data: raw.data ? resolve(raw.data) : '',
     nats: raw.nats,
@@ -213,6 +245,12 @@ export function resolveConfig(opts: { flags?: ConfigFlags; env?: Env; file?: Rec
     logLevel,
     commandTimeoutMs: int('commandTimeoutMs'),
     quarantineCorrupt: bool('quarantineCorrupt'),
+    tor: bool('tor'),
+    torControl: raw.torControl,
+    torCookie: raw.torCookie ? resolve(raw.torCookie) : '',
+    torPasswordFile: raw.torPasswordFile ? resolve(raw.torPasswordFile) : '',
+    onionPort: int('onionPort'),
+    torTorrcExtra: raw.torTorrcExtra ? resolve(raw.torTorrcExtra) : '',
     env: mergedEnv,
     settings: loadSettings(mergedEnv),
     sources,
