@@ -1,5 +1,6 @@
 // Federation over leaf nodes: a hub and two nodes whose embedded servers are leaves of it. A client connected to
-// leaf A drives the node on leaf B, receives its events, and finds both nodes through $SRV.PING.
+// the hub drives the node on leaf B, receives its events, and finds both nodes through $SRV.PING. (A client on
+// leaf A cannot: a node's credentials command only that node — issue 8, test/bus/auth.test.ts.)
 import { InfonetClient } from '../../bus/client.js';
 import { cmdSubject } from '../../bus/subjects.js';
 import { generateIdentity } from '../../protocol/identity.js';
@@ -16,7 +17,7 @@ beforeAll(async () => {
   hub = await startServer({ jetstream: { domain: 'hub' }, leafListen: true });
   [a, b] = await Promise.all([startNode({ leafRemote: hub.leafUrl! }), startNode({ leafRemote: hub.leafUrl! })]);
   await waitForLeafConnected(hub, 2);
-  viaA = await InfonetClient.connect(a.natsUrl, b.nodeId);
+  viaA = await InfonetClient.connect(hub.clientUrl, b.nodeId);
   await waitForResponder(viaA.nc, cmdSubject(b.nodeId, 'chain', 'status'));
 });
 
@@ -33,7 +34,7 @@ test('nodes run embedded servers that are leaves of the hub', () => {
   expect(a.natsServer && b.natsServer).toBeTruthy();
 });
 
-test('a client on leaf A drives the node on leaf B and sees its events', async () => {
+test('a client on the hub drives the node on leaf B and sees its events', async () => {
   const seen: string[] = [];
   const heads: string[] = [];
   const sub = viaA.events$().subscribe((e) => {
