@@ -11,6 +11,7 @@
 //     store answers through acceptReplica (caps apply), and wait a short bounded time so they can be returned by
 //     this very poll; later answers are stored anyway and returned by the next poll.
 // Per-peer failures stay inside that peer's link: the deposit only waits for its durable outbox write.
+import { setTimeout as delay } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { LocalDepositNotice, LocalDepositPlan, MailboxDomainEvent, MailboxRegistry, ReplicationHooks } from './mailbox-registry.js';
 import type { ReplicaEnvelope } from '../protocol/mailbox-rules.js';
@@ -267,9 +268,9 @@ export class Replicator {
     this.pulls.add(all);
     void all.finally(() => this.pulls.delete(all));
     const waitMs = this.o.pullWaitMs ?? DEFAULT_PULL_WAIT_MS;
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([all, new Promise<void>((r) => { timer = setTimeout(r, waitMs); })]);
-    clearTimeout(timer);
+    const wait = new AbortController();
+    await Promise.race([all, delay(waitMs, undefined, { signal: wait.signal }).catch(() => undefined)]);
+    wait.abort();
   }
 
   private async pullFrom(peer: string, body: Uint8Array): Promise<void> {

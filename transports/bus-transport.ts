@@ -2,7 +2,8 @@
 // request on `infonet.<node token>.peer.<area>.<verb>` carrying the signed JSON body and the X-Peer-* headers
 // as NATS headers (wire format in bus-peer-protocol.ts). "No responders" (the peer's server is down or
 // not subscribed yet) is an UNAVAILABLE error, so the outbox retries it like a refused TCP connection.
-import { headers as natsHeaders, errors as natsErrors, type NatsConnection } from '@nats-io/transport-node';
+import { headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
+import { classifyNatsError } from '../bus/nats-errors.js';
 import { parseRetryAfter } from '../protocol/retry-after.js';
 import { transportKind } from '../protocol/peer-url.js';
 import { busPeerNodeId, busPeerSubject, decodeBusPeerReply } from './bus-peer-protocol.js';
@@ -28,9 +29,10 @@ export class BusPeerTransport implements PeerTransport {
     try {
       reply = await this.nc.request(busPeerSubject(nodeId, req.route), req.body, { timeout: req.timeoutMs, headers: h });
     } catch (e) {
-      if (e instanceof natsErrors.TimeoutError) throw timedOut(req.peer, req.timeoutMs);
-      if (e instanceof natsErrors.RequestError && e.isNoResponders()) throw unreachable(req.peer, 'no responders');
-      if (e instanceof natsErrors.NoRespondersError) throw unreachable(req.peer, 'no responders');
+      const kind = classifyNatsError(e);
+      if (kind === 'timeout') throw timedOut(req.peer, req.timeoutMs);
+      if (kind === 'no_responders') throw unreachable(req.peer, 'no responders');
+      if (kind === 'permission') throw unreachable(req.peer, 'bus permission denied for this peer subject');
       throw unreachable(req.peer, (e as Error)?.message ?? String(e));
     }
     const r = decodeBusPeerReply(reply.data, req.peer);
