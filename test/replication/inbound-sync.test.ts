@@ -36,7 +36,7 @@ async function appendTypes(fx: Fixture, types: string[], k: Identity = generateI
       t === 'message' ? msg(`hello ${i}`)
       : t === 'gate_message' ? gatePayload()
       : t === 'dm_message' ? dmPayload(`dm-${i}`, fx.clock())
-      : t === 'vote' ? { gate: 'ops-gate', choice: 'yes' }
+      : t === 'vote' ? { target_id: 'post-1', vote: 1, gate: 'ops-gate' }
       : { old_node_id: old.nodeId, old_public_key: old.publicKey, old_public_key_algo: 'Ed25519', new_public_key: k.publicKey, new_public_key_algo: 'Ed25519', timestamp: 1, old_signature: 'ab' };
     out.push(await fx.chain.appendLocal(t === 'dm_message' ? generateIdentity() : k, t, payload));
   }

@@ -92,7 +92,7 @@ describe('sync client', () => {
     const k = generateIdentity();
     const old = generateIdentity();
     await a.chain.appendLocal(k, 'message', msg('x'));
-    await a.chain.appendLocal(k, 'vote', { gate: 'ops-gate', choice: 'yes' });
+    await a.chain.appendLocal(k, 'vote', { target_id: 'post-1', vote: 1, gate: 'ops-gate' });
     await a.chain.appendLocal(k, 'key_rotate', {
       old_node_id: old.nodeId, old_public_key: old.publicKey, old_public_key_algo: 'Ed25519', new_public_key: k.publicKey, new_public_key_algo: 'Ed25519', timestamp: 1, old_signature: 'ab',
     });
