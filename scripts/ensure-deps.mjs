@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Makes `npm start` / `npm test` self-sufficient on a fresh machine:
 // installs npm dependencies when node_modules is missing or older than the lock file,
-// and installs Debian's nats-server when it is missing and we are root.
+// and installs Debian's nats-server, tor and docker-compose when they are missing and we are root.
 import { existsSync, statSync } from 'node:fs';
 import { execSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
@@ -23,10 +23,22 @@ function hasNatsServer() {
   if (existsSync('/usr/sbin/nats-server') || existsSync('/usr/bin/nats-server')) return true;
   try { execSync('command -v nats-server', { stdio: 'ignore', shell: '/bin/sh' }); return true; } catch { return false; }
 }
-if (!hasNatsServer()) {
+// Debian packages by binary: nats-server (the bus), tor + tor-gencert (the onion transport and its private test
+// network), docker-compose (the offline `config -q` check of compose/). One apt-get run for whatever is missing.
+function hasBinary(name) {
+  if (['/usr/sbin', '/usr/bin', '/usr/local/bin'].some((d) => existsSync(join(d, name)))) return true;
+  try { execSync(`command -v ${name}`, { stdio: 'ignore', shell: '/bin/sh' }); return true; } catch { return false; }
+}
+const wanted = [
+  ['nats-server', hasNatsServer(), 'nats-server'],
+  ['tor', hasBinary('tor') && hasBinary('tor-gencert'), 'tor'],
+  ['docker-compose', hasBinary('docker-compose'), 'docker-compose'],
+];
+const missing = wanted.filter(([, present]) => !present).map(([, , pkg]) => pkg);
+if (missing.length) {
   if (process.getuid && process.getuid() === 0) {
-    run('apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nats-server');
+    run(`apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ${missing.join(' ')}`);
   } else {
-    console.error('[ensure-deps] nats-server is missing: install it with `sudo apt-get install nats-server` (Debian) or put it on PATH.');
+    console.error(`[ensure-deps] missing: ${missing.join(', ')}: install with \`sudo apt-get install ${missing.join(' ')}\` (Debian) or put them on PATH.`);
   }
 }
