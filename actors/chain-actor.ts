@@ -351,6 +351,12 @@ export class ChainActor {
     return this.ledger.store.readRange(from, limit);
   }
 
+  /** The next free sequence for `nodeId` in the domain of `eventType` (§3.1), counting reserved local appends. */
+  nextSequence(nodeId: string, eventType: string): number {
+    const domain = domainOfEventType(eventType);
+    return Math.max(lastSequence(this.ledger.view, nodeId, domain), this.reserved.get(`${nodeId}|${domain}`) ?? 0) + 1;
+  }
+
   heightOf(eventId: string): number | undefined {
     return this.ledger.view.eventIndex.get(eventId);
   }

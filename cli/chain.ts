@@ -2,23 +2,31 @@
 // conformance checks call them).
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { pack, unpack } from 'msgpackr';
-import { openChainAt } from '../actors/open-chain.js';
+import { openChainAt, type OpenedChain } from '../actors/open-chain.js';
 import { deserializeChainState, serializeChainState, type SerializedChainState } from '../protocol/chain-state.js';
 import { validateChain } from '../protocol/chain-validator.js';
-import { InfonetClient } from '../bus/client.js';
+import type { InfonetClient } from '../bus/client.js';
 import { ErrorCodes, isInfonetError } from '../protocol/errors.js';
 import { chainToWireJson, eventToWireJson, type ChainEvent } from '../protocol/event.js';
 import { generateIdentity, identityFromKeyFile, identityToKeyFile } from '../protocol/identity.js';
 import { loadSettings } from '../protocol/settings.js';
 import { isPlainObject } from '../protocol/signed-context.js';
+import { parseEventsJson } from '../protocol/lossless-json.js';
+import { signAppend } from '../protocol/local-sign.js';
 import { parse, printJson, readJsonFile, reportError, UsageError, writeOutput } from './args.js';
+import { BUS_CLI_OPTIONS, clientFromArgs } from './connect.js';
 
 const CHAIN_USAGE = `usage:
   infonet chain validate FILE [--max-age-s N] [--now UNIX_S] [--state CHECKPOINT]
   infonet chain ingest --data DIR FILE [--max-age-s N]
   infonet chain export --data DIR [--out FILE]
   infonet chain append --data DIR --key KEYFILE --type TYPE --payload JSON [--sequence N]
-  (ingest, export and append take --nats URL --node ID instead of --data DIR to act on a running node)`;
+                               public event types only (§2.8): message, vote, gate_create, prediction,
+                               stake, abuse_report, key_rotate, key_revoke
+  infonet chain append-gate --data DIR --key KEYFILE --payload JSON [--sequence N]   a gate_message (§4.5)
+  infonet chain append-dm --data DIR --key KEYFILE --payload JSON [--sequence N]     a dm_message (§5.6)
+  (ingest, export and the appends take --nats URL [--creds FILE] --node ID instead of --data DIR to act
+   on a running node; export on a data dir never changes the store)`;
 
 function intOption(v: string | undefined, name: string): number | undefined {
   if (v === undefined) return undefined;
@@ -39,8 +47,20 @@ export async function keygenCommand(args: string[]): Promise<number> {
   }
 }
 
+/** A chain file, read so that payload number literals survive for event ids (Appendix D). */
 function readChainFile(file: string): unknown[] {
-  const data = readJsonFile(file);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new UsageError(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  let data: unknown;
+  try {
+    data = parseEventsJson(text);
+  } catch (e) {
+    throw new UsageError(`${file} is not valid JSON: ${(e as Error).message}`);
+  }
   if (!Array.isArray(data)) throw new UsageError(`${file} must contain a JSON array of events`);
   return data;
 }
@@ -85,9 +105,9 @@ async function validateCmd(args: string[]): Promise<number> {
   return 0;
 }
 
-async function withChain<T>(dataDir: string | undefined, fn: (c: Awaited<ReturnType<typeof openChainAt>>) => Promise<T>): Promise<T> {
+async function withChain<T>(dataDir: string | undefined, fn: (c: OpenedChain) => Promise<T>, opts: { readOnly?: boolean } = {}): Promise<T> {
   if (!dataDir) throw new UsageError('--data DIR is required');
-  const opened = await openChainAt(dataDir, { settings: loadSettings().chain });
+  const opened = await openChainAt(dataDir, { settings: loadSettings().chain, readOnly: opts.readOnly === true });
   try {
     return await fn(opened);
   } finally {
@@ -95,15 +115,9 @@ async function withChain<T>(dataDir: string | undefined, fn: (c: Awaited<ReturnT
   }
 }
 
-// --nats URL --node ID: the same commands against a running node, through the bus client (cli/node.ts routing).
-const BUS_OPTIONS = { nats: { type: 'string' }, node: { type: 'string' } } as const;
-
-async function withBus<T>(values: { nats?: string; node?: string; data?: string }, fn: (c: InfonetClient) => Promise<T>): Promise<T> {
+async function withBus<T>(values: { nats?: string; node?: string; data?: string; creds?: string }, fn: (c: InfonetClient) => Promise<T>): Promise<T> {
   if (values.data) throw new UsageError('use either --data DIR or --nats URL --node ID');
-  if (!values.node) throw new UsageError('--node ID is required with --nats');
-  const client = await InfonetClient.connect(values.nats!, values.node, { name: 'infonet-cli', timeoutMs: Number(process.env.INFONET_TIMEOUT_MS) || 5000 }).catch((e: Error) => {
-    throw new UsageError(`cannot connect to ${values.nats}: ${e.message}`);
-  });
+  const client = await clientFromArgs(values);
   try {
     return await fn(client);
   } catch (e) {
@@ -116,7 +130,7 @@ async function withBus<T>(values: { nats?: string; node?: string; data?: string 
 }
 
 async function ingestCmd(args: string[]): Promise<number> {
-  const { values, positionals } = parse(args, { data: { type: 'string' }, 'max-age-s': { type: 'string' }, ...BUS_OPTIONS });
+  const { values, positionals } = parse(args, { data: { type: 'string' }, 'max-age-s': { type: 'string' }, ...BUS_CLI_OPTIONS });
   if (positionals.length !== 1) throw new UsageError('chain ingest takes exactly one FILE');
   const events = readChainFile(positionals[0]);
   const maxAge = intOption(values['max-age-s'], 'max-age-s');
@@ -135,7 +149,7 @@ async function ingestCmd(args: string[]): Promise<number> {
 }
 
 async function exportCmd(args: string[]): Promise<number> {
-  const { values } = parse(args, { data: { type: 'string' }, out: { type: 'string' }, ...BUS_OPTIONS }, false);
+  const { values } = parse(args, { data: { type: 'string' }, out: { type: 'string' }, ...BUS_CLI_OPTIONS }, false);
   if (values.nats) {
     return withBus(values, async (c) => {
       writeOutput(chainToWireJson((await c.exportAll()) as ChainEvent[]), values.out);
@@ -145,15 +159,26 @@ async function exportCmd(args: string[]): Promise<number> {
   return withChain(values.data, async ({ chain }) => {
     writeOutput(chainToWireJson(await chain.readRange(0, chain.length)), values.out);
     return 0;
-  });
+  }, { readOnly: true });
 }
 
-async function appendCmd(args: string[]): Promise<number> {
+/** The three append routes: the bus command each one uses and the actor method behind it. */
+const APPEND_ROUTES = {
+  public: { command: 'chain.append', local: 'appendPublic' },
+  gate: { command: 'chain.append_gate', local: 'appendGate' },
+  dm: { command: 'chain.append_dm', local: 'appendDm' },
+} as const;
+
+type Route = keyof typeof APPEND_ROUTES;
+
+async function appendCmd(args: string[], route: Route): Promise<number> {
   const { values } = parse(args, {
     data: { type: 'string' }, key: { type: 'string' }, type: { type: 'string' }, payload: { type: 'string' }, sequence: { type: 'string' },
-    ...BUS_OPTIONS,
+    ...BUS_CLI_OPTIONS,
   }, false);
-  if (!values.key || !values.type || values.payload === undefined) throw new UsageError('--key, --type and --payload are required');
+  const eventType = route === 'gate' ? 'gate_message' : route === 'dm' ? 'dm_message' : values.type;
+  if (route !== 'public' && values.type !== undefined && values.type !== eventType) throw new UsageError(`append-${route} appends ${eventType} only (drop --type)`);
+  if (!values.key || !eventType || values.payload === undefined) throw new UsageError(route === 'public' ? '--key, --type and --payload are required' : '--key and --payload are required');
   let identity;
   try {
     identity = identityFromKeyFile(readJsonFile(values.key));
@@ -168,19 +193,29 @@ async function appendCmd(args: string[]): Promise<number> {
   }
   if (!isPlainObject(payload)) throw new UsageError('--payload must be a JSON object');
   const sequence = intOption(values.sequence, 'sequence');
+  const { command, local } = APPEND_ROUTES[route];
   if (values.nats) {
     return withBus(values, async (c) => {
-      const r = await c.appendSigned(identity, values.type!, payload as Record<string, unknown>, sequence === undefined ? {} : { sequence });
+      const seq = sequence ?? (await c.nextSequence(identity.nodeId, eventType)).sequence;
+      const input = signAppend(identity, eventType, payload as Record<string, unknown>, seq, Date.now() / 1000);
+      // The route's own bus command (engineer B's service); typed loosely until the client names them all.
+      const r = (await c.request(command as 'chain.append', input)) as { event: unknown };
       process.stdout.write(eventToWireJson(r.event as ChainEvent) + '\n');
       return 0;
     });
   }
   return withChain(values.data, async ({ chain }) => {
-    const ev = await chain.appendLocal(identity, values.type!, payload as Record<string, unknown>, sequence);
+    // Signed here with the local key, then judged by the route's own rules (a private type on the
+    // public route is refused with `Unsupported event_type: <type>`, §2.3).
+    const seq = sequence ?? chain.nextSequence(identity.nodeId, eventType);
+    const input = signAppend(identity, eventType, payload as Record<string, unknown>, seq, Date.now() / 1000);
+    const ev = await chain[local](input);
     process.stdout.write(eventToWireJson(ev) + '\n');
     return 0;
   });
 }
+
+const STORE_ERRORS: ReadonlySet<string> = new Set([ErrorCodes.STORE_CORRUPT, ErrorCodes.STORE_LOCKED, ErrorCodes.NOT_FOUND]);
 
 export async function chainCommand(args: string[]): Promise<number> {
   const [sub, ...rest] = args;
@@ -189,13 +224,20 @@ export async function chainCommand(args: string[]): Promise<number> {
       case 'validate': return await validateCmd(rest);
       case 'ingest': return await ingestCmd(rest);
       case 'export': return await exportCmd(rest);
-      case 'append': return await appendCmd(rest);
+      case 'append': return await appendCmd(rest, 'public');
+      case 'append-gate': return await appendCmd(rest, 'gate');
+      case 'append-dm': return await appendCmd(rest, 'dm');
       default:
         process.stderr.write(CHAIN_USAGE + '\n');
         return 2;
     }
   } catch (e) {
-    if (isInfonetError(e) && sub === 'append') {
+    if (isInfonetError(e) && STORE_ERRORS.has(e.code)) {
+      // An unreadable or busy store is not a rule rejection: one line naming the cause (issue 8 item 2).
+      process.stderr.write(`error: ${e.reason}\n`);
+      return 2;
+    }
+    if (isInfonetError(e) && sub?.startsWith('append')) {
       process.stderr.write(`rejected: ${e.reason}\n`);
       return 1;
     }
