@@ -42,6 +42,11 @@ export interface PeerHttpServerOptions {
   requestTimeoutMs?: number;
   idleTimeoutMs?: number;
   keepAliveTimeoutMs?: number;
+  /**
+   * How requests on this listener are classified (default 'http': by socket address and forwarding headers).
+   * 'onion' only for the dedicated 127.0.0.1 listener a Tor onion service forwards to (transports/onion/onion-node.ts).
+   */
+  via?: 'http' | 'onion';
 }
 
 function send(reply: FastifyReply, r: InboundPeerResponse): FastifyReply {
@@ -59,6 +64,7 @@ function frameworkError(spec: PeerRouteSpec | undefined, err: FastifyError): { s
 
 export async function startPeerHttpServer(app: PeerApplication, opts: PeerHttpServerOptions = {}): Promise<PeerHttpServer> {
   const host = opts.host ?? '127.0.0.1';
+  const via = opts.via ?? 'http';
   const log = opts.logger;
   const server = Fastify({
     logger: false,
@@ -90,7 +96,7 @@ export async function startPeerHttpServer(app: PeerApplication, opts: PeerHttpSe
           method: spec.method, path: spec.path,
           query: new URLSearchParams(q >= 0 ? req.raw.url!.slice(q + 1) : ''),
           body: Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0),
-          headers: req.headers, remoteAddress: req.raw.socket.remoteAddress ?? '', via: 'http',
+          headers: req.headers, remoteAddress: req.raw.socket.remoteAddress ?? '', via,
         });
         return send(reply, r);
       },

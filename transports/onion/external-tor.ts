@@ -39,9 +39,19 @@ export class ExternalTor implements TorEndpoint {
     this.hooks = new ReadyHooks(this.log);
   }
 
+  /**
+   * Connects once; when tor is not there yet (a compose tor container starting after the node) the node still
+   * starts: onion peers fail as retryable UNAVAILABLE until a background reconnect succeeds.
+   */
   static async start(opts: ExternalTorOptions): Promise<ExternalTor> {
     const t = new ExternalTor(opts);
-    await t.connect();
+    try {
+      await t.connect();
+    } catch (e) {
+      t.log.error({ control: `${opts.host}:${opts.port}`, err: (e as Error)?.message }, 'tor control port not reachable yet; retrying');
+      t.state = 'restarting';
+      t.scheduleReconnect();
+    }
     return t;
   }
 
