@@ -3,25 +3,38 @@
 // peer call surfaced as — RATE_LIMITED for 429, PEER_HTTP for other statuses (protocol/sync-backoff.ts) —
 // so the scheduler (actors/sync-actor.ts) can honour Retry-After on either path.
 //
+// A `forked` answer is classified first (protocol/sync-fork.ts, §9.3 item 2 [tightening]): a peer that is
+// merely behind (head GENESIS or an id we hold) is reported as `behind` and nothing local changes — the
+// original reset short chains here and lost acknowledged events (issue 8 item 6). A real fork of a short
+// chain is rebuilt from the peer without discarding anything (actors/sync-rebuild.ts): the peer's chain is
+// fetched first, local events it lacks are kept aside durably, then reset + ingest + own events re-appended.
+//
 // Bytes move through the peer port (ports/peer.ts) the composition root hands in: HTTP for loopback
 // (and, when allowed, clearnet) peers, NATS requests for `nats://<node id>` peers, onion/RNS next. The §9.1
 // policy is checked here before the port is asked, so a clearnet peer in private mode costs no connection.
+import type { Logger } from 'pino';
 import type { ChainPort } from '../ports/chain.js';
 import type { PeerCallResponse as TransportResponse, PeerPort } from '../ports/peer.js';
 import type { Clock } from '../protocol/clock.js';
 import { GENESIS_HASH, PROTOCOL_VERSION } from '../protocol/constants.js';
 import { ErrorCodes, InfonetError, isInfonetError } from '../protocol/errors.js';
+import type { ChainEvent } from '../protocol/event.js';
+import type { Identity } from '../protocol/identity.js';
 import { locatorIndices } from '../protocol/locator.js';
 import { signPeerRequest } from '../protocol/peer-auth.js';
 import { normalizePeerUrl, transportKind } from '../protocol/peer-url.js';
 import type { PeerSettings } from '../protocol/settings.js';
 import { peerHttpError, peerRateLimitedError } from '../protocol/sync-backoff.js';
+import { classifySyncAnswer, mayRebuildFromPeer, peerChainWins, REBUILD_FETCH_MAX_EVENTS } from '../protocol/sync-fork.js';
 import { peerAllowed, privateTransportRequired } from '../protocol/peer-call.js';
+import { offerKeptAside, rebuildFromPeer, type KeptAside, type RebuildChainPort, type RebuildResult } from './sync-rebuild.js';
 
+export { SMALL_FORK_RESET_BELOW } from '../protocol/sync-fork.js';
 export const SYNC_PAGE = 100;
 export const SYNC_MAX_ROUNDS = 5;
-/** §9.3.2: a local chain shorter than this is reset to genesis when the peer reports a fork. */
-export const SMALL_FORK_RESET_BELOW = 20;
+export const PEER_BEHIND = 'peer behind';
+/** Both chains short and forked, ours wins (protocol/sync-fork.ts peerChainWins): the peer rebuilds from us. */
+export const PEER_REBUILDS_FROM_US = 'peer forked; it rebuilds from this chain';
 
 export interface SyncFromPeerResult {
   ok: boolean;
@@ -32,6 +45,10 @@ export interface SyncFromPeerResult {
   cause?: InfonetError;
   /** Events accepted over all rounds. */
   accepted: number;
+  /** `peer behind`: the peer lacks our newest events; nothing was pulled or reset, the peer pulls from us. */
+  note?: string;
+  /** A real fork of a short local chain was rebuilt from this peer. */
+  rebuilt?: RebuildResult;
 }
 
 /** Anything that can carry one peer request (the node's TransportSet, or a single transport in tests). */
@@ -49,6 +66,13 @@ export interface SyncClientOptions {
   maxRounds?: number;
   /** Ingest freshness bound override (default: the chain's MESH_INGEST_EVENT_MAX_AGE_S). */
   maxAgeS?: number;
+  /** Durable kept-aside set. Without it a real fork is only reported (`fork detected`), never rebuilt. */
+  kept?: KeptAside;
+  /** The node identity: its events are re-appended after a rebuild (and re-signed if their sequence is taken). */
+  identity?: Identity;
+  /** Bound on the peer chain fetched for a rebuild (default REBUILD_FETCH_MAX_EVENTS). */
+  rebuildFetchMax?: number;
+  logger?: Logger;
 }
 
 const result = (ok: boolean, error = '', forked = false, retryAfterS = 0, accepted = 0, cause?: InfonetError): SyncFromPeerResult =>
@@ -95,8 +119,80 @@ export const EXPIRED_GENESIS_HINT =
   '; peer appears to be serving an expired genesis chain. Its oldest events are outside this node\'s ingest freshness window; '
   + 'to bootstrap from it anyway, restart with MESH_INGEST_EVENT_MAX_AGE_S=0.';
 
+type Page = { ok: true; value: Record<string, unknown> } | { ok: false; result: SyncFromPeerResult };
+
+/** One signed sync request (`POST /api/mesh/infonet/sync`) for `locator`. */
+async function requestPage(peer: string, locator: string[], limit: number, opts: SyncClientOptions): Promise<Page> {
+  const signAs = normalizePeerUrl(transportKind(peer) === 'bus' ? opts.busSelfUrl : opts.selfUrl);
+  const req: Record<string, unknown> = { protocol_version: PROTOCOL_VERSION, locator, limit };
+  let headers: Record<string, string> = {};
+  if (signAs) {
+    // Signed requests may ask for pages without §9.5.4 public redaction, so every event is ingestible.
+    req.unredacted = true;
+    try {
+      headers = { ...signPeerRequest(signAs, JSON.stringify(req), opts.settings) };
+    } catch {
+      delete req.unredacted;
+      headers = {};
+    }
+  }
+  const body = Buffer.from(JSON.stringify(req), 'utf8');
+  let answer: TransportResponse;
+  try {
+    answer = await opts.transports.send({ peer, route: 'infonet/sync', body, headers, timeoutMs: opts.settings.syncTimeoutS * 1000 });
+  } catch (e) {
+    const err = isInfonetError(e) ? e : new InfonetError(ErrorCodes.UNAVAILABLE, String((e as Error)?.message ?? e));
+    return { ok: false, result: result(false, err.reason, false, 0, 0, err) };
+  }
+  const read = readAnswer(peer, answer);
+  if (!read.ok) {
+    const ra = typeof read.error.details?.retry_after_s === 'number' ? (read.error.details.retry_after_s as number) : 0;
+    return { ok: false, result: result(false, read.error.reason, false, ra, 0, read.error) };
+  }
+  return read;
+}
+
+const isEventLike = (e: unknown): e is ChainEvent =>
+  !!e && typeof e === 'object' && !Array.isArray(e)
+  && typeof (e as ChainEvent).event_id === 'string' && typeof (e as ChainEvent).node_id === 'string' && typeof (e as ChainEvent).signature === 'string';
+
+/**
+ * The peer's chain from genesis, page by page, before anything local changes (so the rebuild's reset and
+ * ingest do no network I/O in between). Bounded by `max`; `complete` = the peer's head was reached.
+ */
+async function fetchPeerChain(peer: string, page: number, max: number, opts: SyncClientOptions): Promise<{ ok: true; events: ChainEvent[]; complete: boolean } | { ok: false; result: SyncFromPeerResult }> {
+  const events: ChainEvent[] = [];
+  let locator = [GENESIS_HASH];
+  while (events.length < max) {
+    const limit = Math.min(page, max - events.length);
+    const got = await requestPage(peer, locator, limit, opts);
+    if (!got.ok) return got;
+    const batch = got.value.events;
+    if (got.value.forked === true) return { ok: false, result: result(false, 'peer chain changed during fork rebuild') };
+    if (!Array.isArray(batch)) return { ok: false, result: result(false, 'peer sync events must be a list') };
+    if (!batch.every(isEventLike)) return { ok: false, result: result(false, 'peer sync returned a malformed event') };
+    events.push(...batch);
+    if (batch.length < limit) return { ok: true, events, complete: true };
+    locator = [batch[batch.length - 1].event_id, GENESIS_HASH];
+  }
+  return { ok: true, events, complete: false };
+}
+
+/**
+ * Where the served page leaves our chain: the first new event (after any duplicates) links to an event we hold
+ * that is not our head, so both chains grew after it (ingest refused it with `prev_hash does not match head`).
+ * Returns that common event's id, or null.
+ */
+function divergencePoint(events: readonly unknown[], rejected: ReadonlyArray<{ index: number; reason: string }>, chain: ChainPort): string | null {
+  const r = rejected[0];
+  if (!r || !r.reason.includes('prev_hash does not match head')) return null;
+  const e = events[r.index] as { prev_hash?: unknown } | undefined;
+  if (!e || typeof e !== 'object' || typeof e.prev_hash !== 'string' || e.prev_hash === chain.head) return null;
+  return e.prev_hash === GENESIS_HASH || chain.heightOf(e.prev_hash) !== undefined ? e.prev_hash : null;
+}
+
 /** `sync_from_peer(peer, page=100, max_rounds=5)` (§9.3). */
-export async function syncFromPeer(peerUrl: string, chain: ChainPort, opts: SyncClientOptions): Promise<SyncFromPeerResult> {
+export async function syncFromPeer(peerUrl: string, chain: RebuildChainPort, opts: SyncClientOptions): Promise<SyncFromPeerResult> {
   const peer = normalizePeerUrl(peerUrl) || peerUrl;
   const page = opts.pageSize ?? SYNC_PAGE;
   const maxRounds = opts.maxRounds ?? SYNC_MAX_ROUNDS;
@@ -104,62 +200,80 @@ export async function syncFromPeer(peerUrl: string, chain: ChainPort, opts: Sync
     const e = privateTransportRequired(peer);
     return result(false, e.reason, false, 0, 0, e);
   }
-  const isBus = transportKind(peer) === 'bus';
-  const signAs = normalizePeerUrl(isBus ? opts.busSelfUrl : opts.selfUrl);
   let accepted = 0;
-  let resetDone = false;
+  let rebuilt: RebuildResult | undefined;
+  const withTotals = (r: SyncFromPeerResult): SyncFromPeerResult => ({ ...r, accepted: r.accepted + accepted, ...(rebuilt ? { rebuilt } : {}) });
+  // Reached the peer's head: kept-aside events (own ones to re-append, others that now fit) are offered.
+  const caughtUp = async (note?: string): Promise<SyncFromPeerResult> => {
+    if (opts.kept && opts.kept.entries().length) await offerKeptAside(chain, opts.kept, opts.identity, opts.logger);
+    return withTotals({ ...result(true), ...(note ? { note } : {}) });
+  };
+
+  /** A real fork: rebuild a short chain from the peer when its chain wins, else report. null = keep pulling. */
+  const onFork = async (peerHead: unknown, ancestor = GENESIS_HASH): Promise<SyncFromPeerResult | null> => {
+    if (rebuilt || !opts.kept || !mayRebuildFromPeer(chain.length)) {
+      opts.logger?.warn({ peer, local_length: chain.length, peer_head: peerHead, ancestor }, 'sync fork detected: local chain left unchanged');
+      return withTotals(result(false, 'fork detected', true, 0));
+    }
+    const fetched = await fetchPeerChain(peer, page, opts.rebuildFetchMax ?? REBUILD_FETCH_MAX_EVENTS, opts);
+    if (!fetched.ok) return withTotals(fetched.result);
+    if (fetched.events.length === 0) return withTotals(result(false, 'fork detected', true, 0));
+    const head = fetched.events[fetched.events.length - 1].event_id;
+    if (!peerChainWins({ length: fetched.events.length, head, complete: fetched.complete }, { length: chain.length, head: chain.head })) {
+      opts.logger?.warn({ peer, local_length: chain.length, peer_length: fetched.events.length, ancestor }, 'sync fork: both chains short, this one wins; the peer rebuilds from it');
+      return caughtUp(PEER_REBUILDS_FROM_US);
+    }
+    rebuilt = await rebuildFromPeer({
+      peer, chain, kept: opts.kept, peerEvents: fetched.events, complete: fetched.complete,
+      ownNodeIds: new Set(opts.identity ? [opts.identity.nodeId] : []), ...(opts.identity ? { identity: opts.identity } : {}),
+      now: opts.clock(), ...(opts.maxAgeS !== undefined ? { maxAgeS: opts.maxAgeS } : {}), ...(opts.logger ? { logger: opts.logger } : {}),
+    });
+    accepted += rebuilt.accepted;
+    if (rebuilt.rejected.length > 0) {
+      const reasons = rebuilt.rejected.map((r) => r.reason);
+      let msg = `sync ingest rejected ${reasons.length} event(s): ${reasons.join(', ')}`;
+      if (reasonMentionsFreshness(reasons)) msg += EXPIRED_GENESIS_HINT;
+      return withTotals(result(false, msg));
+    }
+    return fetched.complete ? withTotals(result(true)) : null;
+  };
 
   for (let round = 0; round < maxRounds;) {
-    const req: Record<string, unknown> = { protocol_version: PROTOCOL_VERSION, locator: await chainLocator(chain), limit: page };
-    let headers: Record<string, string> = {};
-    if (signAs) {
-      // Signed requests may ask for pages without §9.5.4 public redaction, so every event is ingestible.
-      req.unredacted = true;
-      try {
-        headers = { ...signPeerRequest(signAs, JSON.stringify(req), opts.settings) };
-      } catch {
-        delete req.unredacted;
-        headers = {};
-      }
-    }
-    const body = Buffer.from(JSON.stringify(req), 'utf8');
-    let answer: TransportResponse;
-    try {
-      answer = await opts.transports.send({ peer, route: 'infonet/sync', body, headers, timeoutMs: opts.settings.syncTimeoutS * 1000 });
-    } catch (e) {
-      const err = isInfonetError(e) ? e : new InfonetError(ErrorCodes.UNAVAILABLE, String((e as Error)?.message ?? e));
-      return result(false, err.reason, false, 0, accepted, err);
-    }
-    const read = readAnswer(peer, answer);
-    if (!read.ok) {
-      const ra = typeof read.error.details?.retry_after_s === 'number' ? (read.error.details.retry_after_s as number) : 0;
-      return result(false, read.error.reason, false, ra, accepted, read.error);
-    }
-    const resp = read.value;
-    if (resp.forked === true) {
-      if (chain.length < SMALL_FORK_RESET_BELOW && !resetDone) {
-        // §9.3.2: a short local history the peer does not know is dropped and rebuilt from the peer.
-        resetDone = true;
-        await chain.resetToGenesis();
-        continue;
-      }
-      return result(false, 'fork detected', true, 0, accepted);
+    const got = await requestPage(peer, await chainLocator(chain), page, opts);
+    if (!got.ok) return withTotals(got.result);
+    const resp = got.value;
+    const verdict = classifySyncAnswer(resp, (id) => chain.heightOf(id) !== undefined);
+    if (verdict === 'behind') return caughtUp(PEER_BEHIND);
+    if (verdict === 'forked') {
+      const r = await onFork(resp.head_hash);
+      if (r) return r;
+      round++;
+      continue;
     }
     const events = resp.events;
-    if (!Array.isArray(events)) return result(false, 'peer sync events must be a list', false, 0, accepted);
-    if (events.length === 0) return result(true, '', false, 0, accepted);
+    if (!Array.isArray(events)) return withTotals(result(false, 'peer sync events must be a list'));
+    if (events.length === 0) return caughtUp();
 
     const wasEmpty = chain.length === 0;
     const out = await chain.ingest(events, opts.maxAgeS);
     accepted += out.accepted;
+    const ancestor = out.accepted === 0 ? divergencePoint(events, out.rejected, chain) : null;
+    if (ancestor !== null) {
+      // Both sides appended after a common event: the fork the flag reports at genesis (§9.3), here found by the
+      // first new served event linking to an older event of ours. Same handling.
+      const r = await onFork(resp.head_hash, ancestor);
+      if (r) return r;
+      round++;
+      continue;
+    }
     if (out.rejected.length > 0) {
       const reasons = out.rejected.map((r) => r.reason);
       let msg = `sync ingest rejected ${out.rejected.length} event(s): ${reasons.join(', ')}`;
       if (wasEmpty && reasonMentionsFreshness(reasons)) msg += EXPIRED_GENESIS_HINT;
-      return result(false, msg, false, 0, accepted);
+      return withTotals(result(false, msg));
     }
-    if (out.duplicates === events.length || events.length < page) return result(true, '', false, 0, accepted);
+    if (out.duplicates === events.length || events.length < page) return caughtUp();
     round++;
   }
-  return result(true, '', false, 0, accepted);
+  return withTotals(result(true));
 }

@@ -11,6 +11,7 @@ import { createPeerApplication, type PeerApp } from '../peer/app.js';
 import type { PeerPort } from '../ports/peer.js';
 import type { InboundStatus } from '../ports/status.js';
 import type { Clock } from '../protocol/clock.js';
+import type { Identity } from '../protocol/identity.js';
 import type { PeerRouteName } from '../protocol/peer-routes.js';
 import type { Settings } from '../protocol/settings.js';
 import type { Db } from '../store/db.js';
@@ -36,6 +37,8 @@ export interface InboundHost {
   peers?: PeerPort;
   /** Every authenticated inbound request reports its peer URL here (issue 8: contact clears that peer's ladder). */
   onPeerContact?: (peerUrl: string) => void;
+  /** The node identity: sync re-appends its events after a short-fork rebuild (§9.3 item 2, docs/sync.md). */
+  identity?: Identity;
   onStop(fn: () => Promise<void> | void): void;
 }
 
@@ -73,6 +76,7 @@ export async function startInbound(node: InboundHost, opts: StartInboundOptions 
     sync = await startSync({
       nodeId: node.nodeId, db: node.db, chain: node.chain, settings: node.settings, clock: node.clock, logger: log,
       ...(node.peers ? { peers: node.peers } : {}), busSelfUrl: busSelfUrlOf(node.nodeId, node.nc),
+      ...(node.identity ? { identity: node.identity } : {}),
     }, opts.sync);
   } catch (e) {
     await bus?.stop();

@@ -200,7 +200,10 @@ export class InfonetNode {
       this.replication = await startReplication(peerHost);
       this.publisher = startEventPublisher(this.nc, this.nodeId, this.chain, this.mailboxes, log);
       this.service = await startBusService(this.nc, { nodeId: this.nodeId, chain: this.chain, mailboxes: this.mailboxes, status: () => this.status() }, log);
-      this.inbound = await startInbound(peerHost, inbound);
+      this.inbound = await startInbound({ ...peerHost, identity: this.identity }, inbound);
+      // Issue 8: a successful contact with a peer clears its sync cooldown and ladder (engineer E, docs/sync.md).
+      const sync = this.inbound.sync;
+      this.peerContact$.subscribe((url) => sync.contact(url));
     } catch (e) {
       await this.shutdown('start failed');
       throw e;

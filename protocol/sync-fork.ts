@@ -16,7 +16,7 @@ export const SMALL_FORK_RESET_BELOW = 20;
 export type ForkVerdict = 'linked' | 'behind' | 'forked';
 
 export interface ForkAnswer {
-  forked: unknown;
+  forked?: unknown;
   head_hash?: unknown;
 }
 

@@ -4,6 +4,7 @@ import { createPeerApplication } from '../../peer/app.js';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { startSync } from '../../actors/sync-actor.js';
+import { KeptAside } from '../../actors/sync-rebuild.js';
 import { generateIdentity, type Identity } from '../../protocol/identity.js';
 import { manualClock } from '../../protocol/clock.js';
 import { peerHttpError } from '../../protocol/sync-backoff.js';
@@ -187,17 +188,24 @@ describe('sync client', () => {
     expect(r.forked).toBe(false);
   });
 
-  test('T69 small fork auto-reset; ≥ 20 local events → fork detected, nothing changed', async () => {
+  test('T69 small fork: rebuilt from the peer, the replaced events kept aside (§9.3 item 2 tightening); ≥ 20 local events → fork detected, nothing changed', async () => {
     const clock = manualClock(Date.now() / 1000);
     const a = await fixture({ clock });
     await appendMessages(a, 5);
     const srv = await served(a);
     const small = await fixture({ clock });
     await appendMessages(small, 3);
-    const r = await syncFromPeer(srv.url, small.chain, clientOpts(small));
-    expect(r).toMatchObject({ ok: true, forked: false, accepted: 5 });
+    const mine = await small.chain.readRange(0, 3);
+    // Without a kept-aside store the client never resets: the fork is only reported.
+    const refused = await syncFromPeer(srv.url, small.chain, clientOpts(small));
+    expect([refused.ok, refused.error, refused.forked]).toEqual([false, 'fork detected', true]);
+    expect(small.chain.length).toBe(3);
+    const kept = await KeptAside.open(small.db, small.chain.ledger.store.committer);
+    const r = await syncFromPeer(srv.url, small.chain, clientOpts(small, { kept }));
+    expect(r).toMatchObject({ ok: true, forked: false, accepted: 5, rebuilt: { keptAside: 3, reappended: 0 } });
     expect(small.chain.length).toBe(5);
     expect(small.chain.head).toBe(a.chain.head);
+    expect(kept.entries().map((k) => k.event.event_id)).toEqual(mine.map((e) => e.event_id));
 
     const big = await fixture({ clock });
     await appendMessages(big, 20);
