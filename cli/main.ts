@@ -16,6 +16,8 @@ usage: infonet <command> [options]
   record --out FILE [--nats URL]      record bus traffic until Ctrl-C
   replay FILE [--nats URL] [--speed original|max|N]
                                       re-issue recorded commands (into a fresh node by default), report differences
+  gate create|invite|accept|post|read|rotate|remove|list|show|export|import
+                                      private MLS gates through the running node (run "infonet gate")
   harness run SCENARIO [options]      multi-node runs on this machine (run "infonet harness" for details)
   demo                                the demo run by "npm start" (the offline-recipient scenario)
 
@@ -32,8 +34,9 @@ const commands: Record<string, () => Promise<Command>> = {
   node: async () => (await import('./node.js')).nodeCommand,
   hub: async () => (await import('./hub.js')).hubCommand,
   status: async () => (await import('./node.js')).statusCommand,
-  record: async () => (await import('./node.js')).recordCliCommand,
-  replay: async () => (await import('./node.js')).replayCliCommand,
+  record: async () => (await import('./record.js')).recordCliCommand,
+  replay: async () => (await import('./record.js')).replayCliCommand,
+  gate: async () => (await import('./gate.js')).gateCommand,
   harness: async () => (await import('../harness/run.js')).harnessCommand,
   demo: async () => (await import('./demo.js')).demoCommand,
 };

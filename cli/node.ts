@@ -1,22 +1,18 @@
-// `infonet node run`, `infonet status`, `infonet record`, `infonet replay`: the node as a long-lived process and the
-// developer tools around its bus.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+// `infonet node run` and `infonet status`: the node as a long-lived process, and asking a running one how it is.
+// (`record` / `replay` are cli/record.ts.)
 import { join } from 'node:path';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { InfonetClient } from '../bus/client.js';
-import { decodeSafe, requestTyped } from '../bus/codec.js';
-import { COMMANDS, splitCommand, type ChainStatus } from '../bus/commands.js';
-import { readRecordingFile, recordCommand, replayCommand, type AfterReplayResult, type Recording } from '../bus/recording.js';
-import { cmdSubject, encodeNodeToken, parseSubject } from '../bus/subjects.js';
+import { COMMANDS } from '../bus/commands.js';
+import { encodeNodeToken } from '../bus/subjects.js';
 import { ErrorCodes, isInfonetError } from '../protocol/errors.js';
 import { resolveConfig, type ConfigFlags } from '../node/config.js';
 import { defaultLogger, InfonetNode } from '../node/infonet-node.js';
 import { parse, printJson, reportError, UsageError } from './args.js';
 import { untilStopped } from '../bus/stop-signal.js';
+import { BUS_CLI_OPTIONS, connectFromArgs } from './connect.js';
 
 const NODE_USAGE = `usage:
-  infonet node run --data DIR [--nats URL] [--leaf nats-leaf://HOST:PORT] [--config FILE] [--nats-port N]
+  infonet node run --data DIR [--nats URL [--creds FILE]] [--leaf nats-leaf://HOST:PORT --leaf-creds FILE] [--config FILE] [--nats-port N]
                    [--http-host HOST] [--http-port N] [--log-level LEVEL]
   (settings, env vars and defaults: docs/configuration.md)`;
 
@@ -24,13 +20,14 @@ const io = { out: (l: string) => console.log(l), err: (l: string) => console.err
 
 async function runNode(args: string[]): Promise<number> {
   const { values, positionals } = parse(args, {
-    data: { type: 'string' }, nats: { type: 'string' }, leaf: { type: 'string' }, config: { type: 'string' },
+    data: { type: 'string' }, nats: { type: 'string' }, creds: { type: 'string' }, leaf: { type: 'string' }, 'leaf-creds': { type: 'string' },
+    config: { type: 'string' },
     'nats-port': { type: 'string' }, 'http-host': { type: 'string' }, 'http-port': { type: 'string' }, 'log-level': { type: 'string' },
     'quarantine-corrupt': { type: 'boolean' },
   });
   if (positionals.length) throw new UsageError(`unexpected argument ${positionals[0]}\n${NODE_USAGE}`);
   const flags: ConfigFlags = {
-    data: values.data, nats: values.nats, leaf: values.leaf, natsPort: values['nats-port'], httpHost: values['http-host'],
+    data: values.data, nats: values.nats, creds: values.creds, leaf: values.leaf, leafCreds: values['leaf-creds'], natsPort: values['nats-port'], httpHost: values['http-host'],
     httpPort: values['http-port'], logLevel: values['log-level'], quarantineCorrupt: values['quarantine-corrupt'] ? 'true' : undefined,
   };
   let config;
@@ -59,7 +56,9 @@ async function runNode(args: string[]): Promise<number> {
   io.out(`  commands:  infonet.${token}.cmd.<area>.<verb>   (${COMMANDS.join(', ')})`);
   io.out(`  events:    infonet.${token}.evt.<kind>`);
   io.out(`  discover:  nats micro ls --server ${node.natsUrl}   (service "infonet")`);
-  io.out(`  try:       infonet status --nats ${node.natsUrl} --node '${node.nodeId}'`);
+  const operatorCreds = node.natsServer ? join(node.dataDir, 'nats', 'auth', 'operator.nk') : '<your --creds FILE>';
+  io.out(`  creds:     ${operatorCreds}   (operator credential: this node's commands and events; docs/bus-auth.md)`);
+  io.out(`  try:       infonet status --nats ${node.natsUrl} --creds ${operatorCreds} --node '${node.nodeId}'`);
   const why = await untilStopped({ 'nats-server exited': node.natsServer?.exited });
   await node.stop(why);
   io.out(`stopped (${why}): height ${node.chain.length}, head ${node.chain.head}`);
@@ -81,13 +80,13 @@ export async function nodeCommand(args: string[]): Promise<number> {
   }
 }
 
-/** `infonet status --nats URL [--node ID]`: one node's status, or every node discovered on the bus. */
+/** `infonet status --nats URL [--creds FILE] [--node ID]`: one node's status, or every node discovered on the bus. */
 export async function statusCommand(args: string[]): Promise<number> {
   try {
-    const { values } = parse(args, { nats: { type: 'string' }, node: { type: 'string' }, 'timeout-ms': { type: 'string' } }, false);
+    const { values } = parse(args, { ...BUS_CLI_OPTIONS, 'timeout-ms': { type: 'string' } }, false);
     const url = values.nats ?? process.env.INFONET_NATS_URL;
-    if (!url) throw new UsageError('usage: infonet status --nats URL [--node ID]');
-    const nc = await connect({ servers: url, name: 'infonet-status' });
+    if (!url) throw new UsageError('usage: infonet status --nats URL [--creds FILE] [--node ID]');
+    const nc = await connectFromArgs({ nats: url, creds: values.creds, name: 'infonet-status' });
     try {
       const timeout = Number(values['timeout-ms'] ?? process.env.INFONET_TIMEOUT_MS ?? 5000) || 5000;
       const ids = values.node ? [values.node] : (await InfonetClient.discover(nc, 500)).map((n) => n.node_id);
@@ -107,110 +106,3 @@ export async function statusCommand(args: string[]): Promise<number> {
   }
 }
 
-export async function recordCliCommand(args: string[]): Promise<number> {
-  return recordCommand(args, io);
-}
-
-// ── replay against a node ────────────────────────────────────────────────────────────────────────────────────────
-
-const HEAD_COMMANDS = new Set(['chain.status', 'node.status', 'chain.append', 'chain.ingest', 'chain.export']);
-const HEAD_EVENTS = new Set(['chain_appended', 'chain_ingested', 'chain_forked']);
-
-/** The chain head at the end of a recorded session (last head seen in a reply or chain event), and its node. */
-export function recordedFinalHead(rec: Recording): { head?: string; node?: string } {
-  const cmdOf = new Map<number, string>();
-  let head: string | undefined;
-  let node: string | undefined;
-  for (const e of rec.entries) {
-    const p = e.kind === 'reply' ? null : parseSubject(e.subject);
-    if (e.kind === 'cmd' && p?.type === 'cmd') {
-      node ??= p.node;
-      if (e.corr !== undefined) cmdOf.set(e.corr, `${p.area}.${p.verb}`);
-      continue;
-    }
-    let candidate: unknown;
-    if (e.kind === 'reply' && e.corr !== undefined && HEAD_COMMANDS.has(cmdOf.get(e.corr) ?? '')) {
-      const d = decodeSafe<{ ok?: boolean; result?: { head?: unknown } }>(e.data);
-      if (d.ok && d.value?.ok) candidate = d.value.result?.head;
-    } else if (e.kind === 'evt' && p?.type === 'evt' && HEAD_EVENTS.has(p.kind)) {
-      const d = decodeSafe<{ head?: unknown }>(e.data);
-      if (d.ok) candidate = d.value?.head;
-    }
-    if (typeof candidate === 'string') head = candidate;
-  }
-  return { head, node };
-}
-
-const GENERATED_MSG_ID = /^dm_\d+_[0-9a-f]{12}$/;
-
-/** Blanks what legitimately differs between two runs of the same commands (clock readings, node identity). */
-export function normalizeReply(subject: string, value: unknown): unknown {
-  const p = parseSubject(subject);
-  if (!p || p.type !== 'cmd' || typeof value !== 'object' || value === null) return value;
-  const env = value as { ok?: boolean; result?: Record<string, unknown> };
-  if (!env.ok || typeof env.result !== 'object' || env.result === null) return value;
-  const cmd = `${p.area}.${p.verb}`;
-  const r = { ...env.result };
-  if (cmd === 'node.status') return { ok: true, result: { height: r.height, head: r.head } };
-  if (cmd === 'dm.deposit' && typeof r.msg_id === 'string' && GENERATED_MSG_ID.test(r.msg_id)) r.msg_id = 'dm_<generated>';
-  if ((cmd === 'dm.poll' || cmd === 'dm.claim') && Array.isArray(r.messages)) {
-    r.messages = r.messages.map((m: unknown) => {
-      if (typeof m !== 'object' || m === null) return m;
-      const { timestamp: _t, ...rest } = m as Record<string, unknown>;
-      if (typeof rest.msg_id === 'string' && GENERATED_MSG_ID.test(rest.msg_id)) rest.msg_id = 'dm_<generated>';
-      return rest;
-    });
-  }
-  return { ok: true, result: r };
-}
-
-/**
- * `infonet replay FILE [--nats URL] [--to-node ID] [--speed original|max|N]`. Without --nats, a fresh node (temp data
- * dir, embedded NATS) is started, the recording is aimed at it, and it is removed afterwards. Reports every reply
- * that differs and whether the final chain head matches the recorded one.
- */
-export async function replayCliCommand(args: string[]): Promise<number> {
-  const file = args.find((a, i) => !a.startsWith('--') && (i === 0 || !['--nats', '--speed', '--timeout-ms', '--to-node'].includes(args[i - 1])));
-  let recording: Recording;
-  if (!file) {
-    io.err('usage: infonet replay FILE [--nats URL] [--to-node ID] [--speed original|max|N] [--timeout-ms N]');
-    return 2;
-  }
-  try {
-    recording = await readRecordingFile(file);
-  } catch (e) {
-    io.err(`replay: ${(e as Error).message}`);
-    return 2;
-  }
-  const recorded = recordedFinalHead(recording);
-  const hasNats = args.includes('--nats');
-  let fresh: { node: InfonetNode; dir: string } | undefined;
-  let replayArgs = args;
-  if (!hasNats) {
-    const dir = mkdtempSync(join(tmpdir(), 'infonet-replay-'));
-    const node = await InfonetNode.start({ dataDir: dir, logger: defaultLogger(process.env.INFONET_LOG_LEVEL ?? 'warn') });
-    fresh = { node, dir };
-    io.err(`replay: started a fresh node ${node.nodeId} on ${node.natsUrl}`);
-    replayArgs = [...args.filter((_, i) => !(args[i] === '--to-node' || args[i - 1] === '--to-node')), '--nats', node.natsUrl, '--to-node', node.nodeId];
-  }
-  const toIdx = replayArgs.indexOf('--to-node');
-  const target = toIdx >= 0 ? replayArgs[toIdx + 1] : recorded.node;
-  try {
-    return await replayCommand(replayArgs, io, {
-      normalize: normalizeReply,
-      afterReplay: async (nc: NatsConnection): Promise<AfterReplayResult> => {
-        if (!target) return { headMatches: recorded.head === undefined };
-        const [area, verb] = splitCommand('chain.status');
-        const now = await requestTyped<ChainStatus>(nc, cmdSubject(target, area, verb), null);
-        const expected = recorded.head ?? '0'.repeat(64);
-        io.out(`final chain head: recorded ${expected}, replayed ${now.head} (height ${now.height})`);
-        return { headMatches: now.head === expected, expected, actual: now.head };
-      },
-    });
-  } finally {
-    if (fresh) {
-      await fresh.node.stop('replay done');
-      rmSync(fresh.dir, { recursive: true, force: true });
-    }
-  }
-}

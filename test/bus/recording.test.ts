@@ -4,14 +4,10 @@ import { join } from 'node:path';
 import { connect, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import { decodeRequest, encode, requestTyped, toReply } from '../../bus/codec.js';
 import { cmdSubject, evtSubject } from '../../bus/subjects.js';
-import {
-  readRecordingFile,
-  recordCommand,
-  replayCommand,
-  replayRecording,
-  startRecorder,
-  type Recording,
-} from '../../bus/recording.js';
+import { startRecorder } from '../../bus/recorder.js';
+import { readRecordingFile, type Recording } from '../../bus/recording-format.js';
+import { replayRecording } from '../../bus/replay.js';
+import { recordCommand, replayCommand } from '../../cli/record.js';
 import { InfonetError, ErrorCodes } from '../../protocol/errors.js';
 import { startServer, startHubWithLeaves, stopAll, waitFor, waitForResponder, type Federation, type TestServer } from '../helpers/nats.js';
 

@@ -2,11 +2,13 @@
 // documented normalisation of clock readings) and the final chain head is the same.
 import { join } from 'node:path';
 import { InfonetClient } from '../../bus/client.js';
-import { replayRecording, startRecorder, writeRecordingFile, type Recording } from '../../bus/recording.js';
+import { startRecorder } from '../../bus/recorder.js';
+import { writeRecordingFile, type Recording } from '../../bus/recording-format.js';
+import { replayRecording } from '../../bus/replay.js';
 import { withNode } from '../../bus/subjects.js';
 import { generateIdentity } from '../../protocol/identity.js';
 import { signAppend } from '../../protocol/local-sign.js';
-import { normalizeReply, recordedFinalHead, replayCliCommand } from '../../cli/node.js';
+import { normalizeReply, recordedFinalHead, replayCliCommand } from '../../cli/record.js';
 import { messagePayload, removeTempDirs, startNode, tempDataDir } from './helpers.js';
 
 let recording: Recording;
