@@ -79,6 +79,8 @@ export interface NodeStatus extends ChainStatus {
   replication?: ReplicationStatus;
   /** Inbound replication: peer HTTP URL and sync scheduler state (issue 5). */
   inbound?: InboundStatus;
+  /** Per configured peer the transport kind used and whether policy allows dialling it (§9.1); onion state (issue 10). */
+  transports?: { peers: Array<{ url: string; transport: string; allowed: boolean }>; onion?: object };
 }
 
 export interface AppendReply extends ChainStatus {

@@ -40,6 +40,8 @@ import { startInbound, type Inbound, type StartInboundOptions } from './inbound.
 import type { Replicator } from '../actors/replication-actor.js';
 import type { TransportSet } from '../transports/transport.js';
 import { buildPeerTransports } from './peer-transports.js';
+import { peerTransportKinds, startNodeOnion, type OnionNode } from '../transports/onion/onion-node.js';
+import { parsePeerList } from '../protocol/peer-url.js';
 
 export const NODE_KEY_FILE = 'node.key.json';
 
@@ -116,6 +118,8 @@ export class InfonetNode {
   inbound?: Inbound;
   /** The outbound peer port shared by replication and sync (node/peer-transports.ts). */
   peers?: TransportSet;
+  /** Onion transport (issue 10, docs/onion.md): tor, the node's own onion service, outbound over SOCKS. */
+  onion?: OnionNode;
   /**
    * Peer URLs of successful contacts: a push/ack/pull answered 200, an inbound request that passed HMAC auth
    * (issue 8: a healed peer's sync ladder is cleared on contact — the sync scheduler subscribes here).
@@ -192,7 +196,10 @@ export class InfonetNode {
       this.nc = await connectBus(this.natsUrl, {
         creds: serviceCreds ?? (this.config.creds || undefined), name: `infonet-node ${this.nodeId}`, options: { maxReconnectAttempts: -1 },
       });
-      this.peers = buildPeerTransports({ nodeId: this.nodeId, clock: this.clock, allowClearnet: this.settings.peers.allowClearnetSync, nc: this.nc });
+      // Issue 10 (docs/onion.md): before the peer port, so the node's own onion URL is the one it signs as.
+      const onion = (this.onion = await startNodeOnion({ dataDir: this.dataDir, config: this.config, settings: this.settings, logger: log }));
+      if (onion) this.onStop(() => onion.stop());
+      this.peers = buildPeerTransports({ nodeId: this.nodeId, clock: this.clock, allowClearnet: this.settings.peers.allowClearnetSync, nc: this.nc, extra: onion ? [onion.transport] : [] });
       const peers = this.peers;
       // Registered first, so it runs after replication and sync have stopped (stop hooks run in reverse).
       this.onStop(() => peers.close());
@@ -201,6 +208,7 @@ export class InfonetNode {
       this.publisher = startEventPublisher(this.nc, this.nodeId, this.chain, this.mailboxes, log);
       this.service = await startBusService(this.nc, { nodeId: this.nodeId, chain: this.chain, mailboxes: this.mailboxes, status: () => this.status() }, log);
       this.inbound = await startInbound({ ...peerHost, identity: this.identity }, inbound);
+      await onion?.serve(this.inbound.app);
       // Issue 8: a successful contact with a peer clears its sync cooldown and ladder (engineer E, docs/sync.md).
       const sync = this.inbound.sync;
       this.peerContact$.subscribe((url) => sync.contact(url));
@@ -253,6 +261,10 @@ export class InfonetNode {
       nats: { url: this.natsUrl, embedded: !!this.natsServer, leaf: this.config.leaf },
       ...(this.replication ? { replication: this.replication.status() } : {}),
       ...(this.inbound ? { inbound: this.inbound.status() } : {}),
+      transports: {
+        peers: peerTransportKinds(parsePeerList(this.settings.peers.relayPeers), this.settings.peers.allowClearnetSync),
+        ...(this.onion ? { onion: this.onion.status() } : {}),
+      },
     };
   }
 
