@@ -10,10 +10,12 @@
 //
 // Modes: `managed` (infonet node run --tor), `external` (--tor-control HOST:PORT), `socks` (MESH_ARTI_ENABLED
 // only: outbound through a SOCKS port, no onion service of our own).
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { PeerApplication } from '../../ports/peer.js';
+import { isPrivateTransport, normalizePeerUrl, transportKind } from '../../protocol/peer-url.js';
 import { startPeerHttpServer, type PeerHttpServer } from '../http-server.js';
-import { ExternalTor } from './external-tor.js';
+import { ExternalTor, parseTorControlAddress } from './external-tor.js';
 import { ManagedTor } from './managed-tor.js';
 import { loadOrCreateOnionKey, type OnionKey } from './onion-key.js';
 import { publishOnionService, type PublishedOnion } from './onion-service.js';
@@ -104,4 +106,62 @@ export async function prepareOnion(opts: OnionNodeOptions): Promise<OnionNode> {
       await tor?.stop();
     },
   };
+}
+
+/** The node settings this file reads (node/config.ts rows tor, torControl, torCookie, torPasswordFile, onionPort, torTorrcExtra). */
+export interface OnionConfig {
+  tor: boolean;
+  torControl: string;
+  torCookie: string;
+  torPasswordFile: string;
+  onionPort: number;
+  torTorrcExtra: string;
+}
+
+/** Which onion mode the configuration asks for; null = no onion transport at all. */
+export function onionModeOf(cfg: OnionConfig, peers: { artiEnabled: boolean; artiSocksPort: number }): OnionMode | null {
+  if (cfg.torControl) {
+    const { host, port } = parseTorControlAddress(cfg.torControl);
+    const auth = {
+      ...(cfg.torCookie ? { cookieFile: cfg.torCookie } : {}),
+      ...(cfg.torPasswordFile ? { password: readFileSync(cfg.torPasswordFile, 'utf8').trim() } : {}),
+    };
+    return { kind: 'external', host, port, auth };
+  }
+  if (cfg.tor) {
+    const extra = cfg.torTorrcExtra ? readFileSync(cfg.torTorrcExtra, 'utf8').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#')) : [];
+    return { kind: 'managed', extraTorrc: extra };
+  }
+  if (peers.artiEnabled) return { kind: 'socks', port: peers.artiSocksPort };
+  return null;
+}
+
+export interface OnionHost {
+  dataDir: string;
+  config: OnionConfig;
+  settings: { peers: { artiEnabled: boolean; artiSocksPort: number; publicPeerUrl: string } };
+  logger: TorLog & { child(b: object): TorLog };
+}
+
+/**
+ * The composition root's one call (before the peer transports are built): starts the configured onion mode and,
+ * when MESH_PUBLIC_PEER_URL is empty, makes the node's own onion URL its advertised peer URL (X-Peer-Url and
+ * HMAC). Returns undefined when no onion transport is configured.
+ */
+export async function startNodeOnion(host: OnionHost): Promise<OnionNode | undefined> {
+  const mode = onionModeOf(host.config, host.settings.peers);
+  if (!mode) return undefined;
+  const log = host.logger.child({ part: 'onion' });
+  const onion = await prepareOnion({ dataDir: host.dataDir, mode, onionPort: host.config.onionPort, log });
+  if (onion.url && !host.settings.peers.publicPeerUrl) host.settings.peers.publicPeerUrl = onion.url;
+  log.info({ mode: mode.kind, onion: onion.url || undefined, advertised: host.settings.peers.publicPeerUrl || undefined }, 'onion transport on');
+  return onion;
+}
+
+/** Per peer: the transport kind a URL maps to and whether policy lets this node dial it (node status, §9.1). */
+export function peerTransportKinds(peers: readonly string[], allowClearnet: boolean): Array<{ url: string; transport: string; allowed: boolean }> {
+  return peers.map((url) => {
+    const kind = transportKind(normalizePeerUrl(url));
+    return { url, transport: kind || 'unknown', allowed: allowClearnet ? kind !== '' : isPrivateTransport(kind) };
+  });
 }
