@@ -57,13 +57,14 @@ export function openBackup(text: string, passphrase: string): Array<[string, unk
 
 /** Restores a backup into the data directory of a stopped node; refuses (store_locked) while a node runs on it. */
 export async function importBackup(dataDir: string, text: string, passphrase: string): Promise<{ records: number }> {
-  const records = openBackup(text, passphrase);
+  // The directory lock first: a running node's data directory is refused before anything else is looked at.
   const db = await openDatabase(dataDir);
   try {
+    const records = openBackup(text, passphrase);
     const store = MlsStore.open(db, new GroupCommitter(db), dataDir);
     await store.write(records.map(([key, value]) => ({ key, value })));
+    return { records: records.length };
   } finally {
     await db.close();
   }
-  return { records: records.length };
 }
