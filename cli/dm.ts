@@ -252,6 +252,8 @@ async function run(sub: string | undefined, args: string[]): Promise<number> {
 
 export async function dmCommand(args: string[]): Promise<number> {
   const [sub, ...rest] = args;
+  // `infonet dm session …`: MLS DM sessions through the running node (issue 12, cli/session.ts).
+  if (sub === 'session') return (await import('./session.js')).sessionCommand(rest);
   try {
     return await run(sub, rest);
   } catch (e) {

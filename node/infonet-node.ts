@@ -37,6 +37,12 @@ import { MailboxStore } from '../store/mailbox-store.js';
 import { resolveConfig, type NodeConfig } from './config.js';
 import { startReplication } from './replication.js';
 import { startInbound, type Inbound, type StartInboundOptions } from './inbound.js';
+import { startLocalApi, type LocalApi } from '../api/local-api.js';
+import { startMlsCommands } from '../bus/mls-commands.js';
+import { mlsHostOf } from '../mls/host.js';
+import { mlsHandlers } from '../mls/mls-handlers.js';
+import { MlsOwner } from '../mls/mls-owner.js';
+import { MlsStore } from '../store/mls-store.js';
 import type { Replicator } from '../actors/replication-actor.js';
 import type { TransportSet } from '../transports/transport.js';
 import { buildPeerTransports } from './peer-transports.js';
@@ -116,6 +122,9 @@ export class InfonetNode {
   replication?: Replicator;
   /** Inbound replication (issue 5): peer HTTP listener, bus peer endpoints, sync scheduler. */
   inbound?: Inbound;
+  /** The node's one MLS owner (issue 12, mls/mls-owner.ts) and its local HTTP API (api/local-api.ts). */
+  mls?: MlsOwner;
+  api?: LocalApi;
   /** The outbound peer port shared by replication and sync (node/peer-transports.ts). */
   peers?: TransportSet;
   /** Onion transport (issue 10, docs/onion.md): tor, the node's own onion service, outbound over SOCKS. */
@@ -212,6 +221,11 @@ export class InfonetNode {
       // Issue 8: a successful contact with a peer clears its sync cooldown and ladder (engineer E, docs/sync.md).
       const sync = this.inbound.sync;
       this.peerContact$.subscribe((url) => sync.contact(url));
+      // Issue 12: MLS gates and DM sessions — one owner, served on the bus and on the local API (docs/mls.md).
+      const mls = (this.mls = await MlsOwner.open(MlsStore.open(this.db, this.chain.ledger.store.committer, this.dataDir), mlsHostOf(this.chain, this.identity, this.mailboxes, this.clock)));
+      const mlsBus = startMlsCommands(this.nc, this.nodeId, mlsHandlers(mls), log);
+      this.api = await startLocalApi({ dataDir: this.dataDir, handlers: mlsHandlers(mls) });
+      this.onStop(async () => { await this.api?.stop(); await mlsBus.stop(); await mls.close(); });
     } catch (e) {
       await this.shutdown('start failed');
       throw e;
