@@ -5,10 +5,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Browser } from 'playwright-core';
-import { latencyHistogram } from '../../harness/report-html';
-import { writeReportFiles } from '../../harness/report-files';
-import type { ScenarioReport } from '../../harness/report';
-import { canvasHasInk, chromiumPath, launchBrowser, seriousA11yViolations, testOutputDir } from '../helpers/browser';
+import { latencyHistogram } from '../../harness/report-html.js';
+import { writeReportFiles } from '../../harness/report-files.js';
+import type { ScenarioReport } from '../../harness/report.js';
+import { canvasHasInk, chromiumPath, launchBrowser, seriousA11yViolations, testOutputDir } from '../helpers/browser.js';
 
 const haveChromium = !!chromiumPath();
 const itBrowser = haveChromium ? it : it.skip;
@@ -40,7 +40,7 @@ describe('harness report.html', () => {
 
   it('buckets latencies into a histogram that accounts for every message', () => {
     const h = latencyHistogram([0.5, 1, 3, 7, 7, 400, 999_999]);
-    expect(h.reduce((n, b) => n + b.count, 0)).toBe(7);
+    expect(h.reduce((n: number, b: { count: number }) => n + b.count, 0)).toBe(7);
     expect(h[0]).toEqual({ upToMs: 1, count: 2 });
     expect(h[h.length - 1]).toEqual({ upToMs: Number.POSITIVE_INFINITY, count: 1 });
   });
@@ -58,8 +58,9 @@ describe('harness report.html', () => {
 
   itBrowser('opens in chromium with both charts drawn and no serious accessibility violations', async () => {
     const html = writeReportFiles(report, dir);
-    browser = await launchBrowser();
-    const page = await browser.newPage();
+    const b = await launchBrowser();
+    browser = b;
+    const page = await b.newPage();
     const external: string[] = [];
     page.on('request', (r) => { if (!r.url().startsWith('file:') && !r.url().startsWith('data:')) external.push(r.url()); });
     await page.goto(pathToFileURL(html).href);
