@@ -92,7 +92,10 @@ export async function startInbound(node: InboundHost, opts: StartInboundOptions 
       const s = scheduler.state();
       return {
         http_url: http.url,
-        sync: { last_outcome: s.lastOutcome, last_error: s.lastError, next_sync_due_at: s.nextSyncDueAt, consecutive_failures: s.consecutiveFailures, peers: scheduler.peers().length },
+        sync: {
+          last_outcome: s.lastOutcome, last_error: s.lastError, next_sync_due_at: s.nextSyncDueAt, consecutive_failures: s.consecutiveFailures, peers: scheduler.peers().length,
+          metrics: { ...scheduler.metrics() },
+        },
       };
     },
     stop() {

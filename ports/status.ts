@@ -11,5 +11,9 @@ export interface ReplicationStatus {
 
 export interface InboundStatus {
   http_url: string;
-  sync: { last_outcome: string; last_error: string; next_sync_due_at: number; consecutive_failures: number; peers: number };
+  sync: {
+    last_outcome: string; last_error: string; next_sync_due_at: number; consecutive_failures: number; peers: number;
+    /** Kept-aside events, rebuilds, forks, behind peers, partitions, contact heals (actors/sync-actor.ts, docs/sync.md). */
+    metrics?: Record<string, number>;
+  };
 }

@@ -195,6 +195,9 @@ export async function runPartition(opts: PartitionOptions = {}): Promise<Partiti
       const st = (await cluster.status(n).catch(() => undefined)) as { inbound?: { sync?: Record<string, unknown> } } | undefined;
       const s = st?.inbound?.sync;
       if (s) notes.push([`sync ${n}`, Object.entries(s).filter(([, v]) => typeof v !== 'object').map(([k, v]) => `${k}=${String(v)}`).join(' ')]);
+      const m = s?.metrics as Record<string, number> | undefined;
+      const nonzero = m ? Object.entries(m).filter(([, v]) => v !== 0) : [];
+      if (nonzero.length) notes.push([`sync metrics ${n}`, nonzero.map(([k, v]) => `${k}=${v}`).join(' ')]);
     }
     notes.unshift(['setup', `${nodes} nodes, ${opts.transport ?? 'http'} peers, sync interval ${interval} s, ${perWriter} events at ${A} and at ${C}, ${dms} DMs at ${A}, ${B} cut off from the start`]);
     // "Delivered" = an acknowledged event present on every node.
