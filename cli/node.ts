@@ -38,6 +38,8 @@ async function runNode(args: string[]): Promise<number> {
   }
   if (!config.data) throw new UsageError(`--data DIR is required\n${NODE_USAGE}`);
   const logger = defaultLogger(config.logLevel);
+  // issue 8 item 4: a clamped timeout is announced, naming the setting, instead of silently misbehaving
+  for (const w of config.warnings) logger.warn({ setting: w.split('=')[0] }, w);
   let node: InfonetNode;
   try {
     node = await InfonetNode.start({ dataDir: config.data, config, logger });

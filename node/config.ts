@@ -8,7 +8,8 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ErrorCodes, InfonetError } from '../protocol/errors.js';
-import { loadSettings, type Env, type Settings } from '../protocol/settings.js';
+import { z } from 'zod';
+import { DURATION_BOUNDS, loadSettingsReport, type Env, type Settings } from '../protocol/settings.js';
 
 export type ConfigKey =
   | 'data' | 'nats' | 'creds' | 'leaf' | 'leafCreds' | 'natsPort' | 'httpHost' | 'httpPort' | 'logLevel' | 'commandTimeoutMs' | 'quarantineCorrupt'
@@ -102,24 +103,22 @@ export const PROTOCOL_SETTINGS: ConfigRow[] = [
   ['MESH_INFONET_ALLOW_CLEARNET_SYNC', 'false', 'false ⇒ private transport required (§9.1).'],
   ['MESH_DM_HASHCHAIN_SPOOL_LIMIT', '2 (min 1)', 'Live chain-spool DMs per recipient (§5.5).'],
   ['MESH_DM_HASHCHAIN_SPOOL_SENDER_LIMIT', '1 (min 1)', 'Live chain-spool DMs per (sender, recipient) (§5.5).'],
-  ['MESH_DM_HASHCHAIN_SPOOL_TTL_S', '3600 (min 60)', 'How long a spool entry counts (§5.5).'],
+  ['MESH_DM_HASHCHAIN_SPOOL_TTL_S', '3600', 'How long a spool entry counts (§5.5).'],
   ['MESH_INGEST_EVENT_MAX_AGE_S', '86400 (0 disables)', 'Ingest freshness bound (§3.4).'],
   ['MESH_DM_PENDING_PER_SENDER_LIMIT', '2 (min 1)', 'Relay per-sender cap per mailbox (§7.3).'],
   ['MESH_DM_REQUEST_MAILBOX_LIMIT', '12 (min 1)', 'Request mailbox capacity (§7.3).'],
   ['MESH_DM_SHARED_MAILBOX_LIMIT', '48 (min 1)', 'Shared mailbox capacity (§7.3).'],
   ['MESH_DM_SELF_MAILBOX_LIMIT', '12 (min 1)', 'Self / other mailbox capacity (§7.3).'],
   ['MESH_DM_MAX_MSG_BYTES', '8192', 'Max DM ciphertext length (§7.5).'],
-  ['MESH_DM_NONCE_TTL_S', '300 (min 30)', 'Replay window for signed poll/send nonces.'],
+  ['MESH_DM_NONCE_TTL_S', '300', 'Replay window for signed poll/send nonces.'],
   ['MESH_DM_NONCE_PER_AGENT_MAX', '256', 'Nonces remembered per agent.'],
   ['MESH_DM_NONCE_CACHE_MAX', '4096', 'Global nonce budget.'],
   ['MESH_DM_TOKEN_PEPPER', '(generated)', 'Per-node secret for mailbox keys; generated and persisted in the store at first start when unset (§7.2).'],
-  ['MESH_DM_PERSIST_SPOOL', 'false', 'Original only; this node always persists mailboxes (§7.10).'],
+  ['MESH_DM_PERSIST_SPOOL', 'false', 'Not read by this node: mailboxes are always persisted (§7.10). Listed because Appendix B names it.'],
   ['MESH_PEER_PUSH_SECRET', '""', 'Global peer HMAC secret (§8.2).'],
   ['MESH_PEER_SECRETS', '""', '`url=secret,url=secret` per-peer secrets.'],
   ['MESH_RELAY_PEERS', '""', 'Comma list of push/sync peer URLs.'],
   ['MESH_PUBLIC_PEER_URL', '""', "This node's advertised URL."],
-  ['MESH_INFONET_FLEET_JOIN', 'true', 'Fleet defaults.'],
-  ['MESH_INFONET_FLEET_DISABLED', 'false', 'Fleet defaults.'],
   ['MESH_SYNC_INTERVAL_S', '300', 'Sync cycle interval.'],
   ['MESH_SYNC_FAILURE_BACKOFF_S', '60', 'Sync failure ladder base (§9.6).'],
   ['MESH_SYNC_TIMEOUT_S', '5', 'Sync HTTP timeout.'],
@@ -130,7 +129,11 @@ export const PROTOCOL_SETTINGS: ConfigRow[] = [
   ['MESH_ARTI_ENABLED', 'false', 'Onion client.'],
   ['MESH_ARTI_SOCKS_PORT', '9050', 'Onion client SOCKS port.'],
   ['INFONET_ALLOW_LEGACY_NODE_ID', 'false', 'Accept the legacy 16-hex node id form (§1.2.2).'],
-].map(([env, def, description]) => ({ key: env, env, file: `env.${env}`, default: def, description }));
+].map(([env, def, description]) => {
+  // Durations (timers, windows) are clamped at load with a warning naming the setting (issue 8 item 4).
+  const b = DURATION_BOUNDS[env];
+  return { key: env, env, file: `env.${env}`, default: b ? `${def} (${b.min}..${b.max} s, clamped)` : def, description };
+});
 
 export interface NodeConfig {
   data: string;
@@ -157,6 +160,8 @@ export interface NodeConfig {
   /** Merged environment for the protocol settings (file "env" < process env). */
   env: Env;
   settings: Settings;
+  /** Settings that were clamped or unreadable, one line each naming the setting (node run logs them at warn). */
+  warnings: string[];
   /** Where each value came from (for `node run` start-up logging). */
   sources: Record<ConfigKey, 'flag' | 'env' | 'file' | 'default'>;
 }
@@ -174,6 +179,34 @@ function fileValue(file: Record<string, unknown>, dotted: string): unknown {
   return cur;
 }
 
+// The config file's shape, derived from the table: every row's dotted `file` key, nested; unknown keys are refused
+// (a typo must not silently fall back to a default). "env" holds Appendix B settings by name.
+const fileScalar = z.union([z.string(), z.number(), z.boolean(), z.array(z.string())]);
+function configFileSchema(): z.ZodType<Record<string, unknown>> {
+  type Tree = { [k: string]: Tree | true };
+  const tree: Tree = {};
+  for (const r of Object.values(NODE_CONFIG)) {
+    if (!r.file) continue;
+    const parts = r.file.split('.');
+    let cur = tree;
+    for (const p of parts.slice(0, -1)) cur = (cur[p] ??= {}) as Tree;
+    cur[parts[parts.length - 1]] = true;
+  }
+  const build = (t: Tree): z.ZodType => z.strictObject(Object.fromEntries(Object.entries(t).map(([k, v]) => [k, (v === true ? fileScalar : build(v)).nullish()])));
+  const shape = Object.fromEntries(Object.entries(tree).map(([k, v]) => [k, (v === true ? fileScalar : build(v)).nullish()]));
+  return z.strictObject({ ...shape, env: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()]).nullish()).nullish() }) as z.ZodType<Record<string, unknown>>;
+}
+
+/** Validates a parsed config file; BAD_INPUT naming the file and the first offending key. */
+export function checkConfigFile(v: unknown, where: string): Record<string, unknown> {
+  const r = configFileSchema().safeParse(v);
+  if (r.success) return r.data;
+  const i = r.error.issues[0];
+  const key = i.path.length ? i.path.join('.') : '(top level)';
+  const why = i.code === 'unrecognized_keys' ? `unknown key(s) ${i.keys.map((k) => JSON.stringify(k)).join(', ')}` : i.message;
+  throw new InfonetError(ErrorCodes.BAD_INPUT, `config file ${where}: ${key}: ${why}`);
+}
+
 /** Reads a JSON config file (BAD_INPUT with the file name on any problem). */
 export function readConfigFile(path: string): Record<string, unknown> {
   let text: string;
@@ -189,13 +222,13 @@ export function readConfigFile(path: string): Record<string, unknown> {
     throw new InfonetError(ErrorCodes.BAD_INPUT, `config file ${path} is not valid JSON: ${(e as Error).message}`);
   }
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new InfonetError(ErrorCodes.BAD_INPUT, `config file ${path} must hold a JSON object`);
-  return v as Record<string, unknown>;
+  return checkConfigFile(v, path);
 }
 
 /** Resolves the node configuration: flags > env > file > default. */
 export function resolveConfig(opts: { flags?: ConfigFlags; env?: Env; file?: Record<string, unknown>; configPath?: string } = {}): NodeConfig {
   const env = opts.env ?? process.env;
-  const file = opts.file ?? (opts.configPath ? readConfigFile(opts.configPath) : {});
+  const file = opts.file ? checkConfigFile(opts.file, '(object)') : opts.configPath ? readConfigFile(opts.configPath) : {};
   const flags = opts.flags ?? {};
   const sources = {} as NodeConfig['sources'];
   const raw = {} as Record<ConfigKey, string>;
@@ -230,6 +263,7 @@ export function resolveConfig(opts: { flags?: ConfigFlags; env?: Env; file?: Rec
     for (const [k, v] of Object.entries(fileEnv as Record<string, unknown>)) if (v !== undefined && v !== null) mergedEnv[k] = String(v);
   }
   for (const [k, v] of Object.entries(env)) if (v !== undefined) mergedEnv[k] = v;
+  const { settings, warnings } = loadSettingsReport(mergedEnv);
   const natsPort = int('natsPort');
   const httpPort = int('httpPort');
   if (natsPort > 65535 || httpPort > 65535 || int('onionPort') > 65535) throw new InfonetError(ErrorCodes.BAD_INPUT, 'ports must be ≤ 65535');
@@ -252,7 +286,8 @@ export function resolveConfig(opts: { flags?: ConfigFlags; env?: Env; file?: Rec
     onionPort: int('onionPort'),
     torTorrcExtra: raw.torTorrcExtra ? resolve(raw.torTorrcExtra) : '',
     env: mergedEnv,
-    settings: loadSettings(mergedEnv),
+    settings,
+    warnings,
     sources,
   };
 }

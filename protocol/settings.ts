@@ -13,6 +13,45 @@ export function intSetting(env: Env, name: string, def: number, min?: number): n
   return min !== undefined && v < min ? min : v;
 }
 
+/**
+ * A setting that becomes a timer or a time window (issue 8 item 4): its value is clamped to a documented [min, max]
+ * — max well under Node's timer limit (2^31 − 1 ms ≈ 24.8 days; a longer delay fires after 1 ms) — and every clamp
+ * is reported as a warning naming the setting (the caller logs it: this module does no I/O).
+ */
+export interface DurationBounds {
+  min: number;
+  max: number;
+}
+
+/** Bounds of every duration setting, in seconds (docs/configuration.md shows them). */
+export const DURATION_BOUNDS: Readonly<Record<string, DurationBounds>> = {
+  MESH_DM_HASHCHAIN_SPOOL_TTL_S: { min: 60, max: 7 * 86400 },
+  MESH_DM_NONCE_TTL_S: { min: 30, max: 86400 },
+  MESH_SYNC_INTERVAL_S: { min: 1, max: 86400 },
+  MESH_SYNC_FAILURE_BACKOFF_S: { min: 0, max: 86400 },
+  MESH_SYNC_TIMEOUT_S: { min: 1, max: 3600 },
+  MESH_RELAY_PUSH_TIMEOUT_S: { min: 1, max: 3600 },
+  MESH_RELAY_FAILURE_COOLDOWN_S: { min: 0, max: 86400 },
+  MESH_BOOTSTRAP_SEED_FAILURE_COOLDOWN_S: { min: 0, max: 86400 },
+};
+
+export function durationSetting(env: Env, name: string, def: number, warnings: string[]): number {
+  const b = DURATION_BOUNDS[name];
+  const raw = env[name];
+  const n = raw === undefined || raw.trim() === '' ? def : Number(raw.trim());
+  if (!Number.isFinite(n)) {
+    warnings.push(`${name}=${JSON.stringify(raw)} is not a number; using the default ${def}`);
+    return def;
+  }
+  const v = Math.trunc(n);
+  if (v < b.min || v > b.max) {
+    const c = v < b.min ? b.min : b.max;
+    warnings.push(`${name}=${v} is outside ${b.min}..${b.max} s; clamped to ${c}`);
+    return c;
+  }
+  return v;
+}
+
 export function boolSetting(env: Env, name: string, def: boolean): boolean {
   const raw = env[name];
   if (raw === undefined || raw.trim() === '') return def;
@@ -83,12 +122,19 @@ export interface Settings {
 }
 
 export function loadSettings(env: Env = process.env): Settings {
-  return {
+  return loadSettingsReport(env).settings;
+}
+
+/** loadSettings, plus one warning per duration setting that was clamped or unreadable (node run logs them). */
+export function loadSettingsReport(env: Env = process.env): { settings: Settings; warnings: string[] } {
+  const warnings: string[] = [];
+  const dur = (name: string, def: number): number => durationSetting(env, name, def, warnings);
+  const settings: Settings = {
     chain: {
       spool: {
         limit: intSetting(env, 'MESH_DM_HASHCHAIN_SPOOL_LIMIT', 2, 1),
         senderLimit: intSetting(env, 'MESH_DM_HASHCHAIN_SPOOL_SENDER_LIMIT', 1, 1),
-        ttlS: intSetting(env, 'MESH_DM_HASHCHAIN_SPOOL_TTL_S', 3600, 60),
+        ttlS: dur('MESH_DM_HASHCHAIN_SPOOL_TTL_S', 3600),
       },
       ingestMaxAgeS: intSetting(env, 'MESH_INGEST_EVENT_MAX_AGE_S', 86400, 0),
       allowLegacyNodeId: boolSetting(env, 'INFONET_ALLOW_LEGACY_NODE_ID', false),
@@ -101,7 +147,7 @@ export function loadSettings(env: Env = process.env): Settings {
       pendingPerSenderLimit: intSetting(env, 'MESH_DM_PENDING_PER_SENDER_LIMIT', 2, 1),
       maxMsgBytes: intSetting(env, 'MESH_DM_MAX_MSG_BYTES', 8192, 1),
       pollBatch: 8,
-      nonceTtlS: intSetting(env, 'MESH_DM_NONCE_TTL_S', 300, 30),
+      nonceTtlS: dur('MESH_DM_NONCE_TTL_S', 300),
       noncePerAgentMax: intSetting(env, 'MESH_DM_NONCE_PER_AGENT_MAX', 256, 1),
       nonceCacheMax: intSetting(env, 'MESH_DM_NONCE_CACHE_MAX', 4096, 1),
       tokenPepper: stringSetting(env, 'MESH_DM_TOKEN_PEPPER'),
@@ -112,17 +158,18 @@ export function loadSettings(env: Env = process.env): Settings {
       peerSecrets: stringSetting(env, 'MESH_PEER_SECRETS'),
       relayPeers: stringSetting(env, 'MESH_RELAY_PEERS'),
       publicPeerUrl: stringSetting(env, 'MESH_PUBLIC_PEER_URL'),
-      syncIntervalS: intSetting(env, 'MESH_SYNC_INTERVAL_S', 300, 1),
-      syncFailureBackoffS: intSetting(env, 'MESH_SYNC_FAILURE_BACKOFF_S', 60, 0),
-      syncTimeoutS: intSetting(env, 'MESH_SYNC_TIMEOUT_S', 5, 1),
+      syncIntervalS: dur('MESH_SYNC_INTERVAL_S', 300),
+      syncFailureBackoffS: dur('MESH_SYNC_FAILURE_BACKOFF_S', 60),
+      syncTimeoutS: dur('MESH_SYNC_TIMEOUT_S', 5),
       syncMaxPeersPerCycle: intSetting(env, 'MESH_SYNC_MAX_PEERS_PER_CYCLE', 3, 1),
-      relayPushTimeoutS: intSetting(env, 'MESH_RELAY_PUSH_TIMEOUT_S', 10, 1),
-      relayFailureCooldownS: intSetting(env, 'MESH_RELAY_FAILURE_COOLDOWN_S', 120, 0),
-      seedFailureCooldownS: intSetting(env, 'MESH_BOOTSTRAP_SEED_FAILURE_COOLDOWN_S', 15, 0),
+      relayPushTimeoutS: dur('MESH_RELAY_PUSH_TIMEOUT_S', 10),
+      relayFailureCooldownS: dur('MESH_RELAY_FAILURE_COOLDOWN_S', 120),
+      seedFailureCooldownS: dur('MESH_BOOTSTRAP_SEED_FAILURE_COOLDOWN_S', 15),
       artiEnabled: boolSetting(env, 'MESH_ARTI_ENABLED', false),
       artiSocksPort: intSetting(env, 'MESH_ARTI_SOCKS_PORT', 9050, 1),
     },
   };
+  return { settings, warnings };
 }
 
 export const defaultSettings = (): Settings => loadSettings({});
