@@ -142,6 +142,11 @@ export class MailboxRegistry {
     this.hooks = hooks ?? {};
   }
 
+  /** What actors/mailbox-access.ts needs to stand in front of this registry (the same settings and clock). */
+  accessOptions(): { settings: RelaySettings; clock: Clock } {
+    return { settings: this.opts.settings, clock: this.clock };
+  }
+
   get liveCount(): number {
     return this.actors.size;
   }

@@ -19,6 +19,7 @@ import type { Subscription } from 'rxjs';
 import type { Clock } from '../protocol/clock.js';
 import { isInfonetError } from '../protocol/errors.js';
 import { sha256Hex, type MailboxClaim } from '../protocol/mailbox-keys.js';
+import type { MailboxProof } from '../protocol/mailbox-access.js';
 import { signPeerRequest } from '../protocol/peer-auth.js';
 import { check, envelopeSchema } from '../protocol/peer-schemas.js';
 import { normalizePeerUrl, parsePeerList, transportKind } from '../protocol/peer-url.js';
@@ -145,7 +146,7 @@ export class Replicator {
   hooks(): ReplicationHooks {
     return {
       planLocalDeposit: (n, env) => this.planLocalDeposit(n, env),
-      beforePoll: (agentId, claims) => this.beforePoll(agentId, claims),
+      beforePoll: (agentId, claims, proof) => this.beforePoll(agentId, claims, proof),
     };
   }
 
@@ -185,13 +186,17 @@ export class Replicator {
     if (e.type !== 'claimed' || this.stopped) return;
     if (e.origin === 'chain') return; // chain DMs are on every node's chain; nobody was pushed a copy
     this.rememberClaim(e.msg_id);
-    const ack: Record<string, string> = { msg_id: e.msg_id, delivery_class: e.delivery_class };
+    const ack: Record<string, unknown> = { msg_id: e.msg_id, delivery_class: e.delivery_class };
     if (e.delivery_class === 'shared') ack.recipient_token_hash = e.mailbox_key;
     else if (e.recipient_id) ack.recipient_id = e.recipient_id;
     else return; // a request mailbox without a recipient id cannot be named on other nodes
     const peers = [...this.links.values()].filter((l) => !l.cancelUnsentEnvelope(e.msg_id)).map((l) => l.peer);
     const cancelled = this.links.size - peers.length;
     if (cancelled) this.metrics.inc('dm_ack_cancelled_envelope', cancelled);
+    // Issue 8: a peer deletes its copy only for the recipient's signed poll (docs/mailbox-access.md); a trusted
+    // in-process poll has none, and its copies elsewhere simply expire.
+    if (!e.proof) return;
+    ack.proof = e.proof;
     if (peers.length === 0) return;
     const now = this.o.clock();
     void this.o.store.enqueue(peers, {
@@ -234,8 +239,9 @@ export class Replicator {
   // ------------------------------------------------------------------------------------------ pull
 
   /** §10.2 pull-from-peers for the mailboxes a poll opens; waits at most pullWaitMs for answers. */
-  async beforePoll(agentId: string, claims: readonly MailboxClaim[]): Promise<void> {
-    if (!this.enabled || this.stopped) return;
+  async beforePoll(agentId: string, claims: readonly MailboxClaim[], proof?: MailboxProof): Promise<void> {
+    // Issue 8: peers answer a pull only with the recipient's signed poll as proof; without one there is nothing to ask.
+    if (!this.enabled || this.stopped || !proof) return;
     const now = this.o.clock();
     const due: Array<Record<string, string>> = [];
     const dueKeys = new Set<string>();
@@ -263,7 +269,7 @@ export class Replicator {
       this.metrics.inc('dm_pull_throttled');
       return;
     }
-    const body = Buffer.from(JSON.stringify({ mailboxes: due }), 'utf8');
+    const body = Buffer.from(JSON.stringify({ mailboxes: due, proof }), 'utf8');
     const all = Promise.all([...this.links.keys()].map((peer) => this.pullFrom(peer, body))).then(() => undefined);
     this.pulls.add(all);
     void all.finally(() => this.pulls.delete(all));

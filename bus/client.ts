@@ -13,6 +13,9 @@ import { Observable } from 'rxjs';
 import type { AppendInput } from '../protocol/append-rules.js';
 import type { Identity } from '../protocol/identity.js';
 import { signAppend } from '../protocol/local-sign.js';
+import { randomBytes } from 'node:crypto';
+import { type BlockAction, signBlockRequest } from '../protocol/block-list.js';
+import { type MailboxAccessKind, signMailboxRequest } from '../protocol/mailbox-access.js';
 import type { MailboxClaim } from '../protocol/mailbox-keys.js';
 import type { DepositRequest } from '../protocol/mailbox-rules.js';
 import { decodeSafe, requestTyped } from './codec.js';
@@ -102,12 +105,20 @@ export class InfonetClient {
   }
 
   dmDeposit(req: DepositRequest) { return this.request('dm.deposit', req); }
-  dmCount(agentId: string, claims: MailboxClaim[]) { return this.request('dm.count', { agent_id: agentId, claims }); }
-  dmPoll(agentId: string, claims: MailboxClaim[], limit?: number) {
-    return this.request('dm.poll', limit === undefined ? { agent_id: agentId, claims } : { agent_id: agentId, claims, limit });
+  // Mailbox requests are signed here with the agent's key (issue 8): the key never leaves this process, the agent is
+  // its node id, the sequence the current time in ms (no counter needed) and the nonce 16 random bytes.
+  dmCount(agent: Identity, claims: MailboxClaim[]) { return this.request('dm.count', signedMailboxRequest(agent, 'count', claims)); }
+  dmPoll(agent: Identity, claims: MailboxClaim[], limit?: number) {
+    return this.request('dm.poll', signedMailboxRequest(agent, 'poll', claims, limit === undefined ? {} : { limit }));
   }
-  dmClaim(agentId: string, claims: MailboxClaim[], msgIds: string[]) { return this.request('dm.claim', { agent_id: agentId, claims, msg_ids: msgIds }); }
-  dmPendingIds(agentId: string, claims: MailboxClaim[]) { return this.request('dm.pending_ids', { agent_id: agentId, claims }); }
+  dmClaim(agent: Identity, claims: MailboxClaim[], msgIds: string[]) {
+    return this.request('dm.claim', signedMailboxRequest(agent, 'claim', claims, { msg_ids: msgIds }));
+  }
+  dmPendingIds(agent: Identity, claims: MailboxClaim[]) { return this.request('dm.pending_ids', signedMailboxRequest(agent, 'pending_ids', claims)); }
+  /** Block (or unblock) a sender for `recipient`'s mailboxes on this node (§7.5.1). */
+  dmBlock(recipient: Identity, senderId: string, action: BlockAction = 'block') {
+    return this.request('dm.block', signBlockRequest(recipient, { action, sender_id: senderId, timestamp: Date.now() / 1000, nonce: randomBytes(16).toString('hex') }));
+  }
 
   /** The node's events (all kinds, or one). Cold: subscribes on subscribe, unsubscribes on unsubscribe. */
   events$<K extends EventKind>(kind?: K): Observable<BusEvent<K>> {
@@ -138,4 +149,8 @@ export class InfonetClient {
   async close(): Promise<void> {
     if (this.ownsConnection && !this.nc.isClosed()) await this.nc.drain().catch(() => undefined);
   }
+}
+
+function signedMailboxRequest(agent: Identity, kind: MailboxAccessKind, claims: MailboxClaim[], extra: { limit?: number; msg_ids?: string[] } = {}) {
+  return signMailboxRequest(agent, kind, { claims, timestamp: Date.now() / 1000, nonce: randomBytes(16).toString('hex'), ...extra });
 }

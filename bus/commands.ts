@@ -10,10 +10,12 @@
 //   chain.export       {from?: int ≥ 0, limit?: 1..500}            ExportPage (events in wire form)
 //   chain.next_sequence {node_id, event_type}                      {sequence}: next free sequence in that domain
 //   dm.deposit         DepositRequest (§7.5)                        DepositResult
-//   dm.count           {agent_id, claims}                           {count} (§7.6, non-destructive)
-//   dm.poll            {agent_id, claims, limit?: 1..100}           PollResult (§7.6, destructive = ack)
-//   dm.claim           {agent_id, claims, msg_ids}                  {messages}: selective claim (= ack)
-//   dm.pending_ids     {agent_id, claims}                           {msg_ids} (non-destructive)
+//   dm.count           SignedMailboxRequest (dm_count)              {count} (§7.6, non-destructive)
+//   dm.poll            SignedMailboxRequest + limit?: 1..100 (dm_poll) PollResult (§7.6, destructive = ack)
+//   dm.claim           SignedMailboxRequest + msg_ids (dm_poll)     {messages}: selective claim (= ack)
+//   dm.pending_ids     SignedMailboxRequest (dm_count)              {msg_ids} (non-destructive)
+//   dm.block           SignedBlockRequest (dm_block)                {ok, action, sender_id, blocked}
+//   (mailbox requests are signed by the agent's key: protocol/mailbox-access.ts, docs/mailbox-access.md)
 //
 //   event              body
 //   chain_appended     {event, height, head}
@@ -29,7 +31,8 @@ import type { AppendInput } from '../protocol/append-rules.js';
 import type { ReplicationStatus } from '../actors/replication-actor.js';
 import type { InboundStatus } from '../node/inbound.js';
 import type { ChainEvent } from '../protocol/event.js';
-import type { MailboxClaim } from '../protocol/mailbox-keys.js';
+import type { SignedBlockRequest } from '../protocol/block-list.js';
+import type { SignedMailboxRequest } from '../protocol/mailbox-access.js';
 import type { DepositRequest, DepositResult, PolledMessage } from '../protocol/mailbox-rules.js';
 
 export const SERVICE_NAME = 'infonet';
@@ -49,6 +52,7 @@ export const COMMANDS = [
   'dm.poll',
   'dm.claim',
   'dm.pending_ids',
+  'dm.block',
 ] as const;
 export type CommandName = (typeof COMMANDS)[number];
 
@@ -100,10 +104,8 @@ export interface ExportPage extends ChainStatus {
   next: number | null;
 }
 
-export interface ClaimsBody {
-  agent_id: string;
-  claims: MailboxClaim[];
-}
+/** poll/count/claim/pending-ids: a request signed by the agent's key (issue 8). */
+export type ClaimsBody = SignedMailboxRequest;
 
 export interface CommandTypes {
   'node.status': { body: void; result: NodeStatus };
@@ -114,9 +116,10 @@ export interface CommandTypes {
   'chain.next_sequence': { body: { node_id: string; event_type: string }; result: { sequence: number } };
   'dm.deposit': { body: DepositRequest; result: DepositResult };
   'dm.count': { body: ClaimsBody; result: { count: number } };
-  'dm.poll': { body: ClaimsBody & { limit?: number }; result: { messages: PolledMessage[]; has_more: boolean } };
-  'dm.claim': { body: ClaimsBody & { msg_ids: string[] }; result: { messages: PolledMessage[] } };
+  'dm.poll': { body: ClaimsBody; result: { messages: PolledMessage[]; has_more: boolean } };
+  'dm.claim': { body: ClaimsBody; result: { messages: PolledMessage[] } };
   'dm.pending_ids': { body: ClaimsBody; result: { msg_ids: string[] } };
+  'dm.block': { body: SignedBlockRequest; result: { ok: true; action: string; sender_id: string; blocked: boolean } };
 }
 
 export interface MailboxEventBody {

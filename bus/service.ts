@@ -11,6 +11,7 @@ import type { Logger } from 'pino';
 import type { Subscription } from 'rxjs';
 import type { ChainActor } from '../actors/chain-actor.js';
 import type { MailboxRegistry } from '../actors/mailbox-registry.js';
+import { MailboxAccess } from '../actors/mailbox-access.js';
 import type { AppendInput } from '../protocol/append-rules.js';
 import { ErrorCodes, InfonetError } from '../protocol/errors.js';
 import type { MailboxClaim } from '../protocol/mailbox-keys.js';
@@ -87,18 +88,11 @@ function shapeAppend(v: unknown): AppendInput {
   return compact(b) as unknown as AppendInput;
 }
 
-function shapeClaims(v: unknown, what: string): ClaimsBody {
-  const b = record(v, what);
-  const agent_id = reqString(b, 'agent_id');
-  if (!Array.isArray(b.claims)) bad('claims must be a list');
-  const raw = b.claims as unknown[];
-  if (raw.length > MAX_CLAIMS_PER_REQUEST) bad(`at most ${MAX_CLAIMS_PER_REQUEST} claims per request`);
-  const claims: MailboxClaim[] = raw.map((c, i) => {
-    if (!isRecord(c) || typeof c.type !== 'string') return bad(`claims[${i}] must be a map with a string type`);
-    if (c.token !== undefined && c.token !== null && typeof c.token !== 'string') return bad(`claims[${i}].token must be a string`);
-    return typeof c.token === 'string' ? { type: c.type, token: c.token } : { type: c.type };
-  });
-  return { agent_id, claims };
+/** Signed mailbox requests are shape-checked and verified by actors/mailbox-access.ts; only the bus limits live here. */
+function shapeClaims(v: unknown, what: string): Record<string, unknown> {
+  const b = compact(record(v, what));
+  if (Array.isArray(b.claims) && b.claims.length > MAX_CLAIMS_PER_REQUEST) bad(`at most ${MAX_CLAIMS_PER_REQUEST} claims per request`);
+  return b;
 }
 
 function shapeDeposit(v: unknown): DepositRequest {
@@ -119,6 +113,7 @@ type Handler = (body: unknown) => Promise<unknown>;
 
 function makeHandlers(t: ServiceTarget): Record<CommandName, Handler> {
   const { chain, mailboxes } = t;
+  const access = new MailboxAccess(mailboxes, chain, mailboxes.accessOptions());
   const status = () => ({ height: chain.length, head: chain.head });
   return {
     'node.status': async () => t.status(),
@@ -151,26 +146,16 @@ function makeHandlers(t: ServiceTarget): Record<CommandName, Handler> {
       return { sequence: lastSequence(chain.ledger.view, nodeId, domainOfEventType(type)) + 1 };
     },
     'dm.deposit': async (body) => mailboxes.deposit(shapeDeposit(body)),
-    'dm.count': async (body) => {
-      const c = shapeClaims(body, 'dm.count');
-      return { count: await mailboxes.count(c.agent_id, c.claims) };
-    },
+    // Issue 8: every mailbox read, claim and block is a request signed by the agent (actors/mailbox-access.ts).
+    'dm.count': async (body) => ({ count: await access.count(shapeClaims(body, 'dm.count')) }),
     'dm.poll': async (body) => {
-      const c = shapeClaims(body, 'dm.poll');
-      const limit = optInt(body as Record<string, unknown>, 'limit', 1, POLL_MAX_LIMIT);
-      return mailboxes.poll(c.agent_id, c.claims, limit);
+      const b = shapeClaims(body, 'dm.poll');
+      optInt(b, 'limit', 1, POLL_MAX_LIMIT);
+      return access.poll(b);
     },
-    'dm.claim': async (body) => {
-      const c = shapeClaims(body, 'dm.claim');
-      const ids = (body as Record<string, unknown>).msg_ids;
-      if (!Array.isArray(ids) || !ids.every((x) => typeof x === 'string')) bad('msg_ids must be a list of strings');
-      if ((ids as string[]).length > 1000) bad('at most 1000 msg_ids per claim');
-      return { messages: await mailboxes.claim(c.agent_id, c.claims, ids as string[]) };
-    },
-    'dm.pending_ids': async (body) => {
-      const c = shapeClaims(body, 'dm.pending_ids');
-      return { msg_ids: await mailboxes.pendingIds(c.agent_id, c.claims) };
-    },
+    'dm.claim': async (body) => ({ messages: await access.claim(shapeClaims(body, 'dm.claim')) }),
+    'dm.pending_ids': async (body) => ({ msg_ids: await access.pendingIds(shapeClaims(body, 'dm.pending_ids')) }),
+    'dm.block': async (body) => access.block(compact(record(body, 'dm.block'))),
   };
 }
 

@@ -4,12 +4,10 @@
 // Against a running node (--nats) every mailbox request is signed with --key (issue 8, docs/mailbox-access.md);
 // the sequence is the current time in ms, so a client needs no counter. The data-directory form (--data) is the
 // local operator's and stays unsigned.
-import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { MailboxRegistry } from '../actors/mailbox-registry.js';
 import type { InfonetClient } from '../bus/client.js';
-import { type BlockAction, signBlockRequest } from '../protocol/block-list.js';
-import { type MailboxAccessKind, signMailboxRequest } from '../protocol/mailbox-access.js';
+import type { BlockAction } from '../protocol/block-list.js';
 import type { Identity } from '../protocol/identity.js';
 import { BUS_CLI_OPTIONS, clientFromArgs } from './connect.js';
 import { systemClock } from '../protocol/clock.js';
@@ -63,26 +61,19 @@ interface RelayOps {
   block(recipient: string, sender: string, action: BlockAction): Promise<unknown>;
 }
 
-const nonce = (): string => randomBytes(16).toString('hex');
-
-/** A running node: each mailbox request is signed here with the caller's key (never sent). */
+/** A running node: the client signs each mailbox request with the caller's key (never sent). */
 function busOps(c: InfonetClient, id: Identity | undefined): RelayOps {
   const key = (): Identity => {
     if (!id) throw new UsageError('--key KEYFILE is required with --nats (mailbox requests are signed)');
     return id;
   };
-  const signed = (kind: MailboxAccessKind, claims: MailboxClaim[], extra: { limit?: number; msg_ids?: string[] } = {}) =>
-    signMailboxRequest(key(), kind, { claims, timestamp: Date.now() / 1000, nonce: nonce(), ...extra });
-  // Bodies go out as the signed request; bus/commands.ts types them (cast while its body types catch up).
-  const call = (cmd: 'dm.poll' | 'dm.count' | 'dm.claim' | 'dm.pending_ids', body: unknown) => c.request(cmd, body as never) as Promise<Record<string, unknown>>;
   return {
     deposit: (req) => c.dmDeposit(req),
-    poll: (_a, claims, limit) => call('dm.poll', signed('poll', claims, limit === undefined ? {} : { limit })),
-    count: async (_a, claims) => (await call('dm.count', signed('count', claims))).count as number,
-    pendingIds: async (_a, claims) => (await call('dm.pending_ids', signed('pending_ids', claims))).msg_ids as string[],
-    claim: (_a, claims, msgIds) => call('dm.claim', signed('claim', claims, { msg_ids: msgIds })),
-    block: (_r, sender, action) =>
-      c.request('dm.block' as never, signBlockRequest(key(), { action, sender_id: sender, timestamp: Date.now() / 1000, nonce: nonce() }) as never),
+    poll: (_a, claims, limit) => c.dmPoll(key(), claims, limit),
+    count: async (_a, claims) => (await c.dmCount(key(), claims)).count,
+    pendingIds: async (_a, claims) => (await c.dmPendingIds(key(), claims)).msg_ids,
+    claim: (_a, claims, msgIds) => c.dmClaim(key(), claims, msgIds),
+    block: (_r, sender, action) => c.dmBlock(key(), sender, action),
   };
 }
 

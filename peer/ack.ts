@@ -1,6 +1,8 @@
 // POST /api/mesh/dm/ack (§10.1): delete the exact msg_ids named, in the mailboxes described. Items that are not
 // well-formed are counted as ignored (idempotent, like unknown ids). Never re-propagated from here: the node that
-// saw the claim fans acks out itself. Engineer C adds the recipient's signed-poll proof check here (issue 8).
+// saw the claim fans acks out itself. Issue 8: each item carries `proof`, the recipient's signed poll forwarded by
+// the polling node; the mailboxes delete only what that proof covers (docs/mailbox-access.md), so an
+// authenticated peer can no longer delete other people's mail.
 import type { InboundPeerRequest, InboundPeerResponse } from '../ports/peer.js';
 import type { PeerRouteSpec } from '../protocol/peer-routes.js';
 import type { PeerContext } from './context.js';
@@ -23,7 +25,7 @@ export async function dmAck(ctx: PeerContext, spec: PeerRouteSpec, req: InboundP
       ignored++;
       continue;
     }
-    if (await ctx.deps.mailboxes.applyAck(msgId, descriptorOf(item.value))) removed++;
+    if (await ctx.deps.mailboxes.applyAck(msgId, descriptorOf(item.value), (item.value as { proof?: unknown }).proof)) removed++;
     else ignored++;
   }
   return reply(200, { ok: true, removed, ignored });

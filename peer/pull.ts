@@ -1,5 +1,6 @@
 // POST /api/mesh/dm/pull (§10.2): pending envelopes of the described mailboxes, at most PULL_MAX_ENVELOPES in one
-// answer. Items that are not objects are skipped. Engineer C adds the signed-poll proof requirement here (issue 8).
+// answer. Items that are not objects are skipped. Issue 8: the body carries `proof`, the recipient's signed poll;
+// only mailboxes that proof covers are answered (docs/mailbox-access.md), so a peer cannot list other mailboxes.
 import type { InboundPeerRequest, InboundPeerResponse } from '../ports/peer.js';
 import { PULL_MAX_ENVELOPES, type PeerRouteSpec } from '../protocol/peer-routes.js';
 import type { PeerContext } from './context.js';
@@ -14,10 +15,11 @@ export async function dmPull(ctx: PeerContext, spec: PeerRouteSpec, req: Inbound
   const body = check(pullBody, pre.value);
   if (!body.ok) return refuse(200, body.reason);
   const envelopes: unknown[] = [];
+  const proof = (body.value as { proof?: unknown }).proof;
   for (const raw of body.value.mailboxes) {
     const box = check(mailboxDescriptor, raw);
     if (!box.ok || envelopes.length >= PULL_MAX_ENVELOPES) continue;
-    envelopes.push(...(await ctx.deps.mailboxes.pendingEnvelopes(descriptorOf(box.value), PULL_MAX_ENVELOPES - envelopes.length)));
+    envelopes.push(...(await ctx.deps.mailboxes.pendingEnvelopes(descriptorOf(box.value), PULL_MAX_ENVELOPES - envelopes.length, proof)));
   }
   return reply(200, { ok: true, envelopes, count: envelopes.length });
 }

@@ -201,7 +201,7 @@ export async function runOfflineRecipient(opts: OfflineRecipientOptions = {}): P
     const pollAll = async (c: InfonetClient): Promise<PolledMessage[]> => {
       const got: PolledMessage[] = [];
       for (let round = 0; round < 1000; round++) {
-        const r = await c.dmPoll(bob.id.nodeId, bob.claims, 100);
+        const r = await c.dmPoll(bob.id, bob.claims, 100);
         got.push(...r.messages);
         if (!r.has_more) break;
       }
@@ -225,7 +225,7 @@ export async function runOfflineRecipient(opts: OfflineRecipientOptions = {}): P
     step('bob', `online at ${C}: polled ${atC.length} message(s), decrypted ${openedC} with his own key`);
 
     // 7. Acks prune the copies on B (and every other survivor).
-    const pending = async (n: string): Promise<number> => (await cluster.client(n).dmPendingIds(bob.id.nodeId, bob.claims)).msg_ids.length;
+    const pending = async (n: string): Promise<number> => (await cluster.client(n).dmPendingIds(bob.id, bob.claims)).msg_ids.length;
     const pruneWait = async (nodesToCheck: string[]): Promise<Map<string, number>> => {
       const left = new Map<string, number>();
       try {

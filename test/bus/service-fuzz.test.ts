@@ -8,6 +8,8 @@ import { COMMANDS, splitCommand, type CommandName } from '../../bus/commands.js'
 import { cmdSubject } from '../../bus/subjects.js';
 import { generateIdentity } from '../../protocol/identity.js';
 import { signAppend } from '../../protocol/local-sign.js';
+import { signMailboxRequest } from '../../protocol/mailbox-access.js';
+import { signBlockRequest } from '../../protocol/block-list.js';
 import type { InfonetNode } from '../../node/infonet-node.js';
 import { messagePayload, removeTempDirs, startNode } from '../node/helpers.js';
 
@@ -17,6 +19,7 @@ const BATCH = 400;
 let node: InfonetNode;
 let client: InfonetClient;
 const author = generateIdentity();
+const reader = generateIdentity(); // signs the before/after mailbox reads (issue 8: signed mailbox access)
 const CLAIMS = [{ type: 'shared', token: 'fuzz-secret-token' }];
 
 beforeAll(async () => {
@@ -45,11 +48,18 @@ function templates(existing: unknown[]): Record<CommandName, Record<string, unkn
     'chain.export': { from: 0, limit: 2 },
     'chain.next_sequence': { node_id: author.nodeId, event_type: 'message' },
     'dm.deposit': { sender_id: 'x', ciphertext: 'c2VhbGVk', delivery_class: 'request', recipient_id: 'bob' }, // no sender_token_hash
-    'dm.count': { agent_id: 'bob', claims: [{ type: 'shared', token: 'not-the-token' }] },
-    'dm.poll': { agent_id: 'bob', claims: [{ type: 'shared', token: 'not-the-token' }], limit: 8 },
-    'dm.claim': { agent_id: 'bob', claims: [{ type: 'shared', token: 'not-the-token' }], msg_ids: ['m1', 'm2'] },
-    'dm.pending_ids': { agent_id: 'bob', claims: [{ type: 'shared', token: 'not-the-token' }] },
+    // Signed mailbox requests (mutations break the signature; the intact ones open a mailbox nobody uses).
+    'dm.count': signed('count'),
+    'dm.poll': signed('poll', { limit: 8 }),
+    'dm.claim': signed('claim', { msg_ids: ['m1', 'm2'] }),
+    'dm.pending_ids': signed('pending_ids'),
+    'dm.block': signBlockRequest(author, { action: 'block', sender_id: 's-m1', timestamp: Date.now() / 1000, nonce: 'fuzz' }) as unknown as Record<string, unknown>,
   };
+}
+
+function signed(kind: 'count' | 'poll' | 'claim' | 'pending_ids', extra: { limit?: number; msg_ids?: string[] } = {}): Record<string, unknown> {
+  const claims = [{ type: 'shared', token: 'not-the-token' }];
+  return signMailboxRequest(author, kind, { claims, timestamp: Date.now() / 1000, nonce: `fuzz-${kind}`, ...extra }) as unknown as Record<string, unknown>;
 }
 
 const safeEncode = (v: unknown): Uint8Array | null => {
@@ -94,7 +104,7 @@ function bodies(tpl: Record<CommandName, Record<string, unknown>>, n: number): A
 
 test(`${TOTAL} hostile bodies across every command subject: typed errors only, state unchanged`, async () => {
   const existing = (await client.exportAll()).slice(0, 2);
-  const before = { chain: await client.chainStatus(), count: await client.dmCount('bob', CLAIMS), ids: await client.dmPendingIds('bob', CLAIMS), stored: (await client.status()).mailboxes.stored };
+  const before = { chain: await client.chainStatus(), count: await client.dmCount(reader, CLAIMS), ids: await client.dmPendingIds(reader, CLAIMS), stored: (await client.status()).mailboxes.stored };
   const all = bodies(templates(existing), TOTAL);
   const perCommand = new Map<string, number>();
   const codes = new Map<string, number>();
@@ -117,8 +127,8 @@ test(`${TOTAL} hostile bodies across every command subject: typed errors only, s
   expect([...codes.values()].reduce((a, b) => a + b, 0)).toBe(TOTAL);
   // still alive, nothing changed
   expect(await client.chainStatus()).toEqual(before.chain);
-  expect(await client.dmCount('bob', CLAIMS)).toEqual(before.count);
-  expect(await client.dmPendingIds('bob', CLAIMS)).toEqual(before.ids);
+  expect(await client.dmCount(reader, CLAIMS)).toEqual(before.count);
+  expect(await client.dmPendingIds(reader, CLAIMS)).toEqual(before.ids);
   expect((await client.status()).mailboxes.stored).toBe(before.stored);
   expect(node.chain.length).toBe(3);
 }, 120_000);

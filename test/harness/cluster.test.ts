@@ -71,7 +71,7 @@ test('kill -9 of a node and a restart keep everything it acknowledged', async ()
   const st = await b.status();
   expect({ height: st.height, head: st.head }).toEqual(before);
   expect(st.previous_run?.clean_stop).toBe(false);
-  const pending = await b.dmPendingIds('bob', [{ type: 'shared', token }]);
+  const pending = await b.dmPendingIds(generateIdentity(), [{ type: 'shared', token }]);
   expect(pending.msg_ids.sort()).toEqual(deposited.sort());
   // a graceful stop is recorded as clean
   await cluster.kill('B', 'SIGTERM');

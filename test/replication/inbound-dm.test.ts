@@ -4,7 +4,8 @@ import { createPeerApplication } from '../../peer/app.js';
 import { createHash } from 'node:crypto';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { GENESIS_HASH } from '../../protocol/constants.js';
-import { generateIdentity } from '../../protocol/identity.js';
+import { generateIdentity, type Identity } from '../../protocol/identity.js';
+import { signMailboxRequest, toMailboxProof } from '../../protocol/mailbox-access.js';
 import { signPeerRequest } from '../../protocol/peer-auth.js';
 import { busPeerUrl } from '../../transports/bus-peer-protocol.js';
 import { startBusPeerServer } from '../../transports/bus-peer-server.js';
@@ -19,6 +20,9 @@ const PEER = 'http://127.0.0.1:7001';
 const env = { MESH_PEER_PUSH_SECRET: 'fleet-secret', MESH_RELAY_PEERS: PEER };
 const sec = { pushSecret: 'fleet-secret' };
 const sha = (s: string): string => createHash('sha256').update(s).digest('hex');
+// Issue 8: acks and pulls carry the recipient's signed poll (docs/mailbox-access.md).
+const pollProof = (who: Identity, claims: Array<{ type: string; token?: string }>, now: number) =>
+  toMailboxProof(signMailboxRequest(who, 'poll', { claims, timestamp: now, nonce: 'n', sequence: 1 }));
 const msg = (text: string) => ({ message: text, destination: 'broadcast', channel: 'LongFast', priority: 'normal', ephemeral: false });
 
 describe('DM ack and pull, peer push (HTTP)', () => {
@@ -45,7 +49,10 @@ describe('DM ack and pull, peer push (HTTP)', () => {
     expect(unauth.status).toBe(403);
     expect(await sharedCount(token)).toBe(2);
 
-    const ack = { acks: [{ msg_id: 'ack-1', delivery_class: 'shared', recipient_token_hash: sha(token) }] };
+    const noProof = { acks: [{ msg_id: 'ack-1', delivery_class: 'shared', recipient_token_hash: sha(token) }] };
+    expect((await call('/api/mesh/dm/ack', noProof)).json).toEqual({ ok: true, removed: 0, ignored: 1 });
+    const proof = pollProof(generateIdentity(), [{ type: 'shared', token }], fx.clock());
+    const ack = { acks: [{ ...noProof.acks[0], proof }] };
     const r1 = await call('/api/mesh/dm/ack', ack);
     expect(r1.status).toBe(200);
     expect(r1.json).toEqual({ ok: true, removed: 1, ignored: 0 });
@@ -54,7 +61,7 @@ describe('DM ack and pull, peer push (HTTP)', () => {
     expect(r2.json).toEqual({ ok: true, removed: 0, ignored: 1 });
     expect(await sharedCount(token)).toBe(1);
     // Unknown ids and malformed items are ignored; too many acks is refused.
-    const r3 = await call('/api/mesh/dm/ack', { acks: [{ msg_id: 'nope', delivery_class: 'shared', recipient_token_hash: sha(token) }, 'junk'] });
+    const r3 = await call('/api/mesh/dm/ack', { acks: [{ msg_id: 'nope', delivery_class: 'shared', recipient_token_hash: sha(token), proof }, 'junk'] });
     expect(r3.json).toEqual({ ok: true, removed: 0, ignored: 2 });
     const many = Array.from({ length: 101 }, (_, i) => ({ msg_id: `m${i}`, delivery_class: 'shared', recipient_token_hash: sha(token) }));
     expect((await call('/api/mesh/dm/ack', { acks: many })).json).toMatchObject({ ok: false });
@@ -62,20 +69,28 @@ describe('DM ack and pull, peer push (HTTP)', () => {
   });
 
   test('ack of a request-class message names the recipient id (mailbox recomputed locally)', async () => {
+    const bob = generateIdentity();
     const dep = await fx.mailboxes.deposit({
-      sender_id: 'alice', recipient_id: 'bob-node', ciphertext: sealedCiphertext(), delivery_class: 'request', sender_token_hash: sha('alice-token'),
+      sender_id: 'alice', recipient_id: bob.nodeId, ciphertext: sealedCiphertext(), delivery_class: 'request', sender_token_hash: sha('alice-token'),
     });
-    const before = await fx.mailboxes.pendingEnvelopes({ delivery_class: 'request', recipient_id: 'bob-node' }, 10);
+    const proof = pollProof(bob, [{ type: 'requests', token: 'bob-token' }], fx.clock());
+    const box = { delivery_class: 'request', recipient_id: bob.nodeId };
+    const before = await fx.mailboxes.pendingEnvelopes(box, 10, proof);
     expect(before.map((e) => e.msg_id)).toEqual([dep.msg_id]);
-    const r = await call('/api/mesh/dm/ack', { acks: [{ msg_id: dep.msg_id, delivery_class: 'request', recipient_id: 'bob-node' }] });
+    // Another agent's poll is no proof for Bob's mailbox.
+    const mallory = pollProof(generateIdentity(), [{ type: 'requests', token: 'bob-token' }], fx.clock());
+    expect((await call('/api/mesh/dm/ack', { acks: [{ msg_id: dep.msg_id, ...box, proof: mallory }] })).json).toEqual({ ok: true, removed: 0, ignored: 1 });
+    const r = await call('/api/mesh/dm/ack', { acks: [{ msg_id: dep.msg_id, ...box, proof }] });
     expect(r.json).toEqual({ ok: true, removed: 1, ignored: 0 });
-    expect(await fx.mailboxes.pendingEnvelopes({ delivery_class: 'request', recipient_id: 'bob-node' }, 10)).toEqual([]);
+    expect(await fx.mailboxes.pendingEnvelopes(box, 10, proof)).toEqual([]);
   });
 
   test('pull returns pending envelopes in §7.9 form without deleting them; they round-trip through accept_replica elsewhere', async () => {
     const token = 'pull-token';
     for (const id of ['pull-1', 'pull-2', 'pull-3']) await call('/api/mesh/dm/replicate-envelope', { envelope: sharedEnvelope(id, token, `ref-${id}`) });
-    const r = await call('/api/mesh/dm/pull', { mailboxes: [{ delivery_class: 'shared', recipient_token_hash: sha(token) }] });
+    const boxes = [{ delivery_class: 'shared', recipient_token_hash: sha(token) }];
+    expect((await call('/api/mesh/dm/pull', { mailboxes: boxes })).json).toEqual({ ok: true, envelopes: [], count: 0 }); // no proof
+    const r = await call('/api/mesh/dm/pull', { mailboxes: boxes, proof: pollProof(generateIdentity(), [{ type: 'shared', token }], fx.clock()) });
     expect(r.status).toBe(200);
     expect(r.json.ok).toBe(true);
     // The per-peer cap (2 unsigned per mailbox per peer) let two of the three in.

@@ -5,10 +5,16 @@ import { randomBytes } from 'node:crypto';
 import { startHubWithLeaves, stopAll as stopNats, waitFor, type Federation } from '../helpers/nats.js';
 import { removeTempDirs, sealed } from './outbound-helpers.js';
 import { Mesh } from './outbound-mesh.js';
+import { generateIdentity } from '../../protocol/identity.js';
+import { signMailboxRequest, toMailboxProof } from '../../protocol/mailbox-access.js';
 
 const token = (): string => randomBytes(16).toString('hex');
 const dm = (tok: string, sender = 'alice') => ({ sender_id: sender, ciphertext: sealed(), delivery_class: 'shared', recipient_token: tok });
 const claims = (tok: string) => [{ type: 'shared', token: tok }];
+// Issue 8: acks and pulls travel with the recipient's signed poll; in-process polls hand it to the registry.
+const bob = generateIdentity();
+let nonce = 0;
+const proof = (tok: string) => toMailboxProof(signMailboxRequest(bob, 'poll', { claims: claims(tok), timestamp: Date.now() / 1000, nonce: `n${++nonce}` }));
 
 let meshes: Mesh[] = [];
 afterEach(async () => {
@@ -77,7 +83,7 @@ test('ack propagation: a claim on B prunes the copies on A and C and frees the s
   await expect(a.mailboxes.deposit(dm(tok))).rejects.toThrow(/unread/); // per-sender cap (2) on A
   await waitFor(async () => (await b.mailboxes.count('bob', claims(tok))) === 2 && (await c.mailboxes.count('bob', claims(tok))) === 2);
 
-  const polled = await b.mailboxes.poll('bob', claims(tok));
+  const polled = await b.mailboxes.poll(bob.nodeId, claims(tok), undefined, proof(tok));
   expect(polled.messages).toHaveLength(2);
   await waitFor(async () => (await a.mailboxes.count('bob', claims(tok))) === 0 && (await c.mailboxes.count('bob', claims(tok))) === 0);
   await waitFor(() => b.replication!.metrics.get('dm_ack_push_ok') === 4); // 2 acks × 2 peers
@@ -102,13 +108,13 @@ test('pull-from-peers in a partial mesh (A↔B, B↔C): a recipient polling C ge
   await waitFor(async () => (await b.mailboxes.count('bob', claims(tok))) === 1);
   expect(await c.mailboxes.count('bob', claims(tok))).toBe(0); // nobody pushes to C
 
-  const polled = await c.mailboxes.poll('bob', claims(tok));
+  const polled = await c.mailboxes.poll(bob.nodeId, claims(tok), undefined, proof(tok));
   expect(polled.messages.map((m) => m.msg_id)).toEqual([r.msg_id]);
   expect(c.replication!.metrics.get('dm_pull_accepted')).toBe(1);
   // C's claim acks to its peer B, which deletes its copy.
   await waitFor(async () => (await b.mailboxes.count('bob', claims(tok))) === 0);
   // A second poll within 30 s does not ask the peers again.
-  await c.mailboxes.poll('bob', claims(tok));
+  await c.mailboxes.poll(bob.nodeId, claims(tok), undefined, proof(tok));
   expect(c.replication!.metrics.get('dm_pull_requests')).toBe(1);
   expect(c.replication!.metrics.get('dm_pull_throttled')).toBe(1);
 });
