@@ -6,6 +6,8 @@ import { networkInterfaces } from 'node:os';
 import { createServer, type Server } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { verifyPeerRequest } from '../../protocol/peer-auth.js';
+import { generateIdentity } from '../../protocol/identity.js';
+import { signMailboxRequest, toMailboxProof } from '../../protocol/mailbox-access.js';
 import { waitFor } from '../helpers/nats.js';
 import { type FakePeer, type Sender, SECRET, deadUrl, fakePeer, openSender, removeTempDirs, sharedDm, tempDir } from './outbound-helpers.js';
 
@@ -94,7 +96,10 @@ test('T56 private mode never contacts clearnet: no TCP connection to an https pu
     // The refusal is final for that item (retrying cannot change policy), and it never opened a socket.
     expect(s.replicator.link(clearnet)!.queued).toBe(0);
     expect(s.replicator.link(clearnet)!.lastError).toMatch('private Infonet requires onion/RNS transport');
-    await s.mailboxes.poll('bob', [{ type: 'shared', token: 'tok-t56' }]);
+    // Pulls go out only with the recipient's signed poll (issue 8).
+    const bob = generateIdentity();
+    const claims = [{ type: 'shared', token: 'tok-t56' }];
+    await s.mailboxes.poll(bob.nodeId, claims, undefined, toMailboxProof(signMailboxRequest(bob, 'poll', { claims, timestamp: Date.now() / 1000, nonce: 'n' })));
     await waitFor(() => m.get('dm_pull_requests') === 2 && m.get('dm_pull_errors') >= 1);
     expect(connections).toBe(0);
   } finally {
