@@ -60,6 +60,14 @@ export interface ReplicatorOptions {
   pullWaitMs?: number;
   /** A peer answered a request with 200 (issue 8: successful contact clears that peer's sync ladder). */
   onPeerContact?: (peerUrl: string) => void;
+  /** Overrides of the memory bounds (tests); defaults RECENT_CLAIMS_MAX, PULL_MEMORY_MAX, PENDING_PULLS_MAX. */
+  bounds?: Partial<ReplicatorBounds>;
+}
+
+export interface ReplicatorBounds {
+  recentClaims: number;
+  pullMemory: number;
+  pendingPulls: number;
 }
 
 export type { ReplicationStatus } from '../ports/status.js';
@@ -87,9 +95,11 @@ export class Replicator {
   private sub?: Subscription;
   private disabledReason = '';
   private stopped = false;
+  private readonly bounds: ReplicatorBounds;
 
   private constructor(private readonly o: ReplicatorOptions) {
     this.metrics = o.metrics ?? new ReplicationMetrics();
+    this.bounds = { recentClaims: RECENT_CLAIMS_MAX, pullMemory: PULL_MEMORY_MAX, pendingPulls: PENDING_PULLS_MAX, ...(o.bounds ?? {}) };
     const own = new Set([o.selfUrl, o.busSelfUrl ?? ''].filter(Boolean).map((u) => parsePeerList(u)[0]));
     this.pushPeers = parsePeerList(o.settings.relayPeers).filter((p) => !own.has(p));
   }
@@ -210,7 +220,7 @@ export class Replicator {
 
   private rememberClaim(msgId: string): void {
     this.recentClaims.add(msgId);
-    if (this.recentClaims.size > RECENT_CLAIMS_MAX) this.recentClaims.delete(this.recentClaims.values().next().value as string);
+    if (this.recentClaims.size > this.bounds.recentClaims) this.recentClaims.delete(this.recentClaims.values().next().value as string);
   }
 
   private distribute(items: QueuedItem[]): void {
@@ -265,7 +275,7 @@ export class Replicator {
     }
     this.trimPullMemory();
     if (due.length === 0) return;
-    if (this.pulls.size >= PENDING_PULLS_MAX) {
+    if (this.pulls.size >= this.bounds.pendingPulls) {
       this.metrics.inc('dm_pull_throttled');
       return;
     }
@@ -314,7 +324,7 @@ export class Replicator {
   /** Oldest entries go first; an evicted mailbox can at worst be pulled again before its 30 s are up. */
   private trimPullMemory(): void {
     for (const k of this.lastPull.keys()) {
-      if (this.lastPull.size <= PULL_MEMORY_MAX) return;
+      if (this.lastPull.size <= this.bounds.pullMemory) return;
       this.lastPull.delete(k);
     }
   }

@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { pino } from 'pino';
 import { MailboxRegistry } from '../../actors/mailbox-registry.js';
 import type { RetryPolicy } from '../../actors/peer-link-actor.js';
-import { Replicator } from '../../actors/replication-actor.js';
+import { Replicator, type ReplicatorBounds } from '../../actors/replication-actor.js';
 import { manualClock } from '../../protocol/clock.js';
 import { loadSettings, type Env, type Settings } from '../../protocol/settings.js';
 import { openDatabase, type Db } from '../../store/db.js';
@@ -52,6 +52,7 @@ export interface SenderOptions {
   clock?: ReturnType<typeof manualClock>;
   policy?: Partial<RetryPolicy>;
   pullWaitMs?: number;
+  bounds?: Partial<ReplicatorBounds>;
 }
 
 /** A sending relay: registry + outbox + replicator with the HTTP transport, on a real LevelDB. */
@@ -71,6 +72,7 @@ export async function openSender(o: SenderOptions): Promise<Sender> {
     mailboxes, store: outbox, transports,
     settings: settings.peers, messageTtlS: settings.relay.messageTtlS, selfUrl, clock, logger: silent(),
     ...(o.policy ? { policy: o.policy } : {}), ...(o.pullWaitMs !== undefined ? { pullWaitMs: o.pullWaitMs } : {}),
+    ...(o.bounds ? { bounds: o.bounds } : {}),
   });
   let closed = false;
   return {
