@@ -5,11 +5,13 @@ import { isInfonetError } from '../protocol/errors.js';
 import { formatReport } from './report.js';
 import { runOfflineRecipient, type OfflineRecipientOptions } from './scenarios/offline-recipient.js';
 import { runPartitionCli } from './scenarios/partition.js';
+import { runGateInviteCli } from './scenarios/gate-invite.js';
 
 export const HARNESS_USAGE = `usage:
   infonet harness run offline-recipient [--nodes N] [--dms N] [--class request|shared] [--transport http|bus]
                                         [--run-dir DIR] [--keep] [--step-timeout-ms N]
   infonet harness run partition [--nodes N] [--events N] [--dms N] [--transport http|bus] [--run-dir DIR] [--keep]
+  infonet harness run gate-invite [--posts N] [--transport http|bus] [--run-dir DIR] [--keep]
   infonet harness list
 
   offline-recipient  Alice sends sealed DMs to Bob via node A while Bob is offline; A replicates and is killed
@@ -18,11 +20,15 @@ export const HARNESS_USAGE = `usage:
   partition          B is cut off (SIGKILL) before anything is written; events are appended at A and C and DMs
                      deposited at A; B comes back: every acknowledged event and DM must reach every node, heads
                      equal, no node's height ever goes down (docs/sync.md). Defaults: 3 nodes, 5 events, 5 DMs.
+  gate-invite        Alice (A) creates an MLS gate and invites Bob (C, offline) and Carol (B); Bob accepts on C's
+                     live API; posts decrypt on B and C; Carol removed cannot read later posts; C SIGKILLed and
+                     restarted still reads (docs/mls.md). Default 5 posts.
   --keep             keep the run directory (node data, configs, logs) and print where it is`;
 
 export const SCENARIOS: Record<string, string> = {
   'offline-recipient': 'offline recipient polls another node after the sender node died (issue 5)',
   partition: 'a node cut off while others append and deposit heals: nothing acknowledged is lost (issue 8)',
+  'gate-invite': 'MLS gate: invite an offline member, accept, post, remove, restart (issue 12)',
 };
 
 function intOpt(v: string | undefined, flag: string): number | undefined {
@@ -58,6 +64,7 @@ export async function harnessCommand(args: string[]): Promise<number> {
     const { values, positionals } = parse(rest, {
       nodes: { type: 'string' }, dms: { type: 'string' }, class: { type: 'string' }, transport: { type: 'string' },
       'run-dir': { type: 'string' }, keep: { type: 'boolean' }, 'step-timeout-ms': { type: 'string' }, events: { type: 'string' },
+      posts: { type: 'string' },
     });
     const scenario = positionals[0];
     if (!scenario) throw new UsageError(`missing scenario name\n${HARNESS_USAGE}`);
@@ -69,6 +76,12 @@ export async function harnessCommand(args: string[]): Promise<number> {
     if (transport !== undefined && transport !== 'http' && transport !== 'bus') throw new UsageError('--transport must be http or bus');
     const nodes = intOpt(values.nodes, '--nodes');
     if (nodes !== undefined && nodes < 3) throw new UsageError('--nodes must be at least 3');
+    if (scenario === 'gate-invite') {
+      return await runGateInviteCli({
+        posts: intOpt(values.posts, '--posts'), transport, runDir: values['run-dir'], keep: values.keep || values['run-dir'] !== undefined,
+        stepTimeoutMs: intOpt(values['step-timeout-ms'], '--step-timeout-ms'),
+      });
+    }
     if (scenario === 'partition') {
       return await runPartitionCli({
         nodes, events: intOpt(values.events, '--events'), dms: intOpt(values.dms, '--dms'), transport, runDir: values['run-dir'],
