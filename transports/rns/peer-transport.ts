@@ -113,8 +113,10 @@ export class RnsPeerService implements PeerTransport {
     let body: string;
     let retryAfter: string | undefined;
     const claimed = m.headers['X-Peer-Url'] ?? m.headers['x-peer-url'];
-    if (claimed !== undefined && normalizePeerUrl(claimed) !== `rns://${m.from}`) {
-      // The answer would go to `from`; a request signed as someone else must not be able to aim it there.
+    const claimedUrl = claimed === undefined ? '' : normalizePeerUrl(claimed);
+    if (transportKind(claimedUrl) === 'rns' && claimedUrl !== `rns://${m.from}`) {
+      // The answer goes to `from`: a caller signing as one RNS peer must not aim answers at another. (A node that
+      // advertises another URL — its onion, MESH_PUBLIC_PEER_URL — may still call over RNS under that URL.)
       this.stats.requestsRefused++;
       status = 403;
       body = JSON.stringify({ ok: false, detail: 'X-Peer-Url does not match the RNS reply destination' });
