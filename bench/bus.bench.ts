@@ -5,11 +5,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { connectBus } from '../bus/connect.js';
 import { pino } from 'pino';
 import { InfonetClient } from '../bus/client.js';
 import { encode } from '../bus/codec.js';
 import { natsServerVersion } from '../bus/nats-server.js';
+import { cmdSubject } from '../bus/subjects.js';
 import { InfonetNode } from '../node/infonet-node.js';
 import { machineLine, percentile } from './machine.js';
 
@@ -35,12 +37,18 @@ async function main(): Promise<void> {
   console.log(`nats-server ${natsServerVersion() ?? '?'}; ${N} sequential round trips per case (after ${WARMUP} warm-up)`);
   const dir = mkdtempSync(join(tmpdir(), 'infonet-bench-bus-'));
   const node = await InfonetNode.start({ dataDir: dir, logger: pino({ level: 'silent' }) });
-  const nc: NatsConnection = await connect({ servers: node.natsUrl });
-  const echo = nc.subscribe('bench.echo', { callback: (_e, m) => { m.respond(m.data); } });
+  // The node's bus is authenticated: connect with its operator credential, and echo on a subject that credential
+  // may publish to (its own command space), answered by a connection with the node's service credential (which may
+  // reply), so the raw baseline crosses the same server.
+  const nc: NatsConnection = await connectBus(node.natsUrl);
+  const echoSubject = cmdSubject(node.nodeId, 'bench', 'echo');
+  const responder = await connectBus(node.natsUrl, { creds: join(dir, 'nats', 'auth', 'service.nk') }); // may reply
+  const echo = responder.subscribe(echoSubject, { callback: (_e, m) => { m.respond(m.data); } });
+  await responder.flush();
   const client = new InfonetClient(nc, node.nodeId);
   try {
     const statusBody = encode(null);
-    const raw = await measure(N, () => nc.request('bench.echo', statusBody, { timeout: 5000 }));
+    const raw = await measure(N, () => nc.request(echoSubject, statusBody, { timeout: 5000 }));
     const status = await measure(N, () => client.chainStatus());
     const nodeStatus = await measure(N, () => client.status());
     // distinct senders and mailboxes so no cap is hit; every deposit is a durable write
@@ -62,6 +70,7 @@ async function main(): Promise<void> {
     console.log(`dm.deposit p50 = ${(deposit.p50 / raw.p50).toFixed(2)}× raw (includes an fsync'd LevelDB batch)`);
   } finally {
     echo.unsubscribe();
+    await responder.drain();
     await nc.drain();
     await node.stop();
     rmSync(dir, { recursive: true, force: true });

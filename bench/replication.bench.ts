@@ -12,12 +12,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { connectBus } from '../bus/connect.js';
 import { pino } from 'pino';
 import { InfonetClient } from '../bus/client.js';
 import { decode } from '../bus/codec.js';
 import { freePort, natsServerVersion, startNatsServer } from '../bus/nats-server.js';
-import { evtSubject } from '../bus/subjects.js';
+import { encodeNodeToken, evtSubject } from '../bus/subjects.js';
 import { resolveConfig } from '../node/config.js';
 import { InfonetNode } from '../node/infonet-node.js';
 import { generateIdentity } from '../protocol/identity.js';
@@ -61,9 +62,14 @@ async function main(): Promise<void> {
       nodes.push(node);
     }
     const [a, , c] = nodes;
-    const ncA = await connect({ servers: a.natsUrl });
-    const ncC = await connect({ servers: c.natsUrl });
-    conns.push(ncA, ncC);
+    // Authenticated embedded servers: operator credentials for commands and events; for the raw cross-federation
+    // echo, the nodes' service credentials (the only ones that may cross to another node: peer subjects).
+    const ncA = await connectBus(a.natsUrl);
+    const ncC = await connectBus(c.natsUrl);
+    const svcA = await connectBus(a.natsUrl, { creds: join(a.dataDir, 'nats', 'auth', 'service.nk') });
+    const svcC = await connectBus(c.natsUrl, { creds: join(c.dataDir, 'nats', 'auth', 'service.nk') });
+    conns.push(ncA, ncC, svcA, svcC);
+    const echoSubject = `infonet.${encodeNodeToken(c.nodeId)}.peer.bench_echo`;
     const client = new InfonetClient(ncA, a.nodeId, 10_000);
 
     // Visibility on C: msg_id → resolver.
@@ -101,26 +107,26 @@ async function main(): Promise<void> {
     };
 
     // Raw NATS baseline across the federation: echo on C's leaf, requester on A's leaf.
-    ncC.subscribe('bench.echo', { callback: (_e, m) => { m.respond(m.data); } });
-    await ncC.flush();
+    svcC.subscribe(echoSubject, { callback: (_e, m) => { m.respond(m.data); } });
+    await svcC.flush();
     const payload = randomBytes(400);
     for (let tries = 0; ; tries++) {
       try {
-        await ncA.request('bench.echo', payload, { timeout: 500 });
+        await svcA.request(echoSubject, payload, { timeout: 500 });
         break;
       } catch (e) {
         if (tries > 100) throw e;
       }
     }
-    for (let i = 0; i < WARMUP; i++) await ncA.request('bench.echo', payload, { timeout: 5000 });
+    for (let i = 0; i < WARMUP; i++) await svcA.request(echoSubject, payload, { timeout: 5000 });
     const rawT: number[] = [];
     for (let i = 0; i < LATENCY_N; i++) {
       const t0 = performance.now();
-      await ncA.request('bench.echo', payload, { timeout: 5000 });
+      await svcA.request(echoSubject, payload, { timeout: 5000 });
       rawT.push(performance.now() - t0);
     }
     const rawStart = performance.now();
-    await pool(DMS, CONCURRENCY, () => ncA.request('bench.echo', payload, { timeout: 5000 }));
+    await pool(DMS, CONCURRENCY, () => svcA.request(echoSubject, payload, { timeout: 5000 }));
     const rawRate = rate(DMS, performance.now() - rawStart);
 
     // Replication latency (sequential) and throughput (pipelined).
@@ -135,7 +141,7 @@ async function main(): Promise<void> {
     // Same deposits on a node without peers (no replication): what the local durable deposit alone costs here.
     const solo = await InfonetNode.start({ dataDir: join(root, 'solo'), identity: generateIdentity(), logger: pino({ level: 'silent' }) });
     nodes.push(solo);
-    const ncS = await connect({ servers: solo.natsUrl });
+    const ncS = await connectBus(solo.natsUrl);
     conns.push(ncS);
     const soloClient = new InfonetClient(ncS, solo.nodeId, 10_000);
     let sseq = 0;
