@@ -180,8 +180,11 @@ export class MailboxRegistry {
    * caller's verified signed poll (actors/mailbox-access.ts); it travels with the claimed events to the acks.
    */
   async poll(agentId: string, claims: readonly MailboxClaim[], limit = this.opts.settings.pollBatch, proof?: MailboxProof): Promise<PollResult> {
-    const keys = this.keysFor(agentId, claims);
+    this.checkAgent(agentId);
+    // Pull first, keys after: claimKeys refreshes the binding, and pulled replicas must land in the same mailbox as
+    // the copies already here (the delivery key before this poll), or a late answer would escape the tombstones.
     if (this.hooks.beforePoll) await this.hooks.beforePoll(agentId, claims, proof);
+    const keys = this.keysFor(agentId, claims);
     const lists = await Promise.all(keys.map((k) => this.peekKey(k)));
     const { chosen, hasMore } = selectForPoll(lists, limit);
     if (chosen.length === 0) return { messages: [], has_more: false };
@@ -366,11 +369,14 @@ export class MailboxRegistry {
   }
 
   /** Agent ids are length-checked before they can key a binding (issue 8 item 3). */
+  private checkAgent(agentId: string): void {
+    if (agentId === '') return;
+    const bad = checkAgentId(agentId);
+    if (bad) fail(bad);
+  }
+
   private keysFor(agentId: string, claims: readonly MailboxClaim[]): string[] {
-    if (agentId !== '') {
-      const bad = checkAgentId(agentId);
-      if (bad) fail(bad);
-    }
+    this.checkAgent(agentId);
     return claimKeys(this.pepper, agentId, claims, this.clock(), this.bindings).keys;
   }
 
