@@ -96,6 +96,8 @@ export interface SyncMetrics extends KeptAsideMetrics {
   partitions_total: number;
   /** Contacts that cleared a peer's cooldown / the ladder. */
   contact_heals_total: number;
+  /** Events pushed to behind peers (§8.5 peer-push). */
+  pushed_to_behind_total: number;
 }
 
 export interface SyncScheduler {
@@ -148,7 +150,7 @@ export async function startSync(host: SyncHost, opts: StartSyncOptions = {}): Pr
   const committer = opts.committer ?? chain.ledger.store.committer;
   const peerSettings = settings.peers;
   const kept = await KeptAside.open(host.db, committer);
-  const counters = { forks_detected_total: 0, peers_behind_total: 0, partitions_total: 0, contact_heals_total: 0 };
+  const counters = { forks_detected_total: 0, peers_behind_total: 0, partitions_total: 0, contact_heals_total: 0, pushed_to_behind_total: 0 };
 
   // ---- persisted state ------------------------------------------------------------------------------
   let sched: SyncSchedulerState = { ...initialSyncState(), ...(((await store.get(STATE_KEY)) as SyncSchedulerState | undefined) ?? {}) };
@@ -217,7 +219,7 @@ export async function startSync(host: SyncHost, opts: StartSyncOptions = {}): Pr
 
   async function tryPeers(eligible: SyncPeerRecord[], tried: CycleReport['tried']): Promise<SyncOutcome> {
     let last: SyncOutcome = { kind: 'error', error: 'no sync peer answered' };
-    let behind = false;
+    let answered = false;
     let allUnreachable = true;
     for (const rec of eligible) {
       let res: SyncFromPeerResult;
@@ -232,14 +234,18 @@ export async function startSync(host: SyncHost, opts: StartSyncOptions = {}): Pr
       if (res.ok) {
         if (rec.failures > 0) logger?.info({ peer: rec.url, failures: rec.failures, down_s: rec.last_success_at ? Math.round(now - rec.last_success_at) : null }, 'sync peer reachable again');
         Object.assign(rec, { failures: 0, cooldown_until: 0, last_error: '', last_success_at: now });
-        // A peer that is behind has nothing for us (it pulls from us): try the next one, which may be ahead.
         if (res.note === PEER_BEHIND || res.note === PEER_REBUILDS_FROM_US) {
           counters.peers_behind_total++;
-          behind = true;
-          logger?.info({ peer: rec.url, height: chain.length }, res.note);
-          continue;
+          counters.pushed_to_behind_total += res.pushed ?? 0;
+          logger?.info({ peer: rec.url, height: chain.length, pushed: res.pushed ?? 0 }, res.note);
         }
-        return { kind: 'ok' };
+        // §9.6 stops at the first peer that succeeds. A peer that had nothing new for us (level, or behind) says
+        // nothing about the others, and with "most recent success first" the same level peer would answer every
+        // cycle while another one is ahead (found by the 3-node partition test): go on to the next eligible
+        // peer (at most MESH_SYNC_MAX_PEERS_PER_CYCLE); stop at the first that gave us events.
+        if (res.accepted > 0 || res.rebuilt) return { kind: 'ok' };
+        answered = true;
+        continue;
       }
       if (res.forked) {
         counters.forks_detected_total++;
@@ -266,7 +272,7 @@ export async function startSync(host: SyncHost, opts: StartSyncOptions = {}): Pr
         ...(isSeed(rec) && !unreachable ? { seedPeerCooldownS: cooldown } : {}),
       };
     }
-    if (behind) return { kind: 'ok' };
+    if (answered) return { kind: 'ok' };
     return last.kind === 'error' && allUnreachable ? { ...last, unreachable: true } : last;
   }
 

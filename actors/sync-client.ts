@@ -18,7 +18,7 @@ import type { PeerCallResponse as TransportResponse, PeerPort } from '../ports/p
 import type { Clock } from '../protocol/clock.js';
 import { GENESIS_HASH, PROTOCOL_VERSION } from '../protocol/constants.js';
 import { ErrorCodes, InfonetError, isInfonetError } from '../protocol/errors.js';
-import type { ChainEvent } from '../protocol/event.js';
+import { eventToWireJson, type ChainEvent } from '../protocol/event.js';
 import type { Identity } from '../protocol/identity.js';
 import { locatorIndices } from '../protocol/locator.js';
 import { signPeerRequest } from '../protocol/peer-auth.js';
@@ -27,10 +27,14 @@ import type { PeerSettings } from '../protocol/settings.js';
 import { peerHttpError, peerRateLimitedError } from '../protocol/sync-backoff.js';
 import { classifySyncAnswer, mayRebuildFromPeer, peerChainWins, REBUILD_FETCH_MAX_EVENTS } from '../protocol/sync-fork.js';
 import { peerAllowed, privateTransportRequired } from '../protocol/peer-call.js';
+import { PEER_PUSH_MAX_BYTES, PEER_PUSH_MAX_EVENTS } from '../protocol/peer-routes.js';
 import { offerKeptAside, rebuildFromPeer, type KeptAside, type RebuildChainPort, type RebuildResult } from './sync-rebuild.js';
 
 export { SMALL_FORK_RESET_BELOW } from '../protocol/sync-fork.js';
 export const SYNC_PAGE = 100;
+/** Pushes to a behind peer per sync call (of ≤ 50 events each); the peer's own pull does the rest. The inbound
+ * peer-push limit is 30/min per client, so a few per cycle leave room for other pushers. */
+export const PUSH_BEHIND_MAX_REQUESTS = 4;
 export const SYNC_MAX_ROUNDS = 5;
 export const PEER_BEHIND = 'peer behind';
 /** Both chains short and forked, ours wins (protocol/sync-fork.ts peerChainWins): the peer rebuilds from us. */
@@ -49,6 +53,8 @@ export interface SyncFromPeerResult {
   note?: string;
   /** A real fork of a short local chain was rebuilt from this peer. */
   rebuilt?: RebuildResult;
+  /** Events pushed to a behind peer (§8.5 peer-push) in this call. */
+  pushed?: number;
 }
 
 /** Anything that can carry one peer request (the node's TransportSet, or a single transport in tests). */
@@ -70,6 +76,8 @@ export interface SyncClientOptions {
   kept?: KeptAside;
   /** The node identity: its events are re-appended after a rebuild (and re-signed if their sequence is taken). */
   identity?: Identity;
+  /** Push our newer events to a behind peer when peer push is configured (default true). */
+  pushBehind?: boolean;
   /** Bound on the peer chain fetched for a rebuild (default REBUILD_FETCH_MAX_EVENTS). */
   rebuildFetchMax?: number;
   logger?: Logger;
@@ -191,6 +199,44 @@ function divergencePoint(events: readonly unknown[], rejected: ReadonlyArray<{ i
   return e.prev_hash === GENESIS_HASH || chain.heightOf(e.prev_hash) !== undefined ? e.prev_hash : null;
 }
 
+/**
+ * §9.3 item 2 (a): a behind peer pulls from us on its own cycle; with peer push configured (a peer secret and a
+ * URL to sign as) we also push it the events after its head (§8.5 `POST /api/mesh/infonet/peer-push`, ≤ 50 per
+ * request, HMAC over the exact body), so it catches up without waiting. Best effort: stops at the first refusal.
+ */
+async function pushToBehindPeer(peer: string, peerHead: unknown, chain: ChainPort, opts: SyncClientOptions): Promise<number> {
+  const signAs = normalizePeerUrl(transportKind(peer) === 'bus' ? opts.busSelfUrl : opts.selfUrl);
+  if (!signAs || typeof peerHead !== 'string') return 0;
+  let from = peerHead === GENESIS_HASH ? 0 : (chain.heightOf(peerHead) ?? -2) + 1;
+  if (from < 0) return 0;
+  let pushed = 0;
+  for (let i = 0; i < PUSH_BEHIND_MAX_REQUESTS && from < chain.length; i++) {
+    const events = await chain.readRange(from, PEER_PUSH_MAX_EVENTS);
+    if (events.length === 0) break;
+    const text = `{"events":[${events.map(eventToWireJson).join(',')}]}`;
+    if (Buffer.byteLength(text) > PEER_PUSH_MAX_BYTES) break;
+    let headers: Record<string, string>;
+    try {
+      headers = { ...signPeerRequest(signAs, text, opts.settings) };
+    } catch {
+      return pushed; // no peer secret: push is not configured
+    }
+    try {
+      const r = await opts.transports.send({ peer, route: 'infonet/peer-push', body: Buffer.from(text, 'utf8'), headers, timeoutMs: opts.settings.syncTimeoutS * 1000 });
+      const body = r.status === 200 ? jsonOf(r) : { ok: false as const };
+      const v = body.ok ? (body.value as { ok?: unknown; accepted?: unknown; rejected?: unknown }) : null;
+      if (!v || v.ok !== true || typeof v.accepted !== 'number') break;
+      pushed += v.accepted;
+      if (Array.isArray(v.rejected) && v.rejected.length) break;
+    } catch {
+      break;
+    }
+    from += events.length;
+  }
+  if (pushed) opts.logger?.info({ peer, pushed }, 'pushed events to a behind peer');
+  return pushed;
+}
+
 /** `sync_from_peer(peer, page=100, max_rounds=5)` (§9.3). */
 export async function syncFromPeer(peerUrl: string, chain: RebuildChainPort, opts: SyncClientOptions): Promise<SyncFromPeerResult> {
   const peer = normalizePeerUrl(peerUrl) || peerUrl;
@@ -243,7 +289,11 @@ export async function syncFromPeer(peerUrl: string, chain: RebuildChainPort, opt
     if (!got.ok) return withTotals(got.result);
     const resp = got.value;
     const verdict = classifySyncAnswer(resp, (id) => chain.heightOf(id) !== undefined);
-    if (verdict === 'behind') return caughtUp(PEER_BEHIND);
+    const behind = async (): Promise<SyncFromPeerResult> => {
+      const pushed = opts.pushBehind === false ? 0 : await pushToBehindPeer(peer, resp.head_hash, chain, opts);
+      return { ...(await caughtUp(PEER_BEHIND)), ...(pushed ? { pushed } : {}) };
+    };
+    if (verdict === 'behind') return behind();
     if (verdict === 'forked') {
       const r = await onFork(resp.head_hash);
       if (r) return r;
@@ -252,7 +302,11 @@ export async function syncFromPeer(peerUrl: string, chain: RebuildChainPort, opt
     }
     const events = resp.events;
     if (!Array.isArray(events)) return withTotals(result(false, 'peer sync events must be a list'));
-    if (events.length === 0) return caughtUp();
+    if (events.length === 0) {
+      // Nothing new, and the peer's head is an older event of ours: it is behind (without a fork flag).
+      const h = resp.head_hash;
+      return typeof h === 'string' && h !== chain.head && chain.heightOf(h) !== undefined ? behind() : caughtUp();
+    }
 
     const wasEmpty = chain.length === 0;
     const out = await chain.ingest(events, opts.maxAgeS);

@@ -5,6 +5,7 @@
 //   (c) a real short fork: own events re-appended on the peer's chain, another author's event kept aside
 //       (durably) and resolved when it comes back;
 //   (d) a contact from a peer clears its cooldown and the ladder; an unreachable peer cools down one interval.
+import { pino } from 'pino';
 import { resolveConfig } from '../../node/config.js';
 import { InfonetNode } from '../../node/infonet-node.js';
 import type { ChainEvent } from '../../protocol/event.js';
@@ -25,7 +26,7 @@ interface Spec { id: Identity; dir: string; peers: Identity[] }
 
 async function start(server: TestServer, s: Spec, opts: { timer?: boolean; env?: Record<string, string> } = {}): Promise<InfonetNode> {
   const n = await InfonetNode.start({
-    dataDir: s.dir, natsUrl: server.clientUrl, identity: s.id, logger: silentLogger(),
+    dataDir: s.dir, natsUrl: server.clientUrl, identity: s.id, logger: process.env.SYNC_DEBUG ? pino({ level: 'info' }, pino.destination(2)) : silentLogger(),
     config: resolveConfig({ env: { MESH_PEER_PUSH_SECRET: 'heal-secret', MESH_RELAY_PEERS: s.peers.map((p) => busPeerUrl(p.nodeId)).join(','), ...(opts.env ?? {}) } }),
     inbound: { sync: { timer: opts.timer ?? false } },
   });
@@ -56,7 +57,9 @@ test('(a) a node with < 20 events that syncs from an EMPTY peer keeps every even
   expect(x.chain.head).toBe(head);
   expect(rep.outcome).toBe('ok');
   expect(rep.tried[0]).toMatchObject({ ok: true, note: 'peer behind' });
-  expect(x.inbound!.sync.metrics()).toMatchObject({ peers_behind_total: 1, rebuilds_total: 0 });
+  // With peer push configured (a secret, a bus URL to sign as) the behind peer was also pushed our events.
+  expect(x.inbound!.sync.metrics()).toMatchObject({ peers_behind_total: 1, rebuilds_total: 0, pushed_to_behind_total: 3 });
+  expect(y.chain.head).toBe(head);
 
   expect((await y.inbound!.sync.runCycle()).outcome).toBe('ok');
   expect(y.chain.head).toBe(head);
