@@ -4,7 +4,8 @@
 //       every acknowledged event on every node, heads equal;
 //   (c) a real short fork: own events re-appended on the peer's chain, another author's event kept aside
 //       (durably) and resolved when it comes back;
-//   (d) a contact from a peer clears its cooldown and the ladder; an unreachable peer cools down one interval.
+//   (d) a contact from a peer clears its cooldown and the ladder; an unreachable peer cools down one interval;
+//   (e) the scheduler's timer lives in its machine: a contact re-arms it and the cycle runs at once.
 import { pino } from 'pino';
 import { resolveConfig } from '../../node/config.js';
 import { InfonetNode } from '../../node/infonet-node.js';
@@ -158,4 +159,18 @@ test('(d) an unreachable peer cools down one sync interval, not 120 s; its conta
   expect(x.inbound!.sync.state().consecutiveFailures).toBe(0);
   expect(x.inbound!.sync.state().nextSyncDueAt - now()).toBeLessThanOrEqual(0.2);
   expect(x.inbound!.sync.metrics().contact_heals_total).toBe(1);
+});
+
+test('(e) the machine\'s own timer: a contact re-arms it, so a cycle runs at once instead of after the ladder\'s 60 s', async () => {
+  const server = await startServer();
+  const [sx, sy] = specs(2);
+  const x = await start(server, sx, { timer: true }); // default interval 300 s
+  // The boot cycle finds nobody (y is not running) and puts the next one on the ladder.
+  await waitFor(() => x.inbound!.sync.state().lastOutcome === 'error', 10_000);
+  const due = x.inbound!.sync.state().nextSyncDueAt - x.clock();
+  expect(due).toBeGreaterThan(30);
+  const y = await start(server, sy);
+  await y.inbound!.sync.runCycle(); // y's signed request: x's contact with y
+  await waitFor(() => x.inbound!.sync.state().lastOutcome === 'ok', 10_000);
+  expect(x.inbound!.sync.state().consecutiveFailures).toBe(0);
 });
