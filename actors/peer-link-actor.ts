@@ -24,6 +24,7 @@ import type { Logger } from 'pino';
 import type { Clock } from '../protocol/clock.js';
 import type { OutboxStore, QueuedItem } from '../store/outbox-store.js';
 import { isRetryableTransportError, responseJson } from '../protocol/peer-call.js';
+import { ACK_MAX_BYTES } from '../protocol/peer-routes.js';
 import type { PeerCallResponse as TransportResponse, PeerRoute } from '../ports/peer.js';
 import type { ReplicationMetrics } from './replication-metrics.js';
 import { unrefClock } from './unref-clock.js';
@@ -156,6 +157,8 @@ type Outcome =
 
 const ACKS_PREFIX = Buffer.from('{"acks":[', 'utf8');
 const ACKS_SUFFIX = Buffer.from(']}', 'utf8');
+/** Issue 8: ack items carry the recipient's signed poll (~0.6 KB each), so requests are also cut by size. */
+const ACK_BODY_BASE = ACKS_PREFIX.length + ACKS_SUFFIX.length;
 const ENVELOPE_PREFIX = Buffer.from('{"envelope":', 'utf8');
 const ENVELOPES_PREFIX = Buffer.from('{"envelopes":[', 'utf8');
 const COMMA = Buffer.from(',', 'utf8');
@@ -294,6 +297,7 @@ export class PeerLink {
 
     const batching = !probing && this.policy.maxBatch > 1 && now >= this.batchOffUntil;
     let acks: QueuedItem[] = [];
+    let ackBytes = ACK_BODY_BASE;
     const taken = new Set<QueuedItem>();
     for (let i = 0; i < due.length; i++) {
       if (this.requests >= window) break;
@@ -313,10 +317,18 @@ export class PeerLink {
           this.dispatch('dm/replicate-envelope', [it], it.body);
         }
       } else if (!this.envelopesInFlight.has(it.msg_id)) {
+        if (acks.length && ackBytes + it.body.length + 1 > ACK_MAX_BYTES) {
+          this.dispatchAcks(acks);
+          acks = [];
+          ackBytes = ACK_BODY_BASE;
+          if (this.requests >= window) break;
+        }
         acks.push(it);
+        ackBytes += it.body.length + 1;
         if (acks.length >= this.policy.maxAcksPerRequest) {
           this.dispatchAcks(acks);
           acks = [];
+          ackBytes = ACK_BODY_BASE;
         }
       }
     }
