@@ -511,7 +511,7 @@ export class MlsOwner {
       await this.process(slot);
       const after = Number.isSafeInteger(body.after) ? Number(body.after) : -1;
       const limit = Math.min(LIMITS.readPage, Number.isSafeInteger(body.limit) && Number(body.limit) > 0 ? Number(body.limit) : LIMITS.readPage);
-      const rows = await this.store.list<ViewEntry>(`v:${id}:`);
+      const rows = await this.store.list<ViewEntry>(`v:${id}:`, limit, viewKey(id, after + 1));
       const messages = rows.map((r) => r.value).filter((v): v is ViewEntry => !!v && v.n > after).slice(0, limit);
       return {
         ok: true, gate_id: id, member: mls.isActive(slot.state), epoch: mls.epochOf(slot.state) + 1,

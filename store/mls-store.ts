@@ -80,9 +80,9 @@ export class MlsStore {
   }
 
   /** Every record under a prefix, in key order; unreadable ones come back with `error`. */
-  async list<T>(prefix: string, limit = Infinity): Promise<Array<{ key: string; value?: T; error?: string }>> {
+  async list<T>(prefix: string, limit = Infinity, fromKey = prefix): Promise<Array<{ key: string; value?: T; error?: string }>> {
     const out: Array<{ key: string; value?: T; error?: string }> = [];
-    for await (const [key, blob] of this.records.iterator({ gte: prefix, lt: prefix + '\xff' }) as AsyncIterable<[string, unknown]>) {
+    for await (const [key, blob] of this.records.iterator({ gte: fromKey > prefix ? fromKey : prefix, lt: prefix + '\xff' }) as AsyncIterable<[string, unknown]>) {
       try {
         out.push({ key, value: this.open<T>(key, blob) });
       } catch (e) {
