@@ -1,10 +1,11 @@
-// One XState actor per chain. It owns the chain's lifecycle and serialises every command: appends and
-// ingests run one at a time in `ready` (their durability waits overlap through group commit); fork
-// application and resets are exclusive — commands arriving meanwhile are queued and replayed in order.
-// The snapshot keeps control state only (height, head, counters, clean-stop flag); the chain itself is
-// rebuilt from LevelDB on start.
+// The chain actor: one per chain, the only writer. It is an honest serialising queue, not a state
+// machine: every command is a synchronous decide+apply step run strictly in call order (their
+// durability waits overlap through group commit), and fork application / reset run exclusively. An
+// XState machine added nothing here but indirection — the queue entries hold closures and pending
+// crypto promises, which a machine could neither persist nor inspect, and the only states (ready,
+// exclusive, stopped) are a field. What outlives a run is a plain control record (height, head,
+// commands, clean stop) in the `actor-snapshots` sublevel; the chain itself is rebuilt from LevelDB.
 import { Subject, type Observable } from 'rxjs';
-import { assign, createActor, enqueueActions, fromPromise, setup, type Actor } from 'xstate';
 import { payloadToSign, type AppendInput, type AppendRoute } from '../protocol/append-rules.js';
 import { signAppend } from '../protocol/local-sign.js';
 import { domainOfEventType, lastSequence } from '../protocol/sequence-domains.js';
@@ -25,12 +26,22 @@ class PrepareFailure {
   constructor(readonly error: unknown) {}
 }
 
-interface PendingStep {
-  /** Pending preparation (parallel crypto); null once prepared or when there is none. */
+/** A decide+apply step, possibly waiting for its parallel preparation (signature checks) first. */
+interface StepEntry {
+  kind: 'step';
+  /** Pending preparation; null once prepared or when there is none. */
   ready: Promise<void> | null;
   prepared: unknown;
   run: (prepared: unknown) => void;
 }
+
+/** Fork application or reset: runs alone, after every earlier step is durable. */
+interface ExclusiveEntry {
+  kind: 'exclusive';
+  run: () => Promise<void>;
+}
+
+type QueueEntry = StepEntry | ExclusiveEntry;
 
 export type ChainNotice =
   | { kind: 'appended'; event: ChainEvent }
@@ -38,68 +49,17 @@ export type ChainNotice =
   | { kind: 'forked'; length: number; head: string }
   | { kind: 'rejected'; command: string; code: string; reason: string };
 
-interface ChainControl {
-  length: number;
-  head: string;
-  commands: number;
-  queued: ChainCommand[];
-}
-
-type ChainCommand =
-  | { type: 'RUN'; run: () => void }
-  | { type: 'EXCLUSIVE'; run: () => Promise<void> }
-  | { type: 'STOP'; done: () => void };
-
 export interface PreviousRun {
   cleanStop: boolean;
   length: number;
   head: string;
 }
 
-const chainMachine = setup({
-  types: {
-    context: {} as ChainControl,
-    events: {} as ChainCommand | { type: 'SYNC'; length: number; head: string },
-    input: {} as { length: number; head: string },
-  },
-  actors: {
-    exclusive: fromPromise<void, { run: () => Promise<void> }>(({ input }) => input.run()),
-  },
-  actions: {
-    run: ({ event }) => { if (event.type === 'RUN') event.run(); },
-    enqueue: assign({ queued: ({ context, event }) => [...context.queued, event as ChainCommand] }),
-    replayQueued: enqueueActions(({ context, enqueue }) => {
-      for (const e of context.queued) enqueue.raise(e);
-      enqueue.assign({ queued: [] });
-    }),
-    count: assign({ commands: ({ context }) => context.commands + 1 }),
-    sync: assign(({ event }) => (event.type === 'SYNC' ? { length: event.length, head: event.head } : {})),
-  },
-}).createMachine({
-  id: 'chain',
-  initial: 'ready',
-  context: ({ input }) => ({ length: input.length, head: input.head, commands: 0, queued: [] }),
-  on: { SYNC: { actions: 'sync' } },
-  states: {
-    ready: {
-      on: {
-        RUN: { actions: ['run', 'count'] },
-        EXCLUSIVE: { target: 'exclusive' },
-        STOP: { target: 'stopped', actions: ({ event }) => event.done() },
-      },
-    },
-    exclusive: {
-      invoke: {
-        src: 'exclusive',
-        input: ({ event }) => ({ run: (event as Extract<ChainCommand, { type: 'EXCLUSIVE' }>).run }),
-        onDone: { target: 'ready', actions: ['count', 'replayQueued'] },
-        onError: { target: 'ready', actions: ['count', 'replayQueued'] },
-      },
-      on: { RUN: { actions: 'enqueue' }, EXCLUSIVE: { actions: 'enqueue' }, STOP: { actions: 'enqueue' } },
-    },
-    stopped: { type: 'final' },
-  },
-});
+/** The persisted control record (format kept from the earlier XState snapshot). */
+interface ControlRecord {
+  context?: { length: number; head: string; commands?: number };
+  clean?: boolean;
+}
 
 export interface ChainActorOptions {
   db: Db;
@@ -117,9 +77,13 @@ export class ChainActor {
   /** Highest sequence handed out per `<node>|<domain>` for local appends not yet applied. */
   private readonly reserved = new Map<string, number>();
 
+  private readonly queue: QueueEntry[] = [];
+  private draining = false;
+  private mode: 'ready' | 'exclusive' = 'ready';
+  private commands = 0;
+
   private constructor(
     readonly ledger: ChainLedger,
-    private readonly actor: Actor<typeof chainMachine>,
     private readonly db: Db,
     readonly previousRun: PreviousRun | null,
   ) {}
@@ -128,18 +92,16 @@ export class ChainActor {
     const store = new ChainStore(opts.db);
     const ledger = await ChainLedger.open(store, opts.settings, opts.clock ?? systemClock);
     const snapshots = sublevel(opts.db, 'actor-snapshots');
-    const saved = (await snapshots.get('chain')) as { context?: { length: number; head: string }; clean?: boolean } | undefined;
+    const saved = (await snapshots.get('chain')) as ControlRecord | undefined;
     const previousRun = saved?.context ? { cleanStop: saved.clean === true, length: saved.context.length, head: saved.context.head } : null;
     // Mark the run as in progress: an unclean stop (kill -9) is visible at the next start.
     await snapshots.put('chain', { context: { length: ledger.length, head: ledger.head }, clean: false });
-    const actor = createActor(chainMachine, { input: { length: ledger.length, head: ledger.head } });
-    actor.start();
-    return new ChainActor(ledger, actor, opts.db, previousRun);
+    return new ChainActor(ledger, opts.db, previousRun);
   }
 
   get length(): number { return this.ledger.length; }
   get head(): string { return this.ledger.head; }
-  get state(): string { return String(this.actor.getSnapshot().value); }
+  get state(): 'ready' | 'exclusive' | 'stopped' { return this.stopped ? 'stopped' : this.mode; }
 
   private guard(): void {
     if (this.failure) throw new InfonetError(ErrorCodes.UNAVAILABLE, `chain is failed: ${this.failure.message}`);
@@ -149,7 +111,6 @@ export class ChainActor {
   /**
    * Run a synchronous decide+apply step in call order; resolve after its batch is durable. A step may
    * first wait for an asynchronous preparation (parallel signature checks) without losing its place.
-   * Consecutive ready steps travel to the machine as one RUN command (one macrostep for many appends).
    */
   private runSync<T, P = undefined>(
     command: string,
@@ -171,56 +132,65 @@ export class ChainActor {
         }
         r.durable.then(() => { publish(r.value); resolve(r.value); }, (e: Error) => { this.fail(e); reject(e); });
       };
-      const entry: PendingStep = { ready: null, prepared: undefined, run };
+      const entry: StepEntry = { kind: 'step', ready: null, prepared: undefined, run };
       if (prepare) {
         entry.ready = prepare.then(
           (v) => { entry.prepared = v; entry.ready = null; },
           (error: unknown) => { entry.prepared = new PrepareFailure(error); entry.ready = null; },
         );
       }
-      this.steps.push(entry);
-      if (!this.draining) {
-        this.draining = true;
-        queueMicrotask(() => void this.drainSteps());
-      }
+      this.enqueue(entry);
     });
-  }
-
-  private steps: PendingStep[] = [];
-  private draining = false;
-
-  /** Runs queued steps in order: every consecutive step whose preparation is done goes in one RUN. */
-  private async drainSteps(): Promise<void> {
-    while (this.steps.length) {
-      if (this.steps[0].ready) await this.steps[0].ready;
-      const batch: PendingStep[] = [];
-      while (this.steps.length && this.steps[0].ready === null) batch.push(this.steps.shift()!);
-      this.actor.send({
-        type: 'RUN',
-        run: () => {
-          for (const s of batch) s.run(s.prepared);
-          this.actor.send({ type: 'SYNC', length: this.ledger.length, head: this.ledger.head });
-        },
-      });
-    }
-    this.draining = false;
   }
 
   private runExclusive<T>(fn: () => Promise<T>): Promise<T> {
     this.guard();
     return new Promise<T>((resolve, reject) => {
-      this.actor.send({
-        type: 'EXCLUSIVE',
-        run: async () => {
-          try {
-            resolve(await fn());
-            this.actor.send({ type: 'SYNC', length: this.ledger.length, head: this.ledger.head });
-          } catch (e) {
-            reject(e);
-          }
-        },
-      });
+      this.enqueue({ kind: 'exclusive', run: () => fn().then(resolve, reject) });
     });
+  }
+
+  private enqueue(entry: QueueEntry): void {
+    this.queue.push(entry);
+    if (!this.draining) {
+      this.draining = true;
+      queueMicrotask(() => void this.drain());
+    }
+  }
+
+  /**
+   * The one loop that touches the chain. Consecutive steps whose preparation is done run back to back
+   * in one synchronous pass; an exclusive entry waits for earlier batches to be durable (it reads the
+   * store) and holds the queue until it is done.
+   */
+  private async drain(): Promise<void> {
+    try {
+      while (this.queue.length) {
+        const head = this.queue[0];
+        if (head.kind === 'exclusive') {
+          this.queue.shift();
+          this.mode = 'exclusive';
+          try {
+            await this.ledger.store.committer.drain();
+            await head.run();
+          } finally {
+            this.mode = 'ready';
+            this.commands++;
+          }
+          continue;
+        }
+        if (head.ready) await head.ready;
+        while (this.queue.length) {
+          const next = this.queue[0];
+          if (next.kind !== 'step' || next.ready !== null) break;
+          this.queue.shift();
+          next.run(next.prepared);
+          this.commands++;
+        }
+      }
+    } finally {
+      this.draining = false;
+    }
   }
 
   private fail(e: Error): void {
@@ -266,7 +236,7 @@ export class ChainActor {
     if (sequence === undefined) this.reserved.set(key, seq);
     const timestamp = this.ledger.clock();
     // Under load the signature comes from the pool; the input is assembled in the ordered step (no extra promise hop).
-    const prepare = this.steps.length >= POOL_MIN_BATCH
+    const prepare = this.queue.length >= POOL_MIN_BATCH
       ? (this.pool ??= new CryptoPool()).sign(id.seed, signaturePayload(eventType, id.nodeId, seq, payloadToSign(eventType, payload)))
       : undefined;
     return this.runSync('append', (signature: string | undefined) => {
@@ -330,15 +300,25 @@ export class ChainActor {
    * operation, so no local append lands on the empty chain in between. The caller has already made the local
    * events it replaces durable elsewhere (actors/sync-rebuild.ts kept-aside set) for the head it read:
    * `expectedHead` — if an append moved the head since, nothing is changed (FORK error; retried next cycle).
+   * All or nothing: a rebuild is a fork application, so the §3.4 freshness bound does not apply (maxAgeS 0);
+   * if any peer event is rejected anyway, the previous chain is put back in the same exclusive step.
    */
-  rebuildFrom(events: readonly unknown[], maxAgeS?: number, expectedHead?: string): Promise<IngestOutcome> {
+  rebuildFrom(events: readonly unknown[], expectedHead?: string): Promise<IngestOutcome> {
     return this.runExclusive(async () => {
       if (expectedHead !== undefined && this.ledger.head !== expectedHead) {
         throw new InfonetError(ErrorCodes.FORK, 'local chain moved during the fork rebuild; nothing changed');
       }
+      const previous = await this.ledger.store.readRange(0, this.ledger.length);
       await this.ledger.resetToGenesis();
-      const r = this.ledger.ingest(events, maxAgeS);
+      const r = this.ledger.ingest(events, 0);
       await r.durable.catch((e: Error) => { this.fail(e); throw e; });
+      if (r.outcome.rejected.length) {
+        await this.ledger.resetToGenesis();
+        const back = this.ledger.ingest(previous, 0);
+        await back.durable.catch((e: Error) => { this.fail(e); throw e; });
+        if (back.outcome.accepted !== previous.length) this.fail(new Error('fork rebuild could not restore the previous chain'));
+        return { accepted: 0, duplicates: 0, rejected: r.outcome.rejected, events: [] };
+      }
       this.notices.next({ kind: 'forked', length: this.ledger.length, head: this.ledger.head });
       if (r.outcome.accepted || r.outcome.rejected.length) {
         this.notices.next({ kind: 'ingested', events: r.outcome.events, duplicates: r.outcome.duplicates, rejected: r.outcome.rejected });
@@ -361,19 +341,14 @@ export class ChainActor {
     return this.ledger.view.eventIndex.get(eventId);
   }
 
-  /** Finish in-flight work, flush, persist the control snapshot and stop. The db stays open (owned by the caller). */
+  /** Finish in-flight work, flush, persist the control record and stop. The db stays open (owned by the caller). */
   async stop(): Promise<void> {
     if (this.stopped) return;
-    while (this.draining) await new Promise<void>((r) => setImmediate(r));
-    await new Promise<void>((done) => this.actor.send({ type: 'STOP', done }));
     this.stopped = true;
+    while (this.draining) await new Promise<void>((r) => setImmediate(r));
     await this.ledger.store.committer.drain();
-    const snap = this.actor.getPersistedSnapshot() as unknown as { context: ChainControl };
-    await sublevel(this.db, 'actor-snapshots').put('chain', {
-      context: { length: snap.context.length, head: snap.context.head, commands: snap.context.commands },
-      clean: this.failure === null,
-    });
-    this.actor.stop();
+    const record: ControlRecord = { context: { length: this.ledger.length, head: this.ledger.head, commands: this.commands }, clean: this.failure === null };
+    await sublevel(this.db, 'actor-snapshots').put('chain', record);
     await this.pool?.close();
     this.notices.complete();
   }
