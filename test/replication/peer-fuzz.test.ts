@@ -18,12 +18,16 @@ const NO_LIMITS: Record<PeerRouteName, number> = {
   dm_replicate_envelope: 0, dm_replicate_envelopes: 0, infonet_peer_push: 0, infonet_sync: 0, dm_ack: 0, dm_pull: 0,
 };
 
-async function storedMessages(fx: Fixture): Promise<number> {
-  let n = 0;
-  for await (const v of fx.mailboxes.store.boxes.values() as AsyncIterable<{ snapshot?: { context?: { mailbox?: { messages?: unknown[] } } } }>) {
-    n += v.snapshot?.context?.mailbox?.messages?.length ?? 0;
+type StoredBox = { snapshot?: { context?: { mailbox?: { key?: string; messages?: Array<{ msg_id: string }> } } } };
+
+/** `key|msg_id` of every message in the store. */
+async function storedMessages(fx: Fixture): Promise<string[]> {
+  const out: string[] = [];
+  for await (const v of fx.mailboxes.store.boxes.values() as AsyncIterable<StoredBox>) {
+    const mb = v.snapshot?.context?.mailbox;
+    for (const m of mb?.messages ?? []) out.push(`${mb?.key}|${m.msg_id}`);
   }
-  return n;
+  return out;
 }
 
 function send(agent: http.Agent, port: number, r: FuzzRequest): Promise<{ status: number; text: string }> {
@@ -60,7 +64,7 @@ describe('peer routes under 20,000 fuzzed inputs (real HTTP)', () => {
     for (let i = 0; i < 3; i++) await fx.mailboxes.acceptReplica(sharedEnvelope(`seed-${i}`, 'fuzz-token-0', `ref-seed-${i}`));
     const events = await fx.chain.readRange(0, 5);
     const chainBefore = fx.chain.length;
-    const boxesBefore = await storedMessages(fx);
+    const seedIds = (await storedMessages(fx)).map((k) => k.split('|')[1]);
 
     const inputs = fuzzRequests(SEED, INPUTS, {
       peer: PEER, secret: SECRET, events, tokens: ['fuzz-token-0', 'fuzz-token-1'], recipients: ['fuzz-recipient-a', 'fuzz-recipient-b'],
@@ -68,7 +72,16 @@ describe('peer routes under 20,000 fuzzed inputs (real HTTP)', () => {
     const agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
     const statuses = new Map<number, number>();
     let chainAccepted = 0;
-    let stored = 0;
+    const acceptedIds: string[] = [];
+    // accept_replica clamps an envelope timestamp into [now − 3600, now] (§7.8 tightening) and the relay TTL is 3600 s:
+    // an envelope dated an hour ago or more is accepted and expires at once. Those are not expected to stay stored.
+    const expiredOnArrival = new Set<string>();
+    const ttl = fx.settings.relay.messageTtlS;
+    const noteTimestamp = (item: unknown, msgId: string): void => {
+      const ts = item && typeof item === 'object' ? (item as { timestamp?: unknown }).timestamp : undefined;
+      const n = typeof ts === 'number' || typeof ts === 'string' ? Number(ts) : 0;
+      if (Number.isFinite(n) && n !== 0 && n <= fx.clock() - ttl) expiredOnArrival.add(msgId);
+    };
     let removed = 0;
     const bad: string[] = [];
     let next = 0;
@@ -82,20 +95,34 @@ describe('peer routes under 20,000 fuzzed inputs (real HTTP)', () => {
         try { j = JSON.parse(a.text) as Record<string, unknown>; } catch { bad.push(`non-JSON answer ${a.status} ${r.path}`); }
         if (a.status !== 200 || j.ok !== true) continue;
         if (r.path.endsWith('/peer-push')) chainAccepted += Number(j.accepted ?? 0);
-        else if (r.path.endsWith('/replicate-envelopes')) stored += Number(j.accepted ?? 0);
-        else if (r.path.endsWith('/replicate-envelope') && j.duplicate !== true) stored += 1;
+        else if (r.path.endsWith('/replicate-envelopes')) {
+          const items = (JSON.parse(r.body.toString('utf8')) as { envelopes: unknown[] }).envelopes;
+          (j.results as Array<{ ok?: boolean; duplicate?: boolean; msg_id?: string }>).forEach((x, i) => {
+            if (!x.ok || x.duplicate) return;
+            acceptedIds.push(String(x.msg_id));
+            noteTimestamp(items[i], String(x.msg_id));
+          });
+        } else if (r.path.endsWith('/replicate-envelope') && j.duplicate !== true) {
+          acceptedIds.push(String(j.msg_id));
+          noteTimestamp((JSON.parse(r.body.toString('utf8')) as { envelope: unknown }).envelope, String(j.msg_id));
+        }
         else if (r.path.endsWith('/dm/ack')) removed += Number(j.removed ?? 0);
       }
     };
     await Promise.all(Array.from({ length: 16 }, worker));
     agent.destroy();
     const cpu = process.cpuUsage(cpu0);
-    console.log(`peer fuzz: statuses ${JSON.stringify(Object.fromEntries(statuses))}; stored ${stored}, removed ${removed}, chain +${chainAccepted}; `
+    console.log(`peer fuzz: statuses ${JSON.stringify(Object.fromEntries(statuses))}; stored ${acceptedIds.length} (${expiredOnArrival.size} expired on arrival), removed ${removed}, chain +${chainAccepted}; `
       + `cpu ${((cpu.user + cpu.system) / 1e6).toFixed(1)} s (client + server in this process)`);
 
     expect(bad.slice(0, 5)).toEqual([]);
     expect(statuses.get(500) ?? 0).toBe(0);
     expect(fx.chain.length).toBe(chainBefore + chainAccepted);
-    expect(await storedMessages(fx)).toBe(boxesBefore + stored - removed);
+    // Nothing got in that was not accepted, and everything accepted is there (acks need the recipient's proof, so
+    // none of the fuzzer's acks can remove anything).
+    expect(removed).toBe(0);
+    const after = (await storedMessages(fx)).map((k) => k.split('|')[1]).sort();
+    const expected = [...seedIds, ...acceptedIds.filter((id) => !expiredOnArrival.has(id))].sort();
+    expect(after).toEqual(expected);
   }, 180_000); // ~10 s of CPU; the wall-clock bound only guards a shared, loaded machine
 });
