@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openChainAt, type OpenedChain } from '../../actors/open-chain.js';
 import { MailboxRegistry } from '../../actors/mailbox-registry.js';
-import { mlsHostOf } from '../../mls/host.js';
+import { mlsHostOf, type MlsHost } from '../../mls/host.js';
 import { MlsOwner } from '../../mls/mls-owner.js';
 import { generateIdentity, type Identity } from '../../protocol/identity.js';
 import { defaultSettings } from '../../protocol/settings.js';
@@ -42,13 +42,15 @@ export class MlsTestBed {
     return this.relay;
   }
 
-  async node(name: string, dir = mkdtempSync(join(tmpdir(), `mls-${name}-`)), identity = generateIdentity()): Promise<TestMlsNode> {
+  /** `wrapHost` injects faults (e.g. an append that fails as if the process died right after the state write). */
+  async node(name: string, dir = mkdtempSync(join(tmpdir(), `mls-${name}-`)), identity = generateIdentity(), wrapHost?: (h: MlsHost) => MlsHost): Promise<TestMlsNode> {
     if (!this.dirs.includes(dir)) this.dirs.push(dir);
     const relay = await this.relayRegistry();
     const s = defaultSettings();
     const opened = await openChainAt(dir, { settings: s.chain });
     const store = MlsStore.open(opened.db, opened.chain.ledger.store.committer, dir);
-    const host = mlsHostOf(opened.chain, identity, relay, () => Date.now() / 1000);
+    const base = mlsHostOf(opened.chain, identity, relay, () => Date.now() / 1000);
+    const host = wrapHost ? wrapHost(base) : base;
     const owner = await MlsOwner.open(store, host);
     let closed = false;
     const n: TestMlsNode = {
