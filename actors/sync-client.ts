@@ -25,10 +25,10 @@ import { signPeerRequest } from '../protocol/peer-auth.js';
 import { normalizePeerUrl, transportKind } from '../protocol/peer-url.js';
 import type { PeerSettings } from '../protocol/settings.js';
 import { peerHttpError, peerRateLimitedError } from '../protocol/sync-backoff.js';
-import { classifySyncAnswer, mayRebuildFromPeer, peerChainWins, REBUILD_FETCH_MAX_EVENTS } from '../protocol/sync-fork.js';
+import { classifySyncAnswer, commonPrefixLength, mayRebuildFromPeer, peerChainWins, REBUILD_FETCH_MAX_EVENTS } from '../protocol/sync-fork.js';
 import { peerAllowed, privateTransportRequired } from '../protocol/peer-call.js';
 import { PEER_PUSH_MAX_BYTES, PEER_PUSH_MAX_EVENTS } from '../protocol/peer-routes.js';
-import { offerKeptAside, rebuildFromPeer, type KeptAside, type RebuildChainPort, type RebuildResult } from './sync-rebuild.js';
+import { offerKeptAside, readTail, rebuildFromPeer, type KeptAside, type RebuildChainPort, type RebuildResult } from './sync-rebuild.js';
 
 export { SMALL_FORK_RESET_BELOW } from '../protocol/sync-fork.js';
 export const SYNC_PAGE = 100;
@@ -255,31 +255,51 @@ export async function syncFromPeer(peerUrl: string, chain: RebuildChainPort, opt
     return withTotals({ ...result(true), ...(note ? { note } : {}) });
   };
 
-  /** A real fork: rebuild a short chain from the peer when its chain wins, else report. null = keep pulling. */
-  const onFork = async (peerHead: unknown, ancestor = GENESIS_HASH): Promise<SyncFromPeerResult | null> => {
-    if (rebuilt || !opts.kept || !mayRebuildFromPeer(chain.length)) {
-      opts.logger?.warn({ peer, local_length: chain.length, peer_head: peerHead, ancestor }, 'sync fork detected: local chain left unchanged');
+  /**
+   * A real fork: rebuild from the peer when our events after the fork point are few (< 20, the original's
+   * short-chain rule applied to the diverging tail) and the peer's side wins; else report. null = keep pulling.
+   * `ancestor` is the fork point when the page showed it (divergence after a common event); for a `forked` flag
+   * it is found by comparing the fetched peer chain with ours.
+   */
+  const onFork = async (peerHead: unknown, ancestor?: string): Promise<SyncFromPeerResult | null> => {
+    const detected = (why: string): SyncFromPeerResult => {
+      opts.logger?.warn({ peer, local_length: chain.length, peer_head: peerHead, ancestor, why }, 'sync fork detected: local chain left unchanged');
       return withTotals(result(false, 'fork detected', true, 0));
+    };
+    const maxFetch = opts.rebuildFetchMax ?? REBUILD_FETCH_MAX_EVENTS;
+    if (rebuilt || !opts.kept) return detected(rebuilt ? 'already rebuilt in this sync' : 'no kept-aside store');
+    if (chain.length > maxFetch) return detected('local chain longer than the rebuild bound');
+    if (ancestor !== undefined) {
+      const tail = chain.length - ((ancestor === GENESIS_HASH ? -1 : chain.heightOf(ancestor) ?? -1) + 1);
+      if (!mayRebuildFromPeer(tail)) return detected(`${tail} local events after the fork point`);
     }
-    const fetched = await fetchPeerChain(peer, page, opts.rebuildFetchMax ?? REBUILD_FETCH_MAX_EVENTS, opts);
+    const fetched = await fetchPeerChain(peer, page, maxFetch, opts);
     if (!fetched.ok) return withTotals(fetched.result);
-    if (fetched.events.length === 0) return withTotals(result(false, 'fork detected', true, 0));
+    if (fetched.events.length === 0) return detected('peer served no chain');
+    const localIds = (await readTail(chain)).map((e) => e.event_id);
+    const shared = commonPrefixLength(localIds, fetched.events.map((e) => e.event_id));
+    const localTail = localIds.length - shared;
+    if (!mayRebuildFromPeer(localTail)) return detected(`${localTail} local events after the fork point`);
     const head = fetched.events[fetched.events.length - 1].event_id;
-    if (!peerChainWins({ length: fetched.events.length, head, complete: fetched.complete }, { length: chain.length, head: chain.head })) {
-      opts.logger?.warn({ peer, local_length: chain.length, peer_length: fetched.events.length, ancestor }, 'sync fork: both chains short, this one wins; the peer rebuilds from it');
+    if (!peerChainWins({ length: fetched.events.length - shared, head, complete: fetched.complete }, { length: localTail, head: chain.head })) {
+      opts.logger?.warn({ peer, local_tail: localTail, peer_tail: fetched.events.length - shared, shared }, 'sync fork: this side wins; the peer rebuilds from it');
       return caughtUp(PEER_REBUILDS_FROM_US);
     }
-    rebuilt = await rebuildFromPeer({
-      peer, chain, kept: opts.kept, peerEvents: fetched.events, complete: fetched.complete,
-      ownNodeIds: new Set(opts.identity ? [opts.identity.nodeId] : []), ...(opts.identity ? { identity: opts.identity } : {}),
-      now: opts.clock(), ...(opts.maxAgeS !== undefined ? { maxAgeS: opts.maxAgeS } : {}), ...(opts.logger ? { logger: opts.logger } : {}),
-    });
+    try {
+      rebuilt = await rebuildFromPeer({
+        peer, chain, kept: opts.kept, peerEvents: fetched.events, complete: fetched.complete,
+        ownNodeIds: new Set(opts.identity ? [opts.identity.nodeId] : []), ...(opts.identity ? { identity: opts.identity } : {}),
+        now: opts.clock(), ...(opts.logger ? { logger: opts.logger } : {}),
+      });
+    } catch (e) {
+      // e.g. an append moved the head meanwhile: nothing changed, the next cycle tries again.
+      const err = isInfonetError(e) ? e : new InfonetError(ErrorCodes.INTERNAL, String((e as Error)?.message ?? e));
+      return withTotals(result(false, err.reason, false, 0, 0, err));
+    }
     accepted += rebuilt.accepted;
     if (rebuilt.rejected.length > 0) {
       const reasons = rebuilt.rejected.map((r) => r.reason);
-      let msg = `sync ingest rejected ${reasons.length} event(s): ${reasons.join(', ')}`;
-      if (reasonMentionsFreshness(reasons)) msg += EXPIRED_GENESIS_HINT;
-      return withTotals(result(false, msg));
+      return withTotals(result(false, `fork rebuild refused, previous chain kept: peer chain rejected ${reasons.length} event(s): ${reasons.join(', ')}`));
     }
     return fetched.complete ? withTotals(result(true)) : null;
   };

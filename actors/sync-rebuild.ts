@@ -31,8 +31,8 @@ export interface RebuildChainPort extends ChainPort {
   appendGate(input: AppendInput): Promise<ChainEvent>;
   appendDm(input: AppendInput): Promise<ChainEvent>;
   appendLocal(id: Identity, eventType: string, payload: Record<string, unknown>): Promise<ChainEvent>;
-  /** Reset + ingest as one exclusive chain operation (ChainActor.rebuildFrom); without it, two steps. */
-  rebuildFrom?(events: readonly unknown[], maxAgeS?: number, expectedHead?: string): Promise<ChainIngestResult>;
+  /** Reset + ingest as one exclusive, all-or-nothing chain operation (ChainActor.rebuildFrom); without it, two steps. */
+  rebuildFrom?(events: readonly unknown[], expectedHead?: string): Promise<ChainIngestResult>;
 }
 
 export interface KeptAsideMetrics {
@@ -192,7 +192,6 @@ export interface RebuildInput {
   ownNodeIds: ReadonlySet<string>;
   identity?: Identity;
   now: number;
-  maxAgeS?: number;
   logger?: Logger;
 }
 
@@ -225,16 +224,16 @@ export async function rebuildFromPeer(input: RebuildInput): Promise<RebuildResul
   // 2. reset and ingest the fetched chain — one exclusive chain operation where the chain offers it.
   let out: ChainIngestResult;
   if (chain.rebuildFrom) {
-    // Refused (nothing changed) if an append landed after the tail was read and kept aside.
-    out = await chain.rebuildFrom(input.peerEvents, input.maxAgeS, headRead);
+    // Refused (nothing changed) if an append landed after the tail was read and kept aside; a rejected peer
+    // event puts the previous chain back.
+    out = await chain.rebuildFrom(input.peerEvents, headRead);
   } else {
     await chain.resetToGenesis();
-    out = await chain.ingest(input.peerEvents, input.maxAgeS);
+    out = await chain.ingest(input.peerEvents, 0); // a fork application: no freshness bound (§3.4)
   }
   // 3. own events back on top. A peer chain cut by the fetch bound is not the peer's head yet: re-appending
-  // there would fork again, so own events wait for the sync that reaches the head. After a rejected ingest
-  // they go back anyway, so this node keeps serving its own events.
-  let reappended = 0;
-  if (input.complete || out.rejected.length) reappended = (await offerKeptAside(chain, kept, input.identity, logger)).reappended;
+  // there would fork again, so own events wait for the sync that reaches the head. After a rejected rebuild
+  // (previous chain restored) the entries resolve as present.
+  const reappended = input.complete || out.rejected.length ? (await offerKeptAside(chain, kept, input.identity, logger)).reappended : 0;
   return { accepted: out.accepted, rejected: out.rejected, reappended, keptAside: plan.keepAside.length, alreadyThere: plan.alreadyThere };
 }

@@ -34,19 +34,31 @@ export function classifySyncAnswer(answer: ForkAnswer, hasId: (id: string) => bo
  * rebuilt in part; own events are re-appended by the later sync that reaches the peer's head. */
 export const REBUILD_FETCH_MAX_EVENTS = 5000;
 
-/** Whether a real fork may rebuild the local chain from the peer (the original's short-chain rule). */
-export const mayRebuildFromPeer = (localLength: number): boolean => localLength < SMALL_FORK_RESET_BELOW;
+/**
+ * Whether a real fork may rebuild the local chain from the peer: the original's short-chain rule, applied to
+ * the local events after the fork point (for a fork at genesis that is the whole chain, as in the original).
+ */
+export const mayRebuildFromPeer = (localTailLength: number): boolean => localTailLength < SMALL_FORK_RESET_BELOW;
 
 export interface ChainSummary {
   length: number;
   head: string;
 }
 
+/** How many leading events two chains share (ids compared position by position): the fork point. */
+export function commonPrefixLength(a: readonly string[], b: readonly string[]): number {
+  const n = Math.min(a.length, b.length);
+  let i = 0;
+  while (i < n && a[i] === b[i]) i++;
+  return i;
+}
+
 /**
- * Of two short forked chains exactly one side may rebuild, or two nodes that appended concurrently would each
- * adopt the other's chain and fork again (ping-pong). The peer's chain wins when it is not short (it cannot
- * rebuild itself), longer, or equally long with the smaller head id; otherwise this node keeps its chain and the
- * peer, applying the same rule, rebuilds from it. `complete` = the whole peer chain was fetched.
+ * Of two forked chains whose tails after the fork point are short, exactly one side may rebuild, or two nodes
+ * that appended concurrently would each adopt the other's chain and fork again (ping-pong). Lengths are the
+ * tails after the common prefix. The peer's tail wins when it is not short (the peer cannot rebuild itself),
+ * longer, or equally long with the smaller head id; otherwise this node keeps its chain and the peer, applying
+ * the same rule, rebuilds from it. `complete` = the whole peer chain was fetched.
  */
 export function peerChainWins(peer: ChainSummary & { complete: boolean }, local: ChainSummary): boolean {
   if (!peer.complete || !mayRebuildFromPeer(peer.length)) return true;

@@ -5,7 +5,8 @@
 //   (c) a real short fork: own events re-appended on the peer's chain, another author's event kept aside
 //       (durably) and resolved when it comes back;
 //   (d) a contact from a peer clears its cooldown and the ladder; an unreachable peer cools down one interval;
-//   (e) the scheduler's timer lives in its machine: a contact re-arms it and the cycle runs at once.
+//   (e) the scheduler's timer lives in its machine: a contact re-arms it and the cycle runs at once;
+//   (f) a long chain with short concurrent tails on two nodes converges (fork point found, tail rebuilt).
 import { pino } from 'pino';
 import { resolveConfig } from '../../node/config.js';
 import { InfonetNode } from '../../node/infonet-node.js';
@@ -173,4 +174,27 @@ test('(e) the machine\'s own timer: a contact re-arms it, so a cycle runs at onc
   await y.inbound!.sync.runCycle(); // y's signed request: x's contact with y
   await waitFor(() => x.inbound!.sync.state().lastOutcome === 'ok', 10_000);
   expect(x.inbound!.sync.state().consecutiveFailures).toBe(0);
+});
+
+test('(f) a long chain (≥ 20) whose nodes appended concurrently: the short diverging tails are resolved, nothing lost (the original stayed forked for good)', async () => {
+  const server = await startServer();
+  const [sx, sy] = specs(2);
+  const x = await start(server, sx);
+  const y = await start(server, sy);
+  for (let i = 0; i < 25; i++) await x.chain.appendLocal(generateIdentity(), 'message', messagePayload(i));
+  await y.inbound!.sync.runCycle();
+  expect(y.chain.head).toBe(x.chain.head);
+  const acked = [
+    ...(await Promise.all([0, 1].map((i) => x.chain.appendLocal(x.identity, 'message', messagePayload(100 + i))))),
+    ...(await Promise.all([0, 1, 2].map((i) => y.chain.appendLocal(y.identity, 'message', messagePayload(200 + i))))),
+  ].map(signedIdentity);
+
+  const rep = await x.inbound!.sync.runCycle(); // y's tail (3) beats x's (2): x rebuilds and re-appends its 2
+  expect(rep.outcome).toBe('ok');
+  await y.inbound!.sync.runCycle();
+  expect(y.chain.head).toBe(x.chain.head);
+  expect(x.chain.length).toBe(30);
+  const onY = new Set((await all(y)).map(signedIdentity));
+  expect(acked.every((id) => onY.has(id))).toBe(true);
+  expect(x.inbound!.sync.metrics()).toMatchObject({ rebuilds_total: 1, reappended_total: 2, kept_aside: 0 });
 });

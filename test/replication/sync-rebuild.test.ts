@@ -10,6 +10,7 @@ import { ErrorCodes } from '../../protocol/errors.js';
 import { eventToWireJson, type ChainEvent } from '../../protocol/event.js';
 import { generateIdentity, type Identity } from '../../protocol/identity.js';
 import { loadSettings } from '../../protocol/settings.js';
+import { signAppend } from '../../protocol/local-sign.js';
 import { signedIdentity } from '../../protocol/sync-fork.js';
 import { openDatabase, type Db } from '../../store/db.js';
 
@@ -110,6 +111,36 @@ describe('rebuildFromPeer', () => {
     const have = new Set([...(await all(local.chain)), ...local.kept.entries().map((k) => k.event)].map(signedIdentity));
     expect(have.has(signedIdentity(racing))).toBe(true);
     expect(['rebuilt', 'local chain moved during the fork rebuild; nothing changed']).toContain(outcome);
+  });
+});
+
+describe('ChainActor.rebuildFrom', () => {
+  test('all or nothing: a peer chain with a bad event leaves the previous chain in place', async () => {
+    const peer = await node();
+    for (let i = 0; i < 3; i++) await peer.chain.appendLocal(generateIdentity(), 'message', msg(`peer ${i}`));
+    const bad = wire(await all(peer.chain));
+    bad[2] = { ...bad[2], signature: bad[1].signature };
+    const local = await node();
+    for (let i = 0; i < 4; i++) await local.chain.appendLocal(generateIdentity(), 'message', msg(`local ${i}`));
+    const before = (await all(local.chain)).map((e) => e.event_id);
+    const out = await local.chain.rebuildFrom(bad, local.chain.head);
+    expect(out.accepted).toBe(0);
+    expect(out.rejected[0]).toMatchObject({ index: 2 });
+    expect((await all(local.chain)).map((e) => e.event_id)).toEqual(before);
+    // And after a restart (the restore was durable).
+    await close(local);
+    const again = await node(local.dir);
+    expect((await all(again.chain)).map((e) => e.event_id)).toEqual(before);
+  });
+
+  test('a rebuild is a fork application: peer events older than the freshness window are accepted (§3.4 applies to ingest only)', async () => {
+    const peer = await node();
+    const old = generateIdentity();
+    const input = signAppend(old, 'message', msg('two days old'), 1, Date.now() / 1000 - 2 * 86400);
+    await peer.chain.appendPublic(input);
+    const local = await node();
+    const out = await local.chain.rebuildFrom(wire(await all(peer.chain)), local.chain.head);
+    expect(out).toMatchObject({ accepted: 1, rejected: [] });
   });
 });
 
