@@ -1,7 +1,7 @@
 // §9.3 client loop item 2 [tightening]: behind ≠ forked; what a rebuild keeps (issue 8 item 6).
 import { GENESIS_HASH } from '../../protocol/constants.js';
 import {
-  peerChainWins, classifySyncAnswer, KEPT_ASIDE_MAX, mayRebuildFromPeer, mergeKeptAside, offerAction, planRebuild, signedIdentity,
+  commonPrefixLength, peerChainWins, classifySyncAnswer, KEPT_ASIDE_MAX, mayRebuildFromPeer, mergeKeptAside, offerAction, planRebuild, signedIdentity,
   type KeptAsideEntry,
 } from '../../protocol/sync-fork.js';
 
@@ -28,6 +28,13 @@ describe('classifySyncAnswer', () => {
     expect(mayRebuildFromPeer(19)).toBe(true);
     expect(mayRebuildFromPeer(20)).toBe(false);
   });
+});
+
+test('commonPrefixLength: the fork point of two id lists', () => {
+  expect(commonPrefixLength(['a', 'b', 'c'], ['a', 'b', 'x', 'y'])).toBe(2);
+  expect(commonPrefixLength([], ['a'])).toBe(0);
+  expect(commonPrefixLength(['a', 'b'], ['a', 'b', 'c'])).toBe(2);
+  expect(commonPrefixLength(['z'], ['a'])).toBe(0);
 });
 
 describe('peerChainWins (exactly one side of a short fork rebuilds)', () => {
