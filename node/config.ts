@@ -13,7 +13,8 @@ import { DURATION_BOUNDS, loadSettingsReport, type Env, type Settings } from '..
 
 export type ConfigKey =
   | 'data' | 'nats' | 'creds' | 'leaf' | 'leafCreds' | 'natsPort' | 'httpHost' | 'httpPort' | 'logLevel' | 'commandTimeoutMs' | 'quarantineCorrupt'
-  | 'tor' | 'torControl' | 'torCookie' | 'torPasswordFile' | 'onionPort' | 'torTorrcExtra';
+  | 'tor' | 'torControl' | 'torCookie' | 'torPasswordFile' | 'onionPort' | 'torTorrcExtra'
+  | 'rns' | 'rnsTcpConnect' | 'rnsTcpListen' | 'rnsAnnounceIntervalS';
 
 export interface ConfigRow {
   key: string;
@@ -96,6 +97,23 @@ export const NODE_CONFIG: Record<ConfigKey, ConfigRow & { kind: 'string' | 'int'
     key: 'torTorrcExtra', flag: '--tor-torrc-extra FILE', env: 'INFONET_TOR_TORRC_EXTRA', file: 'tor.torrcExtra', default: '(none)', kind: 'string',
     description: 'Extra torrc lines for the managed tor, e.g. a private test network (`infonet harness run … --transport onion` writes one).',
   },
+  // RNS transport (issue 11, docs/rns.md).
+  rns: {
+    key: 'rns', flag: '--rns', env: 'MESH_RNS_ENABLED', file: 'rns.enabled', default: 'false', kind: 'bool',
+    description: 'Run the native Reticulum endpoint (`infonet.node`, identity in `<data>/rns/identity`) and reach `rns://<destination hash>` peers over it. Implied by --rns-connect or --rns-listen. Without MESH_PUBLIC_PEER_URL the node advertises its `rns://` URL.',
+  },
+  rnsTcpConnect: {
+    key: 'rnsTcpConnect', flag: '--rns-connect HOST:PORT[,…]', env: 'MESH_RNS_TCP_CONNECT', file: 'rns.connect', default: '(none)', kind: 'string',
+    description: 'RNS TCP client interfaces: Reticulum transport nodes (`enable_transport = Yes`, no IFAC) or other infonet nodes\' --rns-listen. Reconnect with backoff; the node re-announces on every connect.',
+  },
+  rnsTcpListen: {
+    key: 'rnsTcpListen', flag: '--rns-listen HOST:PORT', env: 'MESH_RNS_TCP_LISTEN', file: 'rns.listen', default: '(none)', kind: 'string',
+    description: 'RNS TCP server interface so other infonet nodes can link directly (port 0 picks a free port).',
+  },
+  rnsAnnounceIntervalS: {
+    key: 'rnsAnnounceIntervalS', flag: '--rns-announce-interval-s N', env: 'MESH_RNS_ANNOUNCE_INTERVAL_S', file: 'rns.announceIntervalS', default: '1800', kind: 'int',
+    description: 'Periodic re-announce of the RNS destination (also sent at start, on every connect and when app data changes); 0 = only those.',
+  },
 };
 
 /** Appendix B protocol settings (env names; also accepted in the config file under "env"). */
@@ -157,6 +175,10 @@ export interface NodeConfig {
   torPasswordFile: string;
   onionPort: number;
   torTorrcExtra: string;
+  rns: boolean;
+  rnsTcpConnect: string;
+  rnsTcpListen: string;
+  rnsAnnounceIntervalS: number;
   /** Merged environment for the protocol settings (file "env" < process env). */
   env: Env;
   settings: Settings;
@@ -285,6 +307,10 @@ export function resolveConfig(opts: { flags?: ConfigFlags; env?: Env; file?: Rec
     torPasswordFile: raw.torPasswordFile ? resolve(raw.torPasswordFile) : '',
     onionPort: int('onionPort'),
     torTorrcExtra: raw.torTorrcExtra ? resolve(raw.torTorrcExtra) : '',
+    rns: bool('rns'),
+    rnsTcpConnect: raw.rnsTcpConnect,
+    rnsTcpListen: raw.rnsTcpListen,
+    rnsAnnounceIntervalS: int('rnsAnnounceIntervalS'),
     env: mergedEnv,
     settings,
     warnings,

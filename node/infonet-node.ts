@@ -47,6 +47,8 @@ import type { Replicator } from '../actors/replication-actor.js';
 import type { TransportSet } from '../transports/transport.js';
 import { buildPeerTransports } from './peer-transports.js';
 import { peerTransportKinds, startNodeOnion, type OnionNode } from '../transports/onion/onion-node.js';
+import { startNodeRns } from '../transports/rns/rns-node.js';
+import type { RnsService } from '../transports/rns/rns-service.js';
 import { parsePeerList } from '../protocol/peer-url.js';
 
 export const NODE_KEY_FILE = 'node.key.json';
@@ -129,6 +131,8 @@ export class InfonetNode {
   peers?: TransportSet;
   /** Onion transport (issue 10, docs/onion.md): tor, the node's own onion service, outbound over SOCKS. */
   onion?: OnionNode;
+  /** RNS transport (issue 11, docs/rns.md): the Reticulum endpoint, its TCP interfaces and the rns:// peer port. */
+  rns?: RnsService;
   /**
    * Peer URLs of successful contacts: a push/ack/pull answered 200, an inbound request that passed HMAC auth
    * (issue 8: a healed peer's sync ladder is cleared on contact — the sync scheduler subscribes here).
@@ -208,7 +212,10 @@ export class InfonetNode {
       // Issue 10 (docs/onion.md): before the peer port, so the node's own onion URL is the one it signs as.
       const onion = (this.onion = await startNodeOnion({ dataDir: this.dataDir, config: this.config, settings: this.settings, logger: log }));
       if (onion) this.onStop(() => onion.stop());
-      this.peers = buildPeerTransports({ nodeId: this.nodeId, clock: this.clock, allowClearnet: this.settings.peers.allowClearnetSync, nc: this.nc, extra: onion ? [onion.transport] : [] });
+      // Issue 11 (docs/rns.md): likewise before the peer port; rns:// is advertised when no other URL is.
+      const rns = (this.rns = await startNodeRns({ dataDir: this.dataDir, config: this.config, settings: this.settings, logger: log }));
+      if (rns) this.onStop(() => rns.stop());
+      this.peers = buildPeerTransports({ nodeId: this.nodeId, clock: this.clock, allowClearnet: this.settings.peers.allowClearnetSync, nc: this.nc, extra: [...(onion ? [onion.transport] : []), ...(rns ? [rns.peer] : [])] });
       const peers = this.peers;
       // Registered first, so it runs after replication and sync have stopped (stop hooks run in reverse).
       this.onStop(() => peers.close());
@@ -218,6 +225,7 @@ export class InfonetNode {
       this.service = await startBusService(this.nc, { nodeId: this.nodeId, chain: this.chain, mailboxes: this.mailboxes, status: () => this.status() }, log);
       this.inbound = await startInbound({ ...peerHost, identity: this.identity }, inbound);
       await onion?.serve(this.inbound.app);
+      rns?.peer.listen(this.inbound.app);
       // Issue 8: a successful contact with a peer clears its sync cooldown and ladder (engineer E, docs/sync.md).
       const sync = this.inbound.sync;
       this.peerContact$.subscribe((url) => sync.contact(url));
@@ -278,6 +286,7 @@ export class InfonetNode {
       transports: {
         peers: peerTransportKinds(parsePeerList(this.settings.peers.relayPeers), this.settings.peers.allowClearnetSync),
         ...(this.onion ? { onion: this.onion.status() } : {}),
+        ...(this.rns ? { rns: this.rns.status() } : {}),
       },
     };
   }

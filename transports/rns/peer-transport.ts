@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import type { PeerApplication, PeerCallRequest, PeerCallResponse, PeerTransport } from '../../ports/peer.js';
 import { ErrorCodes, InfonetError } from '../../protocol/errors.js';
 import { timedOut, unreachable } from '../../protocol/peer-call.js';
-import { routePath } from '../../protocol/peer-routes.js';
+import { findRoute, routePath } from '../../protocol/peer-routes.js';
 import { normalizePeerUrl, transportKind } from '../../protocol/peer-url.js';
 import { parseRetryAfter } from '../../protocol/retry-after.js';
 import { RnsSendError, type RnsEndpoint } from './endpoint.js';
@@ -120,6 +120,15 @@ export class RnsPeerService implements PeerTransport {
       this.stats.requestsRefused++;
       status = 403;
       body = JSON.stringify({ ok: false, detail: 'X-Peer-Url does not match the RNS reply destination' });
+    } else if (!findRoute(m.method, m.path)) {
+      this.stats.requestsRefused++;
+      status = 404;
+      body = JSON.stringify({ ok: false, detail: 'not found' });
+    } else if (m.body.length > findRoute(m.method, m.path)!.maxBytes) {
+      // docs/peer-layer.md: a listener enforces the route's body limit on the bytes it read (the app checks again).
+      this.stats.requestsRefused++;
+      status = 413;
+      body = JSON.stringify({ ok: false, detail: 'body too large' });
     } else if (this.inboundInFlight >= max) {
       this.stats.requestsRefused++;
       status = 503;

@@ -3,7 +3,8 @@
 // MESH_PUBLIC_PEER_URL is empty — makes `rns://<destination hash>` the node's advertised peer URL, so X-Peer-Url and
 // the §8 HMAC name the URL peers reach it by. The root then registers `service.peer` in its transport set and calls
 // `service.peer.listen(app)` once the peer application exists.
-import { parseHostPorts, RnsService, type RnsServiceOptions } from './rns-service.js';
+import { ErrorCodes, InfonetError } from '../../protocol/errors.js';
+import { parseHostPorts, RnsService, type HostPort, type RnsServiceOptions } from './rns-service.js';
 
 export interface RnsConfig {
   rns: boolean;
@@ -29,10 +30,10 @@ export async function startNodeRns(host: RnsHost): Promise<RnsService | undefine
   const c = host.config;
   if (!rnsEnabled(c)) return undefined;
   const log = host.logger.child({ part: 'rns' });
-  const listen = parseHostPorts(c.rnsTcpListen)[0] ?? null;
+  const listen = hostPorts('--rns-listen', c.rnsTcpListen)[0] ?? null;
   const service = await RnsService.start({
     dataDir: host.dataDir,
-    connect: parseHostPorts(c.rnsTcpConnect),
+    connect: hostPorts('--rns-connect', c.rnsTcpConnect),
     listen,
     announceIntervalS: c.rnsAnnounceIntervalS,
     log: (msg, fields) => log.warn(fields ?? {}, msg),
@@ -41,4 +42,12 @@ export async function startNodeRns(host: RnsHost): Promise<RnsService | undefine
   if (!host.settings.peers.publicPeerUrl) host.settings.peers.publicPeerUrl = service.peerUrl;
   log.info({ destination: service.endpoint.destinationHex, listen: service.listenAddress, connect: c.rnsTcpConnect || undefined, advertised: host.settings.peers.publicPeerUrl }, 'rns transport on');
   return service;
+}
+
+function hostPorts(setting: string, value: string): HostPort[] {
+  try {
+    return parseHostPorts(value);
+  } catch (e) {
+    throw new InfonetError(ErrorCodes.BAD_INPUT, `${setting}: ${(e as Error).message}`);
+  }
 }
