@@ -1,7 +1,7 @@
 // `infonet keygen` and `infonet chain validate|ingest|export|append` (forms kept exact: external
 // conformance checks call them).
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { pack, unpack } from 'msgpackr';
+import { packMsgpack, unpackMsgpack } from '../protocol/msgpack.js';
 import { openChainAt, type OpenedChain } from '../actors/open-chain.js';
 import { deserializeChainState, serializeChainState, type SerializedChainState } from '../protocol/chain-state.js';
 import { validateChain } from '../protocol/chain-validator.js';
@@ -83,7 +83,7 @@ async function validateCmd(args: string[]): Promise<number> {
   let checkpoint: Checkpoint | null = null;
   if (values.state && existsSync(values.state)) {
     try {
-      checkpoint = unpack(readFileSync(values.state)) as Checkpoint;
+      checkpoint = unpackMsgpack(readFileSync(values.state)) as Checkpoint;
     } catch {
       checkpoint = null;
     }
@@ -99,7 +99,7 @@ async function validateCmd(args: string[]): Promise<number> {
   }
   if (values.state) {
     const cp: Checkpoint = { version: 1, count: verdict.count, head: verdict.head, state: serializeChainState(verdict.state) };
-    writeFileSync(values.state, pack(cp));
+    writeFileSync(values.state, packMsgpack(cp));
   }
   process.stdout.write(`valid: ${verdict.count} events, head ${verdict.head}${resumable ? ` (incremental from index ${checkpoint!.count})` : ''}\n`);
   return 0;

@@ -6,19 +6,18 @@ import { copyFileSync, existsSync, linkSync, mkdirSync, mkdtempSync, readdirSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Level } from 'level';
-import { Packr } from 'msgpackr';
 import { ErrorCodes, InfonetError } from '../protocol/errors.js';
+import { packMsgpack, unpackMsgpack } from '../protocol/msgpack.js';
 
-// Plain maps/objects only (no records): values must stay readable by any later version of the node.
-const packr = new Packr({ useRecords: false, mapsAsObjects: true });
-
-export const packValue = (v: unknown): Buffer => packr.pack(v);
+// The project's one msgpackr setup (plain maps/objects, no records): values must stay readable by any
+// later version of the node.
+export const packValue = (v: unknown): Buffer => packMsgpack(v);
 
 export const msgpackEncoding = {
   name: 'msgpackr',
   format: 'buffer' as const,
-  encode: (v: unknown): Buffer => packr.pack(v),
-  decode: (b: Buffer): unknown => packr.unpack(b),
+  encode: (v: unknown): Buffer => packMsgpack(v),
+  decode: (b: Buffer): unknown => unpackMsgpack(b),
 };
 
 export type Db = Level<string, Buffer>;

@@ -1,25 +1,29 @@
 // The three append routes on the command line (§2.8, §4.5, §5.6): `chain append` is the public path and
 // refuses private types with `Unsupported event_type: <type>`; `append-gate` / `append-dm` take only
 // their own type. Export then validate closes the loop.
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
+import { chainCommand } from '../../cli/chain.js';
 import { identityToKeyFile } from '../../protocol/identity.js';
 import { D, G, K1, M } from './helpers.js';
 
-const run = promisify(execFile);
 const dir = mkdtempSync(join(tmpdir(), 'infonet-cli-append-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
+/** `infonet <args>` in-process (the chain commands; test/node/corrupt-store.test.ts runs the real binary). */
 async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  expect(args[0]).toBe('chain');
+  const out: string[] = [];
+  const err: string[] = [];
+  const so = jest.spyOn(process.stdout, 'write').mockImplementation((s) => { out.push(String(s)); return true; });
+  const se = jest.spyOn(process.stderr, 'write').mockImplementation((s) => { err.push(String(s)); return true; });
   try {
-    const r = await run(process.execPath, ['--import', 'tsx', 'cli/main.ts', ...args], { cwd: join(__dirname, '../..') });
-    return { code: 0, stdout: r.stdout, stderr: r.stderr };
-  } catch (e) {
-    const err = e as { code: number; stdout: string; stderr: string };
-    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
+    const code = await chainCommand(args.slice(1));
+    return { code, stdout: out.join(''), stderr: err.join('') };
+  } finally {
+    so.mockRestore();
+    se.mockRestore();
   }
 }
 
@@ -48,5 +52,9 @@ test('chain append (public), append-gate and append-dm each take only their own 
   const out = join(dir, 'chain.json');
   expect((await cli('chain', 'export', '--data', data, '--out', out)).code).toBe(0);
   const valid = await cli('chain', 'validate', out);
-  expect(valid.stdout).toMatch(/^valid: 3 events, head [0-9a-f]{64}/);
+  expect(valid.stdout).toMatch(/^valid: 3 events, head [0-9a-f]{64}\n$/);
+  // The incremental variant (§2.7): a checkpoint, then the same verdict from it.
+  const state = join(dir, 'checkpoint');
+  expect((await cli('chain', 'validate', out, '--state', state)).stdout).toBe(valid.stdout);
+  expect((await cli('chain', 'validate', out, '--state', state)).stdout).toBe(valid.stdout.replace('\n', ' (incremental from index 3)\n'));
 });
