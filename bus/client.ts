@@ -75,8 +75,16 @@ export class InfonetClient {
 
   status() { return this.request('node.status'); }
   chainStatus() { return this.request('chain.status'); }
-  /** Appends an externally signed event. */
+  /** Appends an externally signed event on the public path (§2.8: private types are refused). */
   append(input: AppendInput) { return this.request('chain.append', input); }
+  /** Appends an externally signed `gate_message` on the private gate path (§4.5). */
+  appendGate(input: AppendInput) { return this.request('chain.append_gate', input); }
+  /** Appends an externally signed `dm_message` on the private DM path (§5.6). */
+  appendDm(input: AppendInput) { return this.request('chain.append_dm', input); }
+  /** The append route for an event type: gate and DM messages have their own paths (issue 9). */
+  appendRouted(input: AppendInput) {
+    return input.event_type === 'gate_message' ? this.appendGate(input) : input.event_type === 'dm_message' ? this.appendDm(input) : this.append(input);
+  }
   ingest(events: unknown[], maxAgeS?: number) {
     return this.request('chain.ingest', maxAgeS === undefined ? { events } : { events, max_age_s: maxAgeS });
   }
@@ -101,7 +109,7 @@ export class InfonetClient {
    */
   async appendSigned(id: Identity, eventType: string, payload: Record<string, unknown>, opts: { sequence?: number; timestamp?: number } = {}) {
     const sequence = opts.sequence ?? (await this.nextSequence(id.nodeId, eventType)).sequence;
-    return this.append(signAppend(id, eventType, payload, sequence, opts.timestamp ?? Date.now() / 1000));
+    return this.appendRouted(signAppend(id, eventType, payload, sequence, opts.timestamp ?? Date.now() / 1000));
   }
 
   dmDeposit(req: DepositRequest) { return this.request('dm.deposit', req); }
@@ -117,7 +125,7 @@ export class InfonetClient {
   dmPendingIds(agent: Identity, claims: MailboxClaim[]) { return this.request('dm.pending_ids', signedMailboxRequest(agent, 'pending_ids', claims)); }
   /** Block (or unblock) a sender for `recipient`'s mailboxes on this node (§7.5.1). */
   dmBlock(recipient: Identity, senderId: string, action: BlockAction = 'block') {
-    return this.request('dm.block', signBlockRequest(recipient, { action, sender_id: senderId, timestamp: Date.now() / 1000, nonce: randomBytes(16).toString('hex') }));
+    return this.request('dm.block', signBlockRequest(recipient, { action, sender_id: senderId, timestamp: Date.now() / 1000, nonce: randomBytes(16).toString('hex'), sequence: nextSequence() }));
   }
 
   /** The node's events (all kinds, or one). Cold: subscribes on subscribe, unsubscribes on unsubscribe. */
@@ -151,6 +159,11 @@ export class InfonetClient {
   }
 }
 
+// The current time in ms, but strictly increasing within this process: two requests answered within one millisecond
+// must not share a sequence (the node would refuse the second as a replay).
+let lastSequence = 0;
+const nextSequence = (): number => (lastSequence = Math.max(Date.now(), lastSequence + 1));
+
 function signedMailboxRequest(agent: Identity, kind: MailboxAccessKind, claims: MailboxClaim[], extra: { limit?: number; msg_ids?: string[] } = {}) {
-  return signMailboxRequest(agent, kind, { claims, timestamp: Date.now() / 1000, nonce: randomBytes(16).toString('hex'), ...extra });
+  return signMailboxRequest(agent, kind, { claims, timestamp: Date.now() / 1000, nonce: randomBytes(16).toString('hex'), sequence: nextSequence(), ...extra });
 }
