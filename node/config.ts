@@ -66,7 +66,7 @@ export const NODE_CONFIG: Record<ConfigKey, ConfigRow & { kind: 'string' | 'int'
   },
   quarantineCorrupt: {
     key: 'quarantineCorrupt', flag: '--quarantine-corrupt', env: 'INFONET_QUARANTINE_CORRUPT', file: 'store.quarantineCorrupt', default: 'false', kind: 'bool',
-    description: 'A chain store that fails its integrity check on open is refused (error names the first bad height). With this set it is moved aside to `<data>/db.quarantine.<unix>` and the node starts from genesis and re-syncs.',
+    description: 'A store that cannot be read on open (LevelDB refuses it, e.g. a missing CURRENT or MANIFEST, or a damaged table; or the chain fails its integrity check) is refused with the cause and every file kept. With this set it is moved aside (never deleted) to `<data>/db.quarantine.<unix>` and the node starts from genesis and re-syncs.',
   },
   commandTimeoutMs: {
     key: 'commandTimeoutMs', flag: '--timeout-ms N', env: 'INFONET_TIMEOUT_MS', default: '5000', kind: 'int',
