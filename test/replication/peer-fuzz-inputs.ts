@@ -40,7 +40,13 @@ export interface FuzzContext {
   recipients: readonly string[];
 }
 
+/** All `count` requests at once (small runs). */
 export function fuzzRequests(seed: number, count: number, ctx: FuzzContext): FuzzRequest[] {
+  return [...fuzzStream(seed, count, ctx)];
+}
+
+/** The same requests one at a time, so a 1,000,000-input run never holds them all. */
+export function* fuzzStream(seed: number, count: number, ctx: FuzzContext): Generator<FuzzRequest> {
   const rnd = prng(seed);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)];
   // Fresh copies (mutations must not leak between requests); JSON round trips are cheap for these small values.
@@ -88,12 +94,11 @@ export function fuzzRequests(seed: number, count: number, ctx: FuzzContext): Fuz
   // One key derivation for the run (signPeerRequest would derive it per request).
   const peerUrl = normalizePeerUrl(ctx.peer);
   const key = derivePeerKey(ctx.secret, peerUrl);
-  const out: FuzzRequest[] = [];
   for (let i = 0; i < count; i++) {
     if (rnd() < 0.05) {
       const q = new URLSearchParams();
       for (const k of ['after_hash', 'limit', 'expected_head', 'protocol_version']) if (rnd() < 0.5) q.set(k, JSON.stringify(pick(WEIRD)) ?? '');
-      out.push({ method: 'GET', path: `/api/mesh/infonet/sync?${q}`, body: Buffer.alloc(0), headers: {} });
+      yield { method: 'GET', path: `/api/mesh/infonet/sync?${q}`, body: Buffer.alloc(0), headers: {} };
       continue;
     }
     // Sync answers read the chain (the slowest route); it gets a smaller share so 20,000 inputs stay fast.
@@ -111,7 +116,6 @@ export function fuzzRequests(seed: number, count: number, ctx: FuzzContext): Fuz
     const headers: Record<string, string> = { 'content-type': 'application/json' };
     if (s < 0.9) Object.assign(headers, { 'x-peer-url': peerUrl, 'x-peer-hmac': peerMac(key, body) });
     else if (s < 0.95) Object.assign(headers, { 'x-peer-url': ctx.peer, 'x-peer-hmac': 'ab'.repeat(32) });
-    out.push({ method: 'POST', path, body, headers });
+    yield { method: 'POST', path, body, headers };
   }
-  return out;
 }
