@@ -84,7 +84,7 @@ export interface NodeStatus extends ChainStatus {
   /** Inbound replication: peer HTTP URL and sync scheduler state (issue 5). */
   inbound?: InboundStatus;
   /** Per configured peer the transport kind used and whether policy allows dialling it (§9.1); onion state (issue 10). */
-  transports?: { peers: Array<{ url: string; transport: string; allowed: boolean }>; onion?: object };
+  transports?: { peers: Array<{ url: string; transport: string; allowed: boolean }>; onion?: object; rns?: object };
 }
 
 export interface AppendReply extends ChainStatus {
