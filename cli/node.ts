@@ -14,6 +14,8 @@ import { BUS_CLI_OPTIONS, connectFromArgs } from './connect.js';
 const NODE_USAGE = `usage:
   infonet node run --data DIR [--nats URL [--creds FILE]] [--leaf nats-leaf://HOST:PORT --leaf-creds FILE] [--config FILE] [--nats-port N]
                    [--http-host HOST] [--http-port N] [--log-level LEVEL]
+                   [--tor | --tor-control HOST:PORT [--tor-cookie FILE | --tor-password-file FILE]] [--onion-port N]
+                   [--tor-torrc-extra FILE]   (onion transport: docs/onion.md)
   (settings, env vars and defaults: docs/configuration.md)`;
 
 const io = { out: (l: string) => console.log(l), err: (l: string) => console.error(l) };
@@ -24,11 +26,15 @@ async function runNode(args: string[]): Promise<number> {
     config: { type: 'string' },
     'nats-port': { type: 'string' }, 'http-host': { type: 'string' }, 'http-port': { type: 'string' }, 'log-level': { type: 'string' },
     'quarantine-corrupt': { type: 'boolean' },
+    tor: { type: 'boolean' }, 'tor-control': { type: 'string' }, 'tor-cookie': { type: 'string' }, 'tor-password-file': { type: 'string' },
+    'onion-port': { type: 'string' }, 'tor-torrc-extra': { type: 'string' },
   });
   if (positionals.length) throw new UsageError(`unexpected argument ${positionals[0]}\n${NODE_USAGE}`);
   const flags: ConfigFlags = {
     data: values.data, nats: values.nats, creds: values.creds, leaf: values.leaf, leafCreds: values['leaf-creds'], natsPort: values['nats-port'], httpHost: values['http-host'],
     httpPort: values['http-port'], logLevel: values['log-level'], quarantineCorrupt: values['quarantine-corrupt'] ? 'true' : undefined,
+    tor: values.tor ? 'true' : undefined, torControl: values['tor-control'], torCookie: values['tor-cookie'],
+    torPasswordFile: values['tor-password-file'], onionPort: values['onion-port'], torTorrcExtra: values['tor-torrc-extra'],
   };
   let config;
   try {
@@ -55,6 +61,7 @@ async function runNode(args: string[]): Promise<number> {
   io.out(`  data:      ${node.dataDir}`);
   io.out(`  nats url:  ${node.natsUrl}${node.natsServer ? ' (embedded nats-server' + (config.leaf.length ? `, leaf of ${config.leaf.join(', ')})` : ')') : ''}`);
   io.out(`  node id:   ${node.nodeId}`);
+  if (node.onion?.url) io.out(`  onion:     ${node.onion.url}   (peer URL ${node.settings.peers.publicPeerUrl})`);
   io.out(`  commands:  infonet.${token}.cmd.<area>.<verb>   (${COMMANDS.join(', ')})`);
   io.out(`  events:    infonet.${token}.evt.<kind>`);
   io.out(`  discover:  nats micro ls --server ${node.natsUrl}   (service "infonet")`);
