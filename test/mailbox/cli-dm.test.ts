@@ -64,3 +64,18 @@ test('dm deposit to a shared token; per-sender cap rejection exits 1 with {code,
   expect(bad.err).toContain('usage:');
   expect((await run('frobnicate')).code).toBe(2);
 });
+
+test('dm block/unblock against a data directory (local operator, unsigned): the blocked sender\'s deposit exits 1 with relay_blocked', async () => {
+  const data = join(dir, 'node');
+  const alice = generateIdentity();
+  const key = join(dir, 'alice.key.json');
+  writeFileSync(key, JSON.stringify(identityToKeyFile(alice)));
+  const ct = 'sealed:' + Buffer.from('y'.repeat(40)).toString('base64');
+  const bob = generateIdentity().nodeId;
+  expect(await run('block', '--data', data, '--recipient', bob, '--sender', alice.nodeId)).toMatchObject({ code: 0, out: { ok: true, blocked: true } });
+  const refused = await run('deposit', '--data', data, '--key', key, '--to', bob, '--ciphertext', ct);
+  expect(refused).toMatchObject({ code: 1, out: { ok: false, code: 'relay_blocked', reason: 'Recipient is not accepting your messages' } });
+  expect((await run('unblock', '--data', data, '--recipient', bob, '--sender', alice.nodeId)).out).toMatchObject({ blocked: false });
+  expect((await run('deposit', '--data', data, '--key', key, '--to', bob, '--ciphertext', ct)).code).toBe(0);
+  expect((await run('block', '--data', data, '--recipient', 'x'.repeat(37), '--sender', alice.nodeId)).out).toMatchObject({ ok: false, code: 'bad_input' });
+});
