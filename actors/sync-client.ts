@@ -29,6 +29,7 @@ import { classifySyncAnswer, commonPrefixLength, mayRebuildFromPeer, peerChainWi
 import { peerAllowed, privateTransportRequired } from '../protocol/peer-call.js';
 import { PEER_PUSH_MAX_BYTES, PEER_PUSH_MAX_EVENTS } from '../protocol/peer-routes.js';
 import { offerKeptAside, readTail, rebuildFromPeer, type KeptAside, type RebuildChainPort, type RebuildResult } from './sync-rebuild.js';
+import { parseEventsJson } from '../protocol/lossless-json.js';
 
 export { SMALL_FORK_RESET_BELOW } from '../protocol/sync-fork.js';
 export const SYNC_PAGE = 100;
@@ -99,7 +100,8 @@ function bodyText(r: TransportResponse): string {
 function jsonOf(r: TransportResponse): { ok: true; value: unknown } | { ok: false } {
   if (r.json !== undefined) return { ok: true, value: r.json };
   try {
-    return { ok: true, value: JSON.parse(bodyText(r)) as unknown };
+    // parseEventsJson: served events keep payload float literals (5.0) for their ids (Appendix D).
+    return { ok: true, value: parseEventsJson(bodyText(r)) };
   } catch {
     return { ok: false };
   }

@@ -4,6 +4,7 @@
 import type { HeaderMap, InboundPeerResponse } from '../ports/peer.js';
 import { bodyLimitText, type PeerRouteSpec } from '../protocol/peer-routes.js';
 import { servedEventToWireJson, type ServedEvent } from '../protocol/public-redaction.js';
+import { parseEventsJson } from '../protocol/lossless-json.js';
 
 export const reply = (status: number, json: unknown, headers?: Record<string, string>): InboundPeerResponse => ({
   status, json, body: JSON.stringify(json), ...(headers ? { headers } : {}),
@@ -29,7 +30,8 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
 /** The body as JSON, or not-ok when it is not valid UTF-8 JSON (→ 400 `Invalid JSON body`). */
 export function parseJsonBody(body: Uint8Array): { ok: true; value: unknown } | { ok: false } {
   try {
-    return { ok: true, value: JSON.parse(utf8.decode(body)) as unknown };
+    // parseEventsJson: received events keep payload float literals (5.0) for their ids (Appendix D).
+    return { ok: true, value: parseEventsJson(utf8.decode(body)) };
   } catch {
     return { ok: false };
   }

@@ -149,10 +149,11 @@ function settle(v: unknown): unknown {
   return v;
 }
 
-// Outside strings, a digit followed by '.', 'e' or 'E', or 16+ digits in a row, is the only way a
-// literal JSON.parse would lose can appear.
+// Only a float literal with an integral value prints differently here (5.0 → 5; non-integral floats
+// print as the original's repr anyway), or an integer beyond 2^53. Outside strings such a literal has
+// an all-zero fraction, an exponent, a fraction long enough to round to an integer, or 16+ digits.
 const STRINGS_RE = /"(?:[^"\\]|\\.)*"/g;
-const LOSSY_RE = /\d[.eE]|\d{16}/;
+const LOSSY_RE = /\d\.0+(?!\d)|\d[eE]|\.\d{15}|\d{16}/;
 
 /**
  * JSON.parse for text that may hold received events (a chain file, a sync page, an ingest body):

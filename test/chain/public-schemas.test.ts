@@ -5,6 +5,7 @@ import { validateChain } from '../../protocol/chain-validator.js';
 import { GENESIS_HASH, NETWORK_ID, PROTOCOL_VERSION } from '../../protocol/constants.js';
 import { chainToWireJson, type ChainEvent, type Payload } from '../../protocol/event.js';
 import { parseEventsJson } from '../../protocol/lossless-json.js';
+import { parseJsonBody } from '../../peer/reply.js';
 import { normalizePublicPayload, validatePublicSchema } from '../../protocol/public-payload.js';
 import { cutCodePoints, isPyBlank, pyEquals, pyInt, pyNum, pyStrip } from '../../protocol/python-values.js';
 import { pythonFloatRepr } from '../../protocol/python-float.js';
@@ -140,6 +141,13 @@ describe('received literal forms survive (Appendix D)', () => {
     const reopened = await pool.open(node.dir);
     expect(chainToWireJson(await reopened.chain.readRange(0, 10))).toBe(fileText);
     expect(reopened.chain.head).toBe(e2.id);
+  });
+
+  test('peer bodies (HTTP push / sync replies) are read keeping the literals', () => {
+    const body = parseJsonBody(Buffer.from(`{"events":${fileText}}`));
+    expect(body.ok).toBe(true);
+    const events = (body as { value: { events: unknown[] } }).value.events;
+    expect(validateChain(events, ctxAt(T0))).toMatchObject({ valid: true, count: 2 });
   });
 
   test('a payload_literal that does not describe the payload is not trusted', () => {
