@@ -75,8 +75,16 @@ export class InfonetClient {
 
   status() { return this.request('node.status'); }
   chainStatus() { return this.request('chain.status'); }
-  /** Appends an externally signed event. */
+  /** Appends an externally signed event on the public path (§2.8: private types are refused). */
   append(input: AppendInput) { return this.request('chain.append', input); }
+  /** Appends an externally signed `gate_message` on the private gate path (§4.5). */
+  appendGate(input: AppendInput) { return this.request('chain.append_gate', input); }
+  /** Appends an externally signed `dm_message` on the private DM path (§5.6). */
+  appendDm(input: AppendInput) { return this.request('chain.append_dm', input); }
+  /** The append route for an event type: gate and DM messages have their own paths (issue 9). */
+  appendRouted(input: AppendInput) {
+    return input.event_type === 'gate_message' ? this.appendGate(input) : input.event_type === 'dm_message' ? this.appendDm(input) : this.append(input);
+  }
   ingest(events: unknown[], maxAgeS?: number) {
     return this.request('chain.ingest', maxAgeS === undefined ? { events } : { events, max_age_s: maxAgeS });
   }
@@ -101,7 +109,7 @@ export class InfonetClient {
    */
   async appendSigned(id: Identity, eventType: string, payload: Record<string, unknown>, opts: { sequence?: number; timestamp?: number } = {}) {
     const sequence = opts.sequence ?? (await this.nextSequence(id.nodeId, eventType)).sequence;
-    return this.append(signAppend(id, eventType, payload, sequence, opts.timestamp ?? Date.now() / 1000));
+    return this.appendRouted(signAppend(id, eventType, payload, sequence, opts.timestamp ?? Date.now() / 1000));
   }
 
   dmDeposit(req: DepositRequest) { return this.request('dm.deposit', req); }

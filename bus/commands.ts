@@ -5,7 +5,10 @@
 //   command            body                                         result
 //   node.status        (none)                                       NodeStatus
 //   chain.status       (none)                                       ChainStatus
-//   chain.append       AppendInput (externally signed, §2.8)       AppendReply
+//   chain.append       AppendInput (externally signed, §2.8)       AppendReply; public path only: private types are
+//                                                                   refused with `Unsupported event_type: <type>`
+//   chain.append_gate  AppendInput (gate_message, §4.5)            AppendReply
+//   chain.append_dm    AppendInput (dm_message, §5.6)              AppendReply
 //   chain.ingest       {events: unknown[], max_age_s?}             IngestReply (§9.2)
 //   chain.export       {from?: int ≥ 0, limit?: 1..500}            ExportPage (events in wire form)
 //   chain.next_sequence {node_id, event_type}                      {sequence}: next free sequence in that domain
@@ -38,12 +41,13 @@ import type { DepositRequest, DepositResult, PolledMessage } from '../protocol/m
 export const SERVICE_NAME = 'infonet';
 export const EXPORT_MAX_LIMIT = 500;
 export const POLL_MAX_LIMIT = 100;
-export const MAX_CLAIMS_PER_REQUEST = 32;
 
 export const COMMANDS = [
   'node.status',
   'chain.status',
   'chain.append',
+  'chain.append_gate',
+  'chain.append_dm',
   'chain.ingest',
   'chain.export',
   'chain.next_sequence',
@@ -111,6 +115,8 @@ export interface CommandTypes {
   'node.status': { body: void; result: NodeStatus };
   'chain.status': { body: void; result: ChainStatus };
   'chain.append': { body: AppendInput; result: AppendReply };
+  'chain.append_gate': { body: AppendInput; result: AppendReply };
+  'chain.append_dm': { body: AppendInput; result: AppendReply };
   'chain.ingest': { body: { events: unknown[]; max_age_s?: number }; result: IngestReply };
   'chain.export': { body: { from?: number; limit?: number }; result: ExportPage };
   'chain.next_sequence': { body: { node_id: string; event_type: string }; result: { sequence: number } };

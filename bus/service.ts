@@ -1,7 +1,7 @@
 // The node's command handlers on NATS, registered as a NATS micro-service (`$SRV.PING|INFO|STATS`, so `nats micro
 // ls` and any service client find the node), and the publisher of its domain events.
 //
-// Each handler: decode (never throws) → check the body's *shape* (typed BAD_INPUT) → call the owning actor (the
+// Each handler: decode (never throws) → parse the body with its zod schema (bus/command-schemas.ts; typed BAD_INPUT) → call the owning actor (the
 // chain actor, or the mailbox registry which routes to the per-mailbox actor) → encode the reply envelope.
 // No domain rule lives here: what is a valid event, mailbox or claim is decided by the actors and protocol/.
 // The command table and body types are in bus/commands.ts.
@@ -13,14 +13,16 @@ import type { ChainActor } from '../actors/chain-actor.js';
 import type { MailboxRegistry } from '../actors/mailbox-registry.js';
 import { MailboxAccess } from '../actors/mailbox-access.js';
 import type { AppendInput } from '../protocol/append-rules.js';
+import type { ChainEvent } from '../protocol/event.js';
 import { ErrorCodes, InfonetError } from '../protocol/errors.js';
-import type { MailboxClaim } from '../protocol/mailbox-keys.js';
 import type { DepositRequest } from '../protocol/mailbox-rules.js';
 import { domainOfEventType, lastSequence } from '../protocol/sequence-domains.js';
 import { decodeRequest, encode, toReply } from './codec.js';
 import {
-  COMMANDS, EXPORT_MAX_LIMIT, MAX_CLAIMS_PER_REQUEST, POLL_MAX_LIMIT, SERVICE_NAME, splitCommand, toWireEvent,
-  type ClaimsBody, type CommandName, type EventKind, type EventTypes, type NodeStatus,
+  appendBody, blockBody, depositBody, exportBody, ingestBody, nextSequenceBody, parseBody, signedMailboxBody,
+} from './command-schemas.js';
+import {
+  COMMANDS, SERVICE_NAME, splitCommand, toWireEvent, type CommandName, type EventKind, type EventTypes, type NodeStatus,
 } from './commands.js';
 import { cmdSubject, encodeNodeToken, evtSubject } from './subjects.js';
 
@@ -42,72 +44,11 @@ export interface BusService {
   stop(): Promise<void>;
 }
 
-// ── shape checks (BAD_INPUT) ─────────────────────────────────────────────────────────────────────────────────────
-
-const bad = (reason: string): never => {
-  throw new InfonetError(ErrorCodes.BAD_INPUT, reason);
-};
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array);
-}
-
-function record(v: unknown, what: string): Record<string, unknown> {
-  return isRecord(v) ? v : bad(`${what}: body must be a map`);
-}
-
-function optString(b: Record<string, unknown>, k: string): void {
-  if (b[k] !== undefined && b[k] !== null && typeof b[k] !== 'string') bad(`${k} must be a string`);
-}
-
-function reqString(b: Record<string, unknown>, k: string): string {
-  if (typeof b[k] !== 'string') bad(`${k} is required and must be a string`);
-  return b[k] as string;
-}
-
-function optInt(b: Record<string, unknown>, k: string, min: number, max: number): number | undefined {
-  const v = b[k];
-  if (v === undefined || v === null) return undefined;
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min || v > max) bad(`${k} must be an integer in ${min}..${max}`);
-  return v as number;
-}
-
-/** Drops null/undefined values (msgpack nil) so optional fields read as absent. */
-function compact<T extends Record<string, unknown>>(b: T): T {
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(b)) if (v !== undefined && v !== null) out[k] = v;
-  return out as T;
-}
-
-function shapeAppend(v: unknown): AppendInput {
-  const b = record(v, 'chain.append');
-  for (const k of ['event_type', 'node_id', 'signature', 'public_key', 'public_key_algo']) reqString(b, k);
-  optString(b, 'protocol_version');
-  if (b.timestamp !== undefined && b.timestamp !== null && (typeof b.timestamp !== 'number' || !Number.isFinite(b.timestamp))) bad('timestamp must be a number');
-  if (!('payload' in b)) bad('payload is required');
-  return compact(b) as unknown as AppendInput;
-}
-
-/** Signed mailbox requests are shape-checked and verified by actors/mailbox-access.ts; only the bus limits live here. */
-function shapeClaims(v: unknown, what: string): Record<string, unknown> {
-  const b = compact(record(v, what));
-  if (Array.isArray(b.claims) && b.claims.length > MAX_CLAIMS_PER_REQUEST) bad(`at most ${MAX_CLAIMS_PER_REQUEST} claims per request`);
-  return b;
-}
-
-function shapeDeposit(v: unknown): DepositRequest {
-  const b = record(v, 'dm.deposit');
-  reqString(b, 'sender_id');
-  reqString(b, 'ciphertext');
-  reqString(b, 'delivery_class');
-  for (const k of ['raw_sender_id', 'recipient_id', 'msg_id', 'recipient_token', 'sender_seal', 'relay_salt', 'sender_token_hash', 'payload_format', 'session_welcome']) {
-    optString(b, k);
-  }
-  if (b.sender_proof !== undefined && b.sender_proof !== null && !isRecord(b.sender_proof)) bad('sender_proof must be a map');
-  return compact(b) as unknown as DepositRequest;
-}
-
 // ── handlers ─────────────────────────────────────────────────────────────────────────────────────────────────────
+
+function appendInput(command: string, body: unknown): AppendInput {
+  return parseBody(appendBody(command), body) as unknown as AppendInput;
+}
 
 type Handler = (body: unknown) => Promise<unknown>;
 
@@ -115,47 +56,43 @@ function makeHandlers(t: ServiceTarget): Record<CommandName, Handler> {
   const { chain, mailboxes } = t;
   const access = new MailboxAccess(mailboxes, chain, mailboxes.accessOptions());
   const status = () => ({ height: chain.length, head: chain.head });
+  const appended = (ev: ChainEvent) => {
+    const idx = chain.heightOf(ev.event_id);
+    return { event: toWireEvent(ev), height: idx === undefined ? chain.length : idx + 1, head: ev.event_id };
+  };
   return {
     'node.status': async () => t.status(),
     'chain.status': async () => status(),
-    'chain.append': async (body) => {
-      const ev = await chain.append(shapeAppend(body));
-      const idx = chain.heightOf(ev.event_id);
-      return { event: toWireEvent(ev), height: idx === undefined ? chain.length : idx + 1, head: ev.event_id };
-    },
+    // Three append routes (issue 9): the public path refuses private types (§2.8), gate (§4.5) and DM (§5.6) paths
+    // take only their own type — the chain actor applies the path's rules.
+    'chain.append': async (body) => appended(await chain.appendPublic(appendInput('chain.append', body))),
+    'chain.append_gate': async (body) => appended(await chain.appendGate(appendInput('chain.append_gate', body))),
+    'chain.append_dm': async (body) => appended(await chain.appendDm(appendInput('chain.append_dm', body))),
     'chain.ingest': async (body) => {
-      const b = record(body, 'chain.ingest');
-      if (!Array.isArray(b.events)) bad('events must be a list');
-      const maxAge = optInt(b, 'max_age_s', 0, Number.MAX_SAFE_INTEGER);
-      const o = await chain.ingest(b.events as unknown[], maxAge);
+      const b = parseBody(ingestBody, body);
+      const o = await chain.ingest(b.events, b.max_age_s ?? undefined);
       return { accepted: o.accepted, duplicates: o.duplicates, rejected: o.rejected, ...status() };
     },
     'chain.export': async (body) => {
-      const b = body === undefined || body === null ? {} : record(body, 'chain.export');
-      const from = optInt(b, 'from', 0, Number.MAX_SAFE_INTEGER) ?? 0;
-      const limit = optInt(b, 'limit', 1, EXPORT_MAX_LIMIT) ?? 100;
+      const b = parseBody(exportBody, body) ?? {};
+      const from = b.from ?? 0;
+      const limit = b.limit ?? 100;
       const s = status();
       const events = from >= s.height ? [] : await chain.readRange(from, Math.min(limit, s.height - from));
       const end = from + events.length;
       return { from, events: events.map(toWireEvent), next: end < s.height ? end : null, ...s };
     },
     'chain.next_sequence': async (body) => {
-      const b = record(body, 'chain.next_sequence');
-      const nodeId = reqString(b, 'node_id');
-      const type = reqString(b, 'event_type');
-      return { sequence: lastSequence(chain.ledger.view, nodeId, domainOfEventType(type)) + 1 };
+      const b = parseBody(nextSequenceBody, body);
+      return { sequence: lastSequence(chain.ledger.view, b.node_id, domainOfEventType(b.event_type)) + 1 };
     },
-    'dm.deposit': async (body) => mailboxes.deposit(shapeDeposit(body)),
+    'dm.deposit': async (body) => mailboxes.deposit(parseBody(depositBody, body) as unknown as DepositRequest),
     // Issue 8: every mailbox read, claim and block is a request signed by the agent (actors/mailbox-access.ts).
-    'dm.count': async (body) => ({ count: await access.count(shapeClaims(body, 'dm.count')) }),
-    'dm.poll': async (body) => {
-      const b = shapeClaims(body, 'dm.poll');
-      optInt(b, 'limit', 1, POLL_MAX_LIMIT);
-      return access.poll(b);
-    },
-    'dm.claim': async (body) => ({ messages: await access.claim(shapeClaims(body, 'dm.claim')) }),
-    'dm.pending_ids': async (body) => ({ msg_ids: await access.pendingIds(shapeClaims(body, 'dm.pending_ids')) }),
-    'dm.block': async (body) => access.block(compact(record(body, 'dm.block'))),
+    'dm.count': async (body) => ({ count: await access.count(parseBody(signedMailboxBody('dm.count'), body)) }),
+    'dm.poll': async (body) => access.poll(parseBody(signedMailboxBody('dm.poll'), body)),
+    'dm.claim': async (body) => ({ messages: await access.claim(parseBody(signedMailboxBody('dm.claim'), body)) }),
+    'dm.pending_ids': async (body) => ({ msg_ids: await access.pendingIds(parseBody(signedMailboxBody('dm.pending_ids'), body)) }),
+    'dm.block': async (body) => access.block(parseBody(blockBody, body)),
   };
 }
 

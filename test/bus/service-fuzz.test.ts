@@ -44,6 +44,9 @@ function templates(existing: unknown[]): Record<CommandName, Record<string, unkn
     'node.status': {},
     'chain.status': {},
     'chain.append': replayed as unknown as Record<string, unknown>,
+    // a public event on the private paths: refused by type (mutations keep it refused: the signature breaks)
+    'chain.append_gate': replayed as unknown as Record<string, unknown>,
+    'chain.append_dm': replayed as unknown as Record<string, unknown>,
     'chain.ingest': { events: existing, max_age_s: 0 },
     'chain.export': { from: 0, limit: 2 },
     'chain.next_sequence': { node_id: author.nodeId, event_type: 'message' },
