@@ -6,6 +6,8 @@ import type { PeerSettings } from './settings.js';
 export const SYNC_BACKOFF_CAP_S = 1800;
 const MAX_LADDER_EXPONENT = 16;
 const RATE_LIMIT_COOLDOWN_CAP_S = 900;
+/** The unreachable-peer ladder stops at this many sync intervals (and at the spec's base, whichever is lower). */
+export const UNREACHABLE_LADDER_INTERVALS = 4;
 
 export interface SyncDelayInput {
   /** Consecutive failed cycles including this one (≥ 1 after a failure). */
@@ -116,8 +118,9 @@ export function finishSync(
     };
   }
   const failures = state.consecutiveFailures + 1;
-  // Unreachable peers: a ladder from one sync interval up to the spec's base (5, 10, 20, 40, 60, 60 … with
-  // a 5 s interval) so a node started before its peers, or cut off by a partition, finds them again quickly.
+  // Unreachable peers: a ladder from one sync interval up to 4 intervals, never above the spec's base (5, 10,
+  // 20, 20 … with a 5 s interval; 60, 60 … with the default 300 s), so a node started before its peers, or cut
+  // off by a partition, finds them again within a few intervals even when no contact arrives first.
   // Peers that answered with an error keep the §9.6 ladder (60, 120, 240 … 1800).
   const short = outcome.kind === 'error' && outcome.unreachable === true && !outcome.seedPeerCooldownS;
   const baseS = short
@@ -126,7 +129,7 @@ export function finishSync(
   const delay = nextSyncDelay({
     failures,
     baseS,
-    capS: short ? Math.max(baseS, settings.syncFailureBackoffS) : settings.syncFailureCapS ?? SYNC_BACKOFF_CAP_S,
+    capS: short ? Math.max(baseS, Math.min(settings.syncFailureBackoffS, UNREACHABLE_LADDER_INTERVALS * settings.syncIntervalS)) : settings.syncFailureCapS ?? SYNC_BACKOFF_CAP_S,
     retryAfterS: outcome.retryAfterS ?? 0,
   });
   return {

@@ -138,14 +138,22 @@ describe('unreachable peers heal fast (issue 8 item 6)', () => {
     expect(isPeerUnreachable(new Error('x'))).toBe(false);
   });
 
-  test('finishSync: unreachable cycles climb from the interval to the base (5, 10, 20, 40, 60, 60)', () => {
+  test('finishSync: unreachable cycles climb from the interval to 4 intervals, never above the base (5, 10, 20, 20 …)', () => {
     let s = initialSyncState();
     const dues: number[] = [];
     for (let i = 0; i < 6; i++) {
       s = finishSync(s, { kind: 'error', error: 'refused', unreachable: true }, START, FAST);
       dues.push(s.nextSyncDueAt - START);
     }
-    expect(dues).toEqual([5, 10, 20, 40, 60, 60]);
+    expect(dues).toEqual([5, 10, 20, 20, 20, 20]);
+    // Default interval (300 s): the spec's base, flat.
+    let d = initialSyncState();
+    const flat: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      d = finishSync(d, { kind: 'error', error: 'refused', unreachable: true }, START, SETTINGS);
+      flat.push(d.nextSyncDueAt - START);
+    }
+    expect(flat).toEqual([60, 60, 60]);
     // An answered failure after that is back on the spec's ladder.
     s = finishSync(s, { kind: 'error', error: 'HTTP 500' }, START, FAST);
     expect(s.nextSyncDueAt - START).toBe(1800);
