@@ -32,7 +32,7 @@
 // transport) but is never logged.
 import type { AppendInput } from '../protocol/append-rules.js';
 import type { ReplicationStatus } from '../actors/replication-actor.js';
-import type { InboundStatus } from '../node/inbound.js';
+import type { InboundStatus } from '../ports/status.js';
 import type { ChainEvent } from '../protocol/event.js';
 import type { SignedBlockRequest } from '../protocol/block-list.js';
 import type { SignedMailboxRequest } from '../protocol/mailbox-access.js';

@@ -37,7 +37,7 @@ const commands: Record<string, () => Promise<Command>> = {
   record: async () => (await import('./record.js')).recordCliCommand,
   replay: async () => (await import('./record.js')).replayCliCommand,
   gate: async () => (await import('./gate.js')).gateCommand,
-  harness: async () => (await import('../harness/run.js')).harnessCommand,
+  harness: async () => (await import('./harness.js')).harnessCommand,
   demo: async () => (await import('./demo.js')).demoCommand,
 };
 
