@@ -2,6 +2,7 @@
 // integral timestamps written with ".0" unless the event was accepted through the legacy bare-integer
 // id form (§2.5 rule 3), in which case it is re-served byte-identically as an integer literal.
 import { canonicalJson, sortedKeys, type Json } from './canonical-json.js';
+import { isLiteralOf } from './lossless-json.js';
 import { integerText, pythonFloatRepr } from './python-float.js';
 
 export type Payload = { [key: string]: Json };
@@ -41,17 +42,12 @@ export function timestampText(ev: Pick<ChainEvent, 'timestamp' | 'timestamp_int'
 
 /**
  * The payload text that event_id hashes and the wire form carries: the received literal form when the
- * event has one and it still describes `payload` (a copy whose payload was changed, e.g. redacted,
- * falls back to the payload itself), else canonical JSON of the payload.
+ * event has one, it is canonical, and it still describes `payload` (a copy whose payload was changed,
+ * e.g. redacted, falls back to the payload itself), else canonical JSON of the payload.
  */
 export function payloadJsonOf(ev: Pick<ChainEvent, 'payload' | 'payload_literal'>): string {
   const usual = canonicalJson(ev.payload);
-  if (typeof ev.payload_literal !== 'string') return usual;
-  try {
-    return canonicalJson(JSON.parse(ev.payload_literal)) === usual ? ev.payload_literal : usual;
-  } catch {
-    return usual;
-  }
+  return typeof ev.payload_literal === 'string' && isLiteralOf(ev.payload_literal, usual) ? ev.payload_literal : usual;
 }
 
 /** One event as wire JSON text (sorted keys, compact; decorations like `meta` are dropped). */

@@ -174,3 +174,20 @@ export function parseEventsJson(text: string): unknown {
   if (p.i !== text.length) p.fail();
   return p.literals === 0 ? tree : settle(tree);
 }
+
+/**
+ * Is `literal` the canonical text (as the original prints it) of a payload whose plain JSON value has
+ * canonical JSON `usual`? Only then may it stand in for the payload in an event id: a non-canonical
+ * literal (`5.000`) would make this node accept ids the original computes differently.
+ */
+export function isLiteralOf(literal: string, usual: string): boolean {
+  try {
+    const p = new Parser(literal);
+    const tree = p.value();
+    p.ws();
+    if (p.i !== literal.length || literalCanonical(tree) !== literal) return false;
+    return canonicalJson(plain(tree)) === usual;
+  } catch {
+    return false;
+  }
+}

@@ -155,6 +155,10 @@ describe('received literal forms survive (Appendix D)', () => {
     events[0].payload_literal = stakeText.replace('5.0', '6.0');
     const verdict = validateChain(events, ctxAt(T0));
     expect(verdict.valid === false && verdict.rejection.reason).toBe('event_id mismatch');
+    // Nor one that is not in the original's canonical form, even when the id was computed over it.
+    const odd = wireEvent('stake', stakeText.replace('5.0', '5.00'), 1, GENESIS_HASH);
+    const oddVerdict = validateChain(parseEventsJson(`[${odd.text}]`) as unknown[], ctxAt(T0));
+    expect(oddVerdict.valid === false && oddVerdict.rejection.reason).toBe('event_id mismatch');
   });
 
   test('parseEventsJson is JSON.parse apart from payload literals', () => {
