@@ -30,9 +30,10 @@ beforeAll(async () => {
     await c.ingest(page.events); // duplicates only
     await c.dmDeposit({ sender_id: 'carol', ciphertext: 'c2VhbGVkIGJ5dGVz', delivery_class: 'shared', recipient_token: 'replay-token', msg_id: 'r1' });
     await c.dmDeposit({ sender_id: 'dave', ciphertext: 'c2VhbGVkIGJ5dGVz', delivery_class: 'shared', recipient_token: 'replay-token' });
-    await c.dmCount('bob', claims);
-    await c.dmClaim('bob', claims, ['r1']);
-    await c.dmPoll('bob', claims);
+    const bob = generateIdentity(); // mailbox reads are signed by the agent (issue 8)
+    await c.dmCount(bob, claims);
+    await c.dmClaim(bob, claims, ['r1']);
+    await c.dmPoll(bob, claims);
     await c.nextSequence(alice.nodeId, 'message');
     recordedHead = (await c.chainStatus()).head;
     await c.status();
