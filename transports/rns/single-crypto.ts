@@ -2,7 +2,7 @@
 // key, HKDF-SHA256 salted with the recipient's IDENTITY hash, AES-256-CBC + HMAC-SHA256 (Fernet without version
 // and timestamp). A fresh ephemeral key and IV per packet make every retransmission a new packet hash (§4).
 import { createCipheriv, createDecipheriv, createHmac, createPublicKey, hkdfSync, randomBytes, timingSafeEqual, type KeyObject } from 'node:crypto';
-import { rawPublic, x25519, x25519Pair, x25519PrivateKey } from './identity.js';
+import { ephemeralX25519, rawPublic, x25519, x25519PrivateKey } from './identity.js';
 
 export interface EncryptOptions {
   /** Test vectors only: fixed ephemeral private key and IV. */
@@ -23,8 +23,8 @@ export function encryptSingle(plaintext: Uint8Array, targetPublic: Uint8Array, r
     ephPriv = x25519PrivateKey(opts.ephemeralPrivate);
     ephPub = rawPublic(createPublicKey(ephPriv));
   } else {
-    const pair = x25519Pair();
-    ephPriv = x25519PrivateKey(pair.priv);
+    const pair = ephemeralX25519();
+    ephPriv = pair.privateKey;
     ephPub = pair.pub;
   }
   const { signingKey, encryptionKey } = deriveTokenKey(x25519(ephPriv, targetPublic), recipientIdentityHash);
@@ -50,7 +50,7 @@ export function decryptSingle(data: Uint8Array, candidates: readonly KeyObject[]
   for (const priv of candidates) {
     let keys;
     try {
-      keys = deriveTokenKey(x25519(priv, ephPub), recipientIdentityHash);
+      keys = deriveTokenKey(x25519(priv, ephPub, false), recipientIdentityHash);
     } catch {
       return null; // a low-order ephemeral key: no shared secret
     }
