@@ -2,7 +2,7 @@
 // spec names, and the chain and the mailboxes change exactly by what the answers say was accepted — rejected input
 // changes nothing. The seed is printed so a failure can be replayed (FUZZ_SEED=<n>); the long run of issue 8 is
 // `FUZZ_INPUTS=1000000 npx jest test/replication/peer-fuzz.test.ts` (inputs are streamed; RSS is printed at the end).
-import http from 'node:http';
+import net from 'node:net';
 import { createPeerApplication } from '../../peer/app.js';
 import { generateIdentity } from '../../protocol/identity.js';
 import type { PeerRouteName } from '../../protocol/peer-routes.js';
@@ -31,17 +31,65 @@ async function storedMessages(fx: Fixture): Promise<string[]> {
   return out;
 }
 
-function send(agent: http.Agent, port: number, r: FuzzRequest): Promise<{ status: number; text: string }> {
-  return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, method: r.method, path: r.path, agent, headers: { ...r.headers, 'content-length': r.body.length } }, (res) => {
-      const parts: Buffer[] = [];
-      res.on('data', (c: Buffer) => parts.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(parts).toString('utf8') }));
-      res.on('error', reject);
+/**
+ * A lean HTTP/1.1 client on one keep-alive socket: the request bytes are written as they are, the answer is read by
+ * Content-Length. node:http's client costs more CPU than the server under test; this keeps the run about the server.
+ */
+class RawConnection {
+  private sock: net.Socket | null = null;
+  private buf: Buffer = Buffer.alloc(0);
+  private waiting: ((a: { status: number; text: string } | Error) => void) | null = null;
+
+  constructor(private readonly port: number) {}
+
+  private connect(): net.Socket {
+    const sock = net.connect(this.port, '127.0.0.1');
+    sock.setNoDelay(true);
+    sock.on('data', (c: Buffer) => {
+      this.buf = this.buf.length ? Buffer.concat([this.buf, c]) : c;
+      this.tryAnswer();
     });
-    req.on('error', reject);
-    req.end(r.body);
-  });
+    const gone = (): void => {
+      if (this.sock === sock) this.sock = null;
+      this.buf = Buffer.alloc(0);
+      const w = this.waiting;
+      this.waiting = null;
+      w?.(new Error('connection closed before the answer'));
+    };
+    sock.on('close', gone);
+    sock.on('error', () => undefined);
+    return sock;
+  }
+
+  private tryAnswer(): void {
+    const end = this.buf.indexOf('\r\n\r\n');
+    if (end < 0 || !this.waiting) return;
+    const head = this.buf.subarray(0, end).toString('latin1');
+    const len = Number(/\r\ncontent-length:\s*(\d+)/i.exec(head)?.[1] ?? 0);
+    if (this.buf.length < end + 4 + len) return;
+    const text = this.buf.subarray(end + 4, end + 4 + len).toString('utf8');
+    this.buf = this.buf.subarray(end + 4 + len);
+    const w = this.waiting;
+    this.waiting = null;
+    if (/\r\nconnection:\s*close/i.test(head)) this.sock?.destroy();
+    w({ status: Number(head.slice(9, 12)), text });
+  }
+
+  send(r: FuzzRequest): Promise<{ status: number; text: string }> {
+    this.sock ??= this.connect();
+    const head = `${r.method} ${r.path} HTTP/1.1\r\nhost: 127.0.0.1\r\n`
+      + Object.entries(r.headers).map(([k, v]) => `${k}: ${v}\r\n`).join('')
+      + `content-length: ${r.body.length}\r\n\r\n`;
+    const sock = this.sock;
+    return new Promise((resolve, reject) => {
+      this.waiting = (a) => (a instanceof Error ? reject(a) : resolve(a));
+      sock.write(r.body.length ? Buffer.concat([Buffer.from(head, 'latin1'), r.body]) : Buffer.from(head, 'latin1'));
+    });
+  }
+
+  close(): void {
+    this.sock?.destroy();
+  }
 }
 
 describe('peer routes under 20,000 fuzzed inputs (real HTTP)', () => {
@@ -70,7 +118,7 @@ describe('peer routes under 20,000 fuzzed inputs (real HTTP)', () => {
     const inputs = fuzzStream(SEED, INPUTS, {
       peer: PEER, secret: SECRET, events, tokens: ['fuzz-token-0', 'fuzz-token-1'], recipients: ['fuzz-recipient-a', 'fuzz-recipient-b'],
     });
-    const agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
+    const conns = Array.from({ length: 16 }, () => new RawConnection(srv.port));
     const statuses = new Map<number, number>();
     let chainAccepted = 0;
     const acceptedIds: string[] = [];
@@ -86,10 +134,10 @@ describe('peer routes under 20,000 fuzzed inputs (real HTTP)', () => {
     };
     let removed = 0;
     const bad: string[] = [];
-    const worker = async (): Promise<void> => {
+    const worker = async (conn: RawConnection): Promise<void> => {
       for (let it = inputs.next(); !it.done; it = inputs.next()) {
         const r = it.value;
-        const a = await send(agent, srv.port, r);
+        const a = await conn.send(r);
         statuses.set(a.status, (statuses.get(a.status) ?? 0) + 1);
         if (!ALLOWED.has(a.status)) bad.push(`${a.status} ${r.path} ${r.body.subarray(0, 200).toString()}`);
         let j: Record<string, unknown> = {};
@@ -110,8 +158,8 @@ describe('peer routes under 20,000 fuzzed inputs (real HTTP)', () => {
         else if (r.path.endsWith('/dm/ack')) removed += Number(j.removed ?? 0);
       }
     };
-    await Promise.all(Array.from({ length: 16 }, worker));
-    agent.destroy();
+    await Promise.all(conns.map(worker));
+    for (const c of conns) c.close();
     const cpu = process.cpuUsage(cpu0);
     console.log(`peer fuzz: statuses ${JSON.stringify(Object.fromEntries(statuses))}; stored ${acceptedIds.length} (${expiredOnArrival.length} expired on arrival), removed ${removed}, chain +${chainAccepted}; `
       + `cpu ${((cpu.user + cpu.system) / 1e6).toFixed(1)} s (client + server in this process); rss ${Math.round(process.memoryUsage().rss / 2 ** 20)} MiB`);
