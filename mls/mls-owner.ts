@@ -191,10 +191,16 @@ export class MlsOwner {
       }
     }
     await o.serial(async () => {
-      for (const slot of o.gates.values()) {
+      for (const [id, slot] of o.gates) {
         if (!('rec' in slot)) continue;
-        if (!slot.rec.announced) await o.announce(slot);
-        if (slot.rec.pending) await o.finalise(slot);
+        try {
+          if (!slot.rec.announced) await o.announce(slot);
+          if (slot.rec.pending) await o.finalise(slot);
+        } catch (e) {
+          // Its state is ahead of the chain: using it would fork the group. Locked until a later start finalises it;
+          // the node and the other gates start normally.
+          o.gates.set(id, { locked: `pending commit could not be finalised: ${(e as Error).message}`, gate_id: id });
+        }
       }
     });
     return o;
