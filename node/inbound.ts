@@ -20,7 +20,6 @@ import { startPeerHttpServer, type PeerHttpServer } from '../transports/http-ser
 import type { NodeConfig } from './config.js';
 import { busSelfUrlOf } from './peer-transports.js';
 
-export type { InboundStatus } from '../ports/status.js';
 
 /** What the inbound side needs from the node (InfonetNode has all of it). */
 export interface InboundHost {
