@@ -91,6 +91,7 @@ function localOps(r: MailboxRegistry): RelayOps {
 
 async function withRelay<T>(
   where: { data?: string; nats?: string; node?: string; creds?: string }, id: Identity | undefined, fn: (r: RelayOps) => Promise<T>,
+  opts: { readOnly?: boolean } = {},
 ): Promise<T> {
   if (where.nats) {
     if (where.data) throw new UsageError('use either --data DIR or --nats URL --node ID');
@@ -103,7 +104,8 @@ async function withRelay<T>(
   }
   const dataDir = need(where.data, '--data (or --nats URL --node ID)');
   const settings = loadSettings(process.env);
-  const db = await openDatabase(dataDir);
+  // Read-only commands (count, pending ids) work on a snapshot and never change the store (issue 8 item 2).
+  const db = await openDatabase(dataDir, { readOnly: opts.readOnly === true });
   try {
     const registry = await MailboxRegistry.open(new MailboxStore(db), { settings: settings.relay, spoolTtlS: settings.chain.spool.ttlS, clock: systemClock });
     try {
@@ -209,11 +211,11 @@ async function run(sub: string | undefined, args: string[]): Promise<number> {
       const id = readIdentity(values.key);
       const { agent, claims } = claimsFrom(values, id);
       if (sub === 'count') {
-        printJson({ ok: true, count: await withRelay(values, id, (r) => r.count(agent, claims)) });
+        printJson({ ok: true, count: await withRelay(values, id, (r) => r.count(agent, claims), { readOnly: true }) });
         return 0;
       }
       if (sub === 'pending-ids') {
-        printJson({ ok: true, msg_ids: await withRelay(values, id, (r) => r.pendingIds(agent, claims)) });
+        printJson({ ok: true, msg_ids: await withRelay(values, id, (r) => r.pendingIds(agent, claims), { readOnly: true }) });
         return 0;
       }
       if (sub === 'claim') {
