@@ -4,10 +4,11 @@ import { runGateInviteCli, runOfflineRecipientCli, runPartitionCli, SCENARIOS } 
 import { parse, UsageError } from './args.js';
 
 export const HARNESS_USAGE = `usage:
-  infonet harness run offline-recipient [--nodes N] [--dms N] [--class request|shared] [--transport http|bus]
+  infonet harness run offline-recipient [--nodes N] [--dms N] [--class request|shared] [--transport http|bus|onion]
                                         [--run-dir DIR] [--keep] [--step-timeout-ms N]
-  infonet harness run partition [--nodes N] [--events N] [--dms N] [--transport http|bus] [--run-dir DIR] [--keep]
-  infonet harness run gate-invite [--posts N] [--transport http|bus] [--run-dir DIR] [--keep]
+  infonet harness run partition [--nodes N] [--events N] [--dms N] [--transport http|bus|onion] [--partition-s N]
+                                [--sync-interval-s N] [--run-dir DIR] [--keep]
+  infonet harness run gate-invite [--posts N] [--transport http|bus|onion] [--run-dir DIR] [--keep]
   infonet harness list
 
   offline-recipient  Alice sends sealed DMs to Bob via node A while Bob is offline; A replicates and is killed
@@ -42,7 +43,7 @@ export async function harnessCommand(args: string[]): Promise<number> {
     const { values, positionals } = parse(rest, {
       nodes: { type: 'string' }, dms: { type: 'string' }, class: { type: 'string' }, transport: { type: 'string' },
       'run-dir': { type: 'string' }, keep: { type: 'boolean' }, 'step-timeout-ms': { type: 'string' }, events: { type: 'string' },
-      posts: { type: 'string' },
+      posts: { type: 'string' }, 'partition-s': { type: 'string' }, 'sync-interval-s': { type: 'string' },
     });
     const scenario = positionals[0];
     if (!scenario) throw new UsageError(`missing scenario name\n${HARNESS_USAGE}`);
@@ -51,7 +52,7 @@ export async function harnessCommand(args: string[]): Promise<number> {
     const cls = values.class;
     if (cls !== undefined && cls !== 'request' && cls !== 'shared') throw new UsageError('--class must be request or shared');
     const transport = values.transport;
-    if (transport !== undefined && transport !== 'http' && transport !== 'bus') throw new UsageError('--transport must be http or bus');
+    if (transport !== undefined && transport !== 'http' && transport !== 'bus' && transport !== 'onion') throw new UsageError('--transport must be http, bus or onion');
     const nodes = intOpt(values.nodes, '--nodes');
     if (nodes !== undefined && nodes < 3) throw new UsageError('--nodes must be at least 3');
     if (scenario === 'gate-invite') {
@@ -64,6 +65,7 @@ export async function harnessCommand(args: string[]): Promise<number> {
       return await runPartitionCli({
         nodes, events: intOpt(values.events, '--events'), dms: intOpt(values.dms, '--dms'), transport, runDir: values['run-dir'],
         keep: values.keep || values['run-dir'] !== undefined, stepTimeoutMs: intOpt(values['step-timeout-ms'], '--step-timeout-ms'),
+        partitionS: intOpt(values['partition-s'], '--partition-s'), syncIntervalS: intOpt(values['sync-interval-s'], '--sync-interval-s'),
       });
     }
     return await runOfflineRecipientCli({

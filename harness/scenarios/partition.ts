@@ -33,6 +33,8 @@ export interface PartitionOptions {
   transport?: PeerTransport;
   /** MESH_SYNC_INTERVAL_S of every node. Default 2. */
   syncIntervalS?: number;
+  /** Keep B cut off at least this long (s) so the other nodes' failure ladders climb, as in issue 8's 45 s runs. */
+  partitionS?: number;
   runDir?: string;
   keep?: boolean;
   /** Upper bound for each waiting step. Default 60 s. */
@@ -87,6 +89,7 @@ export async function runPartition(opts: PartitionOptions = {}): Promise<Partiti
   try {
     // 2. B cut off before anything is written: its chain stays empty.
     await cluster.kill(B, 'SIGKILL');
+    const tKill0 = Date.now();
     step('partition', `${B} cut off (SIGKILL of its process group: hub leaf link and peer endpoint gone); its chain stays empty`);
 
     // 3. Writes on both sides of nothing: A first, C once A's events reached it (no concurrent fork between them).
@@ -125,6 +128,13 @@ export async function runPartition(opts: PartitionOptions = {}): Promise<Partiti
       }
     }
     check(`${A} accepts every DM while ${B} is cut off`, rejected.length === 0, rejected.length ? `${rejected.length} refused, first: ${rejected[0]}` : `${dms}/${dms} accepted`);
+
+    // The partition lasts as long as asked (a scenario duration, not a synchronisation wait).
+    const holdMs = (opts.partitionS ?? 0) * 1000 - (Date.now() - tKill0);
+    if (holdMs > 0) {
+      step('partition', `holding ${B} cut off for ${opts.partitionS} s in all`);
+      await new Promise((r) => setTimeout(r, holdMs));
+    }
 
     // 4. Heal. While healing, sample every live node's height: it must never go down (no reset wipes history).
     const lowest = new Map<string, number>();
@@ -199,7 +209,7 @@ export async function runPartition(opts: PartitionOptions = {}): Promise<Partiti
       const nonzero = m ? Object.entries(m).filter(([, v]) => v !== 0) : [];
       if (nonzero.length) notes.push([`sync metrics ${n}`, nonzero.map(([k, v]) => `${k}=${v}`).join(' ')]);
     }
-    notes.unshift(['setup', `${nodes} nodes, ${opts.transport ?? 'http'} peers, sync interval ${interval} s, ${perWriter} events at ${A} and at ${C}, ${dms} DMs at ${A}, ${B} cut off from the start`]);
+    notes.unshift(['setup', `${nodes} nodes, ${opts.transport ?? 'http'} peers, sync interval ${interval} s, ${perWriter} events at ${A} and at ${C}, ${dms} DMs at ${A}, ${B} cut off from the start${opts.partitionS ? ` for ${opts.partitionS} s` : ''}`]);
     // "Delivered" = an acknowledged event present on every node.
     const counts = deliveryCounts([...acked], [...everywhere]);
     const report: ScenarioReport = {
