@@ -147,9 +147,10 @@ export async function startTorNetwork(opts: TorNetworkOptions): Promise<TorNetwo
   const probe = http.createServer((_req, res) => res.end('ok'));
   await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
   const probePort = (probe.address() as AddressInfo).port;
+  const closeProbe = (): Promise<void> => new Promise<void>((r) => (probe.listening ? probe.close(() => r()) : r()));
   const stop = async (): Promise<void> => {
     await stopTorNetwork(info);
-    await new Promise<void>((r) => probe.close(() => r()));
+    await closeProbe();
   };
   try {
     const authorities = await Promise.all([0, 1, 2].map(async (n) => ({ n, nick: `auth${n}`, or: await freePort(), dirp: await freePort() })));
@@ -204,6 +205,8 @@ export async function startTorNetwork(opts: TorNetworkOptions): Promise<TorNetwo
       await waitUntil(() => probeOnion(info.client.socksPort, info.probeOnion, 10_000), opts.readyTimeoutMs ?? 180_000, 'the private tor network (an onion reachable through the client)', 1000);
       info.readyAfterMs = Date.now() - started;
       writeNetworkInfo(info);
+      // The probe only proves readiness; closed now so a process that hands the network on (a jest worker) can exit.
+      await closeProbe();
       log(`tor network ready after ${info.readyAfterMs} ms`);
     }
     return { ...info, stop };
