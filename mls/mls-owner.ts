@@ -484,7 +484,8 @@ export class MlsOwner {
       const current = mls.epochOf(slot.state) + 1;
       if (body.epoch !== undefined && body.epoch !== null && Number(body.epoch) !== current) {
         throw new InfonetError(ErrorCodes.GATE_STATE_STALE, `gate_state_stale: post claims epoch ${String(body.epoch)}, gate is at ${current}`, {
-          current_epoch: current, expected_epoch: current, claimed_epoch: Number(body.epoch),
+          // §11.2: the node's state is at current_epoch, the post expected expected_epoch.
+          current_epoch: current, expected_epoch: Number(body.epoch),
         });
       }
       const msgId = randomBytes(16).toString('hex');
@@ -611,9 +612,8 @@ export class MlsOwner {
           if (m.session_welcome) await this.acceptWelcome(p, m, out);
           else if (await this.dmIncoming(m)) out.dm++;
           else out.ignored++;
-        } catch (e) {
-          if (process.env.MLS_DEBUG) console.error('mailbox message not handled', e);
-          out.ignored++;
+        } catch {
+          out.ignored++; // not ours or damaged: counted, never fatal for the rest of the mailbox
         }
       }
     }
