@@ -230,6 +230,7 @@ export class ChainActor {
    * appends are validated; a rejected append only leaves a gap, which sequences allow.
    */
   appendLocal(id: Identity, eventType: string, payload: Record<string, unknown>, sequence?: number): Promise<ChainEvent> {
+    this.guard(); // before reserving a sequence or starting the pool
     const domain = domainOfEventType(eventType);
     const key = `${id.nodeId}|${domain}`;
     const seq = sequence ?? Math.max(lastSequence(this.ledger.view, id.nodeId, domain), this.reserved.get(key) ?? 0) + 1;
@@ -253,6 +254,7 @@ export class ChainActor {
    * threads while earlier chunks are validated and written, so verification overlaps the ordered pass.
    */
   async ingest(events: readonly unknown[], maxAgeS?: number): Promise<IngestOutcome> {
+    this.guard();
     const chunks: Array<readonly unknown[]> = [];
     for (let i = 0; i < events.length; i += INGEST_CHUNK) chunks.push(events.slice(i, i + INGEST_CHUNK));
     if (chunks.length === 0) chunks.push([]);
