@@ -27,12 +27,15 @@ import { connectBus } from '../bus/connect.js';
 import { issueLeafCredential, startHub, type HubHandle } from '../bus/hub.js';
 import { findNatsServer, freePort } from '../bus/nats-server.js';
 import { loadOrCreateNodeKey } from '../node/infonet-node.js';
+import { ONION_KEY_FILE } from '../transports/onion/onion-node.js';
+import { loadOrCreateOnionKey } from '../transports/onion/onion-key.js';
+import { joinTorrcLines, startTorNetwork, type TorNetwork } from './tor-network.js';
 import { waitUntil } from './wait.js';
 
 /** Repository root (this file is <root>/harness/cluster.ts). */
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
-export type PeerTransport = 'http' | 'bus';
+export type PeerTransport = 'http' | 'bus' | 'onion';
 export type NodeState = 'running' | 'stopped' | 'killed' | 'exited';
 
 export interface ClusterOptions {
@@ -45,7 +48,11 @@ export interface ClusterOptions {
    * these edges only, so a partial mesh exercises pull-from-peers (§10.2).
    */
   edges?: Array<[string, string]>;
-  /** How peers reach each other: `http://127.0.0.1:<port>` (default) or `nats://<node id>` over the federation. */
+  /**
+   * How peers reach each other: `http://127.0.0.1:<port>` (default), `nats://<node id>` over the federation, or
+   * `http://<onion>.onion` over a private Tor network started for the run in <run>/tor-net (issue 10, docs/onion.md):
+   * every node runs its managed tor and publishes its onion service; peers are onion URLs only.
+   */
   transport?: PeerTransport;
   /** Extra protocol settings for every node (MESH_* names), e.g. cap sizes. */
   env?: Record<string, string>;
@@ -115,6 +122,8 @@ export class Cluster {
   private readonly procs = new Map<string, Proc>();
   private readonly clients = new Map<string, InfonetClient>();
   private stopped = false;
+  /** The run's private Tor network (transport 'onion'). */
+  torNet?: TorNetwork;
 
   private constructor(
     readonly runDir: string,
@@ -158,9 +167,21 @@ export class Cluster {
       const dataDir = join(runDir, name);
       mkdirSync(dataDir, { recursive: true });
       const id = loadOrCreateNodeKey(dataDir).nodeId; // the node reads the same key file at start
-      return { name, dataDir, id, leafCreds: issueLeafCredential(hubDir, { name, nodeId: id, out: join(runDir, `${name}.leaf.creds`) }) };
+      // Onion addresses come from keys the nodes keep in their data directories: known before any tor runs.
+      const onionUrl = transport === 'onion' ? loadOrCreateOnionKey(join(dataDir, ONION_KEY_FILE)).url : '';
+      return { name, dataDir, id, onionUrl, leafCreds: issueLeafCredential(hubDir, { name, nodeId: id, out: join(runDir, `${name}.leaf.creds`) }) };
     });
-    const hub = await startHub({ dataDir: hubDir, serverName: 'harness-hub', monitor: true });
+    let torNet: TorNetwork | undefined;
+    if (transport === 'onion') {
+      log(`starting a private Tor network in ${join(runDir, 'tor-net')} (authorities, relays; 127.0.0.1 only)`);
+      torNet = await startTorNetwork({ dir: join(runDir, 'tor-net') });
+      writeFileSync(join(runDir, 'tor-net.torrc'), joinTorrcLines(torNet).join('\n') + '\n');
+      log(`tor network ready after ${torNet.readyAfterMs} ms`);
+    }
+    const hub = await startHub({ dataDir: hubDir, serverName: 'harness-hub', monitor: true }).catch(async (e: unknown) => {
+      await torNet?.stop();
+      throw e;
+    });
     let nc: NatsConnection | undefined;
     let cluster: Cluster | undefined;
     try {
@@ -170,12 +191,13 @@ export class Cluster {
         transport, log, env: options.env ?? {}, logLevel: options.logLevel ?? 'info',
         readyTimeoutMs: options.readyTimeoutMs ?? 30_000, requestTimeoutMs: options.requestTimeoutMs ?? 5000,
       }, ownRunDir);
+      cluster.torNet = torNet;
       const secrets = new Map<string, string>();
-      for (const { name, dataDir, id, leafCreds } of prepared) {
+      for (const { name, dataDir, id, onionUrl, leafCreds } of prepared) {
         const httpPort = await freePort();
         secrets.set(name, randomBytes(32).toString('hex'));
         cluster.nodes.set(name, {
-          name, id, dataDir, httpPort, peerUrl: peerUrlOf(transport, httpPort, id), leafCreds,
+          name, id, dataDir, httpPort, peerUrl: onionUrl || peerUrlOf(transport, httpPort, id), leafCreds,
           operatorCreds: join(dataDir, 'nats', 'auth', 'operator.nk'),
           configFile: join(runDir, `${name}.config.json`), logFile: join(runDir, `${name}.log`),
           peers: [...neighbours.get(name)!], state: 'stopped', starts: 0,
@@ -189,6 +211,7 @@ export class Cluster {
       else {
         await nc?.close().catch(() => undefined);
         await hub.stop();
+        await torNet?.stop();
       }
       throw e;
     }
@@ -207,7 +230,10 @@ export class Cluster {
       nats: { leaf: this.hub.leafUrl, leafCreds: n.leafCreds },
       http: { host: '127.0.0.1', port: n.httpPort },
       log: { level: this.opts.logLevel },
+      ...(this.torNet ? { tor: { managed: true, torrcExtra: join(this.runDir, 'tor-net.torrc') } } : {}),
       env: {
+        // Onion sync answers come through circuits: the 5 s default would fail a cold first request (§8.3.4 spirit).
+        ...(this.torNet ? { MESH_SYNC_TIMEOUT_S: '60' } : {}),
         ...this.opts.env,
         MESH_RELAY_PEERS: peerNodes.map((p) => p.peerUrl).join(','),
         MESH_PUBLIC_PEER_URL: n.peerUrl,
@@ -232,6 +258,22 @@ export class Cluster {
 
   status(name: string): Promise<NodeStatus> {
     return this.client(name).status();
+  }
+
+  /**
+   * Which transports carried the run (issue 10): per running node its peers' transport kinds, and the peer requests
+   * answered over onion (pushes, acks, pulls, sync pages). With `--transport onion` every peer is an onion URL.
+   */
+  async transportSummary(): Promise<{ peersByKind: Record<string, number>; onionAnswers: number; text: string }> {
+    const peersByKind: Record<string, number> = {};
+    let onionAnswers = 0;
+    for (const n of this.running()) {
+      const st = await this.status(n.name).catch(() => undefined);
+      for (const p of st?.transports?.peers ?? []) peersByKind[p.transport] = (peersByKind[p.transport] ?? 0) + 1;
+      onionAnswers += (st?.transports?.onion as { answered?: number } | undefined)?.answered ?? 0;
+    }
+    const kinds = Object.entries(peersByKind).map(([k, v]) => `${k} ${v}`).join(', ') || 'none';
+    return { peersByKind, onionAnswers, text: `peer links by kind: ${kinds}; peer requests answered over onion: ${onionAnswers}` };
   }
 
   running(): ClusterNode[] {
@@ -344,6 +386,7 @@ export class Cluster {
     }));
     if (!this.nc.isClosed()) await this.nc.close().catch(() => undefined);
     await this.hub.stop();
+    await this.torNet?.stop();
     if (this.ownRunDir && !opts.keep && existsSync(this.runDir)) rmSync(this.runDir, { recursive: true, force: true });
   }
 }

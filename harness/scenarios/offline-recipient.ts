@@ -311,6 +311,7 @@ export async function runOfflineRecipient(opts: OfflineRecipientOptions = {}): P
         if (keep.length) notes.push([`metrics ${n}`, keep.map(([k, v]) => `${k}=${v}`).join(' ')]);
       }
     }
+    notes.push(['transports', (await cluster.transportSummary()).text]);
     notes.unshift(['setup', `${nodes} nodes, ${cls} mail, per-sender cap ${dms}, ${opts.transport ?? 'http'} peers, ${A} killed with SIGKILL`]);
     const report: ScenarioReport = {
       scenario: 'offline-recipient', nodes, counts, latenciesMs: latencies, latencyOf: `deposit at ${A} → visible on ${C}`,
