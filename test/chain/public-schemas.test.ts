@@ -11,7 +11,7 @@ import { cutCodePoints, isPyBlank, pyEquals, pyInt, pyNum, pyStrip } from '../..
 import { pythonFloatRepr } from '../../protocol/python-float.js';
 import { signaturePayload } from '../../protocol/signature-payload.js';
 import { signEd25519 } from '../../protocol/signatures.js';
-import { ctxAt, K1, M, NodePool, rawEvent, rejection, T0 } from './helpers.js';
+import { ctxAt, K1, M, newIdentity, NodePool, rawEvent, rejection, T0 } from './helpers.js';
 
 const pool = new NodePool();
 afterAll(() => pool.cleanup());
@@ -86,6 +86,19 @@ describe('Appendix D public schemas', () => {
     expect(await ingestReason('gate_create', gateCreate(EMOJI.repeat(65)))).toBe('Payload is not normalized');
     expect(await ingestReason('abuse_report', abuse(EMOJI.repeat(280)))).toBe('ok');
     expect(await ingestReason('abuse_report', abuse(EMOJI.repeat(281)))).toBe('Payload is not normalized');
+  });
+
+  test('fork events pass the same schemas (a vote of 2 in a fork is refused; a vote of true is applied)', async () => {
+    const node = await pool.fresh();
+    await node.chain.appendLocal(K1, 'message', M('base'));
+    const [base] = await node.chain.readRange(0, 1);
+    const author = newIdentity();
+    const bad = rawEvent({ id: author, type: 'vote', payload: vote(2), signed: vote(2), sequence: 1, prevHash: base.event_id, timestamp: T0 });
+    expect(await node.chain.applyFork([bad], bad.event_id, 2, 2)).toEqual({ ok: false, reason: 'Invalid vote' });
+    const good = rawEvent({ id: author, type: 'vote', payload: vote(true), signed: vote(1), sequence: 1, prevHash: base.event_id, timestamp: T0 });
+    const next = rawEvent({ id: author, type: 'vote', payload: vote(-1), sequence: 2, prevHash: good.event_id, timestamp: T0 });
+    expect(await node.chain.applyFork([good, next], next.event_id, 2, 2)).toEqual({ ok: true, reason: 'applied' });
+    expect(node.chain.length).toBe(3);
   });
 
   test('the other own checks and their order (Appendix D steps 2–5, then §2.8 step 6)', async () => {
