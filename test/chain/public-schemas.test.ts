@@ -163,6 +163,25 @@ describe('received literal forms survive (Appendix D)', () => {
     expect(validateChain(events, ctxAt(T0))).toMatchObject({ valid: true, count: 2 });
   });
 
+  test('property: parseEventsJson agrees with JSON.parse on random JSON, and literals re-print as written', () => {
+    let seed = 11;
+    const rnd = (n: number): number => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed % n; };
+    const atoms = ['0', '-1', '5.0', '2.50', '1e3', '-0.0', '"a\\"b"', '"5.0"', 'true', 'false', 'null', '12345678901234567', '"\\u00e9\u{1F600}"'];
+    const gen = (depth: number): string => {
+      const k = depth > 3 ? 0 : rnd(3);
+      if (k === 0) return atoms[rnd(atoms.length)];
+      if (k === 1) return '[' + Array.from({ length: rnd(4) }, () => gen(depth + 1)).join(',') + ']';
+      return '{' + Array.from({ length: rnd(4) }, (_, i) => `"k${rnd(5)}${i}":${gen(depth + 1)}`).join(',') + '}';
+    };
+    for (let i = 0; i < 300; i++) {
+      const text = gen(0);
+      expect(parseEventsJson(text)).toEqual(JSON.parse(text));
+      const ev = parseEventsJson(`{"event_type":"x","payload":{"v":${text}}}`) as { payload: unknown; payload_literal?: string };
+      expect(ev.payload).toEqual({ v: JSON.parse(text) });
+      if (ev.payload_literal !== undefined) expect(JSON.parse(ev.payload_literal)).toEqual(ev.payload);
+    }
+  });
+
   test('a payload_literal that does not describe the payload is not trusted', () => {
     const events = parseEventsJson(fileText) as Array<ChainEvent & Record<string, unknown>>;
     events[0].payload_literal = stakeText.replace('5.0', '6.0');
