@@ -1,15 +1,19 @@
-// One XState actor per mailbox. It owns the mailbox state, processes its commands one at a time
-// (XState's event queue), decides with the pure rules of protocol/mailbox-rules.ts, and keeps the
-// next expiry as an ABSOLUTE deadline in context: XState does not re-arm `after` delays on restore,
-// so the registry sends RESUME after restoring a snapshot and the delay is recomputed from the clock.
+// One actor per mailbox. It owns the mailbox state, processes its commands one at a time (a FIFO: a command sent
+// while another runs waits its turn), decides with the pure rules of protocol/mailbox-rules.ts, and keeps the next
+// expiry as an ABSOLUTE deadline in its context, so a restored actor re-arms its timer from the clock.
 // Persistence is the registry's job (it writes every new snapshot before acknowledging).
-import { assign, createActor, enqueueActions, setup, type Actor } from 'xstate';
+//
+// Issue 14: this used to be an XState machine per mailbox. Its start (createActor + initial macrostep) and its
+// getPersistedSnapshot() (a deep copy) dominated the replicated-deposit profile — a relay spawns or restores an
+// actor for most deposits — so the actor is now state as data: one small object, one unref'd timer, immutable
+// MailboxState values from protocol/ (a snapshot is the current context object itself, never copied). The
+// persisted form keeps the `{ context: { mailbox, deadline, rev } }` shape, and old XState snapshots (same
+// `context`) restore unchanged.
 import type { Clock } from '../protocol/clock.js';
 import {
   type Decision, type DepositResult, type MailboxState, type RelayLimits, type ReplicaResult, type StoredMessage,
   depositIntoMailbox, emptyMailbox, nextDeadline, purgeExpired, replicaIntoMailbox, takeMessages,
 } from '../protocol/mailbox-rules.js';
-import { unrefClock } from './unref-clock.js';
 
 export interface MailboxContext {
   mailbox: MailboxState;
@@ -34,96 +38,152 @@ export interface MailboxDeps {
   onExpired(mailboxKey: string, expired: StoredMessage[]): void;
 }
 
+/** What every mailbox actor shares: its dependencies (the "machine" the actors run). */
+export interface MailboxMachine {
+  readonly deps: MailboxDeps;
+}
+
+/** What a snapshot looks like (live and persisted alike: plain data, msgpack-able). */
+export interface MailboxSnapshot {
+  status: 'active' | 'stopped';
+  context: MailboxContext;
+}
+
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
-export function createMailboxMachine(deps: MailboxDeps) {
-  const { clock, limits } = deps;
+export function createMailboxMachine(deps: MailboxDeps): MailboxMachine {
+  return { deps };
+}
 
-  /** Context after `mailbox` changed (rev bumped, deadline recomputed) — or the same context. */
-  const withMailbox = (ctx: MailboxContext, mailbox: MailboxState, changed: boolean): MailboxContext =>
-    changed ? { mailbox, deadline: nextDeadline(mailbox, limits), rev: ctx.rev + 1 } : ctx;
+export class MailboxActor {
+  private ctx: MailboxContext;
+  private timer: NodeJS.Timeout | undefined;
+  private armedFor: number | null = null;
+  private stopped = false;
+  private running = false;
+  private readonly queue: MailboxEvent[] = [];
+  private readonly listeners = new Set<() => void>();
 
-  /** Purge first (§7.3: expired messages are purged before every deposit/poll/count). */
-  const purged = (ctx: MailboxContext, now: number) => {
-    const p = purgeExpired(ctx.mailbox, now, limits);
-    if (p.expired.length) deps.onExpired(ctx.mailbox.key, p.expired);
-    return p;
-  };
+  constructor(private readonly machine: MailboxMachine, key: string, snapshot?: unknown) {
+    const restored = (snapshot as { context?: MailboxContext } | undefined)?.context;
+    this.ctx = restored && restored.mailbox ? { mailbox: restored.mailbox, deadline: restored.deadline ?? null, rev: restored.rev ?? 0 } : { mailbox: emptyMailbox(key), deadline: null, rev: 0 };
+  }
 
-  return setup({
-    types: {} as { context: MailboxContext; events: MailboxEvent; input: { key: string } },
-    guards: {
-      hasDeadline: ({ context }) => context.deadline !== null,
-    },
-    delays: {
-      untilDeadline: ({ context }) =>
-        context.deadline === null ? MAX_TIMER_MS : Math.min(MAX_TIMER_MS, Math.max(0, Math.ceil((context.deadline - clock()) * 1000))),
-    },
-    actions: {
-      purge: assign(({ context }) => {
-        const p = purged(context, clock());
-        return withMailbox(context, p.state, p.changed);
-      }),
-      deposit: enqueueActions(({ context, event, enqueue }) => {
-        if (event.type !== 'DEPOSIT' && event.type !== 'REPLICA') return;
+  start(): this {
+    this.arm();
+    return this;
+  }
+
+  getSnapshot(): MailboxSnapshot {
+    return { status: this.stopped ? 'stopped' : 'active', context: this.ctx };
+  }
+
+  /** The persisted form: the context object itself (its MailboxState is never mutated, only replaced). */
+  getPersistedSnapshot(): MailboxSnapshot {
+    return { status: 'active', context: this.ctx };
+  }
+
+  /** Called after a change the actor made by itself (timer-driven expiry); returns the unsubscribe. */
+  subscribe(fn: () => void): { unsubscribe(): void } {
+    this.listeners.add(fn);
+    return { unsubscribe: () => { this.listeners.delete(fn); } };
+  }
+
+  send(event: MailboxEvent): void {
+    if (this.stopped) return;
+    this.queue.push(event);
+    if (this.running) return; // a reply re-entered: runs after the current command, in order
+    this.running = true;
+    try {
+      for (let e = this.queue.shift(); e; e = this.queue.shift()) this.handle(e);
+    } finally {
+      this.running = false;
+    }
+    this.arm();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.queue.length = 0;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.listeners.clear();
+  }
+
+  private handle(event: MailboxEvent): void {
+    const { clock, limits } = this.machine.deps;
+    switch (event.type) {
+      case 'DEPOSIT':
+      case 'REPLICA': {
         const now = clock();
-        const p = purged(context, now);
+        const p = this.purged(now);
         const d = event.type === 'DEPOSIT'
           ? depositIntoMailbox(p.state, event.candidate, event.cls, limits, now)
           : replicaIntoMailbox(p.state, event.candidate, event.cls, limits, now);
-        const next = d.ok ? d.state : p.state;
-        enqueue.assign(withMailbox(context, next, p.changed || (d.ok && d.changed)));
-        const reply = event.reply as (x: typeof d) => void;
-        enqueue(() => reply(d));
-      }),
-      peek: enqueueActions(({ context, event, enqueue }) => {
-        if (event.type !== 'PEEK') return;
-        const p = purged(context, clock());
-        enqueue.assign(withMailbox(context, p.state, p.changed));
-        enqueue(() => event.reply(p.state.messages.slice()));
-      }),
-      take: enqueueActions(({ context, event, enqueue }) => {
-        if (event.type !== 'TAKE') return;
+        this.update(d.ok ? d.state : p.state, p.changed || (d.ok && d.changed));
+        (event.reply as (x: typeof d) => void)(d);
+        return;
+      }
+      case 'PEEK': {
+        const p = this.purged(clock());
+        this.update(p.state, p.changed);
+        event.reply(p.state.messages.slice());
+        return;
+      }
+      case 'TAKE': {
         const now = clock();
-        const p = purged(context, now);
+        const p = this.purged(now);
         const t = takeMessages(p.state, event.msgIds, now, limits);
-        enqueue.assign(withMailbox(context, t.state, p.changed || t.changed));
-        enqueue(() => event.reply(t.taken));
-      }),
-    },
-  }).createMachine({
-    id: 'mailbox',
-    context: ({ input }) => ({ mailbox: emptyMailbox(input.key), deadline: null, rev: 0 }),
-    initial: 'route',
-    // Every command re-enters `route`, which re-arms the expiry delay from the (possibly new) deadline.
-    on: {
-      DEPOSIT: { target: '.route', actions: 'deposit' },
-      REPLICA: { target: '.route', actions: 'deposit' },
-      PEEK: { target: '.route', actions: 'peek' },
-      TAKE: { target: '.route', actions: 'take' },
-      PURGE: { target: '.route', actions: 'purge' },
-      RESUME: { target: '.route' },
-    },
-    states: {
-      route: { always: [{ guard: 'hasDeadline', target: 'armed' }, { target: 'idle' }] },
-      idle: {},
-      armed: { after: { untilDeadline: { target: 'route', actions: 'purge' } } },
-    },
-  });
+        this.update(t.state, p.changed || t.changed);
+        event.reply(t.taken);
+        return;
+      }
+      case 'PURGE': {
+        const p = this.purged(clock());
+        this.update(p.state, p.changed);
+        return;
+      }
+      case 'RESUME':
+        return; // the timer is re-armed after every command
+    }
+  }
+
+  /** Purge first (§7.3: expired messages are purged before every deposit/poll/count). */
+  private purged(now: number): ReturnType<typeof purgeExpired> {
+    const p = purgeExpired(this.ctx.mailbox, now, this.machine.deps.limits);
+    if (p.expired.length) this.machine.deps.onExpired(this.ctx.mailbox.key, p.expired);
+    return p;
+  }
+
+  private update(mailbox: MailboxState, changed: boolean): void {
+    if (changed) this.ctx = { mailbox, deadline: nextDeadline(mailbox, this.machine.deps.limits), rev: this.ctx.rev + 1 };
+  }
+
+  /** (Re-)arms the expiry timer for the current deadline; a timer already set for it stays. */
+  private arm(): void {
+    if (this.stopped) return;
+    const deadline = this.ctx.deadline;
+    if (deadline === this.armedFor && (this.timer || deadline === null)) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.armedFor = deadline;
+    if (deadline === null) return;
+    const ms = Math.min(MAX_TIMER_MS, Math.max(0, Math.ceil((deadline - this.machine.deps.clock()) * 1000)));
+    this.timer = setTimeout(() => this.fire(), ms);
+    this.timer.unref();
+  }
+
+  private fire(): void {
+    this.timer = undefined;
+    this.armedFor = null;
+    if (this.stopped) return;
+    const rev = this.ctx.rev;
+    this.send({ type: 'PURGE' });
+    if (this.ctx.rev !== rev) for (const fn of [...this.listeners]) fn();
+  }
 }
-
-export type MailboxMachine = ReturnType<typeof createMailboxMachine>;
-export type MailboxActor = Actor<MailboxMachine>;
-
 
 /** Starts a fresh mailbox actor, or restores one from a persisted snapshot and re-arms its deadline. */
 export function startMailboxActor(machine: MailboxMachine, key: string, snapshot?: unknown): MailboxActor {
-  const actor = createActor(machine, {
-    input: { key },
-    clock: unrefClock as never,
-    ...(snapshot ? { snapshot: snapshot as never } : {}),
-  });
-  actor.start();
-  if (snapshot) actor.send({ type: 'RESUME' });
-  return actor;
+  return new MailboxActor(machine, key, snapshot).start();
 }
