@@ -16,7 +16,7 @@ import { ErrorCodes, InfonetError } from '../protocol/errors.js';
 import { normalizePeerUrl } from '../protocol/peer-url.js';
 import { decodeSafe, encode } from '../bus/codec.js';
 import { SUBJECT_ROOT, decodeNodeToken, encodeNodeToken } from '../bus/subjects.js';
-import { PEER_ROUTE_PATHS, type PeerRoute } from '../protocol/peer-routes.js';
+import { PEER_ROUTES, routeByName, type PeerRoute } from '../protocol/peer-routes.js';
 
 
 /** `nats://<node id>` (issue 5's form; the harness advertises it too). */
@@ -32,8 +32,8 @@ export function busPeerNodeId(peerUrl: string): string | null {
   return decodeNodeToken(host);
 }
 
-/** Subject token of a route: `dm/replicate-envelope` → `dm_replicate_envelope`. */
-export const busRouteName = (route: PeerRoute): string => route.replace(/[/-]/g, '_');
+/** Subject token of a route (the route table's `name`): `dm/replicate-envelope` → `dm_replicate_envelope`. */
+const busRouteName = (route: PeerRoute): string => PEER_ROUTES.find((r) => r.route === route)!.name;
 
 /** `infonet.<node token>.peer.<name>` */
 export function busPeerSubject(nodeId: string, route: PeerRoute): string {
@@ -47,7 +47,7 @@ export const busPeerWildcard = (nodeId: string): string => `${SUBJECT_ROOT}.${en
 export function busPeerRouteOf(subject: string): PeerRoute | null {
   const t = subject.split('.');
   if (t.length !== 4 || t[0] !== SUBJECT_ROOT || t[2] !== 'peer') return null;
-  return PEER_ROUTE_PATHS.find((r) => busRouteName(r) === t[3]) ?? null;
+  return routeByName(t[3])?.route ?? null;
 }
 
 export interface BusPeerReply {
