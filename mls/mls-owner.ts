@@ -16,154 +16,41 @@
 // (§11.5 buckets, fragments when larger than one event) and appended as a `gate_message`; every member processes the
 // gate's events in chain order, so commits and posts interleave as the chain orders them. The node skips its own
 // events (it already applied them when it made them).
-import { createHash, randomBytes } from 'node:crypto';
-import type { ClientState, PrivateKeyPackage } from 'ts-mls';
+import { randomBytes } from 'node:crypto';
+import type { ClientState } from 'ts-mls';
 import { ErrorCodes, InfonetError } from '../protocol/errors.js';
 import type { ChainEvent } from '../protocol/event.js';
-import {
-  frameForGate, normalizeGateId, padToBucket, parseGateCiphertext, senderRef, unpadBucket, unwrapDmPlaintext,
-  wrapDmPlaintext, MLS_WIRE_PREFIX, type GateDirectoryRecord,
-} from '../protocol/mls-framing.js';
 import type { DepositRequest, PolledMessage } from '../protocol/mailbox-rules.js';
+import {
+  frameForGate, normalizeGateId, parseGateCiphertext, senderRef, wrapDmPlaintext, MLS_WIRE_PREFIX, type GateDirectoryRecord,
+} from '../protocol/mls-framing.js';
 import { generateWelcomeKeypair, sealWelcome, unsealWelcome } from '../protocol/welcome-seal.js';
 import { MlsRecordUnreadable, type MlsOp, type MlsStore } from '../store/mls-store.js';
-import * as mls from './mls-engine.js';
+import { DmSessions } from './dm-sessions.js';
+import { GateIndex } from './gate-index.js';
 import type { MlsHost } from './host.js';
-
-const bad = (reason: string): never => {
-  throw new InfonetError(ErrorCodes.BAD_INPUT, reason);
-};
-const b64 = (u: Uint8Array): string => Buffer.from(u).toString('base64');
-const unb64 = (s: string): Uint8Array => new Uint8Array(Buffer.from(String(s ?? ''), 'base64'));
-const enc = new TextEncoder();
-const dec = new TextDecoder();
-const sha256Hex = (s: string | Uint8Array): string => createHash('sha256').update(s).digest('hex');
-
-/** Bounds on what callers and peers can grow. */
-export const LIMITS = {
-  bodyBytes: 4096,
-  keyPackagesPerPersona: 32,
-  partialFragments: 16,
-  fragmentsPerMessage: 64,
-  readPage: 500,
-  personaName: /^[A-Za-z0-9._@-]{1,64}$/,
-};
-
-interface Persona {
-  name: string;
-  sig_pub: Uint8Array;
-  sig_key: Uint8Array;
-  recipient_id: string;
-  /** Secret claim token of the persona's `requests` mailbox (§7.2: a claim needs a token). */
-  claim_token: string;
-}
-
-interface KeyPackageRecord {
-  persona: string;
-  purpose: 'gate' | 'dm';
-  welcome_dh_pub: string;
-  welcome_priv: string;
-  public: Uint8Array;
-  private: PrivateKeyPackage;
-  created_at: number;
-}
-
-interface PendingCommit {
-  payloads: Array<Record<string, unknown>>;
-  deposit?: DepositRequest;
-}
-
-export interface GateRecord {
-  gate_id: string;
-  display_name: string;
-  rules: Record<string, unknown>;
-  persona: string;
-  created_at: number;
-  /** gate_create appended (creator only; false between the state write and the append). */
-  announced: boolean;
-  joined_epoch: number;
-  /** Chain height up to which this gate's events were processed. */
-  cursor: number;
-  state: Uint8Array;
-  last_post_at: number | null;
-  views: number;
-  failed: number;
-  stale: number;
-  fragments: Record<string, { count: number; parts: Record<string, Uint8Array> }>;
-  pending?: PendingCommit;
-}
-
-export interface ViewEntry {
-  n: number;
-  event_id: string;
-  height: number;
-  sender: string;
-  sender_ref: string;
-  sender_ref_ok: boolean;
-  msg_id: string;
-  body: string;
-  sent_at: number;
-  epoch: number;
-  own: boolean;
-  /** The event's claimed epoch did not match the MLS message's epoch (§11.2). */
-  stale?: boolean;
-}
-
-interface SessionRecord {
-  session_id: string;
-  alias: string;
-  peer_alias: string;
-  peer_recipient_id: string;
-  /** Token of the `shared` mailbox the peer reads (set once the peer told us); until then `request` delivery. */
-  peer_token: string;
-  /** Token of the `shared` mailbox we read for this session. */
-  own_token: string;
-  state: Uint8Array;
-  views: number;
-}
+import * as mls from './mls-engine.js';
+import {
+  b64, bad, checkBody, dec, enc, gateKey, parseInner, sha256Hex, unb64, viewKey, LIMITS,
+  type GateRecord, type InnerMessage, type KeyPackageRecord, type Persona, type ViewEntry,
+} from './records.js';
 
 type GateSlot = { rec: GateRecord; state: ClientState } | { locked: string; gate_id: string };
-interface DirEntry {
-  display_name: string;
-  rules: Record<string, unknown>;
-  /** Heights of every gate_message of the gate; `foreign`: those another node wrote (what this node decrypts). */
-  heights: number[];
-  foreign: number[];
-  last_at: number | null;
-  created_by?: string;
-}
-
-interface InnerMessage { v: 1; id: string; from: string; body: string; ts: number; reply_token?: string }
-
-const gateKey = (g: string): string => `g:${g}`;
-const viewKey = (g: string, n: number): string => `v:${g}:${n.toString().padStart(10, '0')}`;
-const sessionKey = (s: string): string => `d:${s}`;
-const dmViewKey = (s: string, n: number): string => `dv:${s}:${n.toString().padStart(10, '0')}`;
-
-function parseInner(bytes: Uint8Array): InnerMessage {
-  const o = JSON.parse(dec.decode(unwrapDmPlaintext(bytes))) as InnerMessage;
-  if (!o || typeof o.id !== 'string' || typeof o.from !== 'string' || typeof o.body !== 'string') throw new Error('bad inner message');
-  return o;
-}
-
-function checkBody(text: unknown): string {
-  if (typeof text !== 'string' || text.length === 0) bad('text is required');
-  if (enc.encode(text as string).length > LIMITS.bodyBytes) bad(`text exceeds ${LIMITS.bodyBytes} bytes`);
-  return text as string;
-}
 
 export class MlsOwner {
   private tail: Promise<unknown> = Promise.resolve();
   private readonly gates = new Map<string, GateSlot>();
   private readonly personas = new Map<string, Persona>();
-  private readonly sessions = new Map<string, { rec: SessionRecord; state: ClientState }>();
-  private readonly directory = new Map<string, DirEntry>();
-  private indexedHeight = 0;
+  private readonly dm: DmSessions;
+  private readonly directory: GateIndex;
   private closed = false;
   /** Records that failed to open at start (gate records are shown as locked gates). */
   readonly unreadable: string[] = [];
 
-  private constructor(readonly store: MlsStore, readonly host: MlsHost) {}
+  private constructor(readonly store: MlsStore, readonly host: MlsHost) {
+    this.directory = new GateIndex(host);
+    this.dm = new DmSessions(store, host);
+  }
 
   /** Restores every persona, gate and session; finalises pending commits; never recreates what fails to load. */
   static async open(store: MlsStore, host: MlsHost): Promise<MlsOwner> {
@@ -182,14 +69,7 @@ export class MlsOwner {
         o.gates.set(id, { locked: `stored MLS state does not load: ${(e as Error).message}`, gate_id: id });
       }
     }
-    for (const s of await store.list<SessionRecord>('d:')) {
-      if (!s.value) { o.unreadable.push(s.key); continue; }
-      try {
-        o.sessions.set(s.value.session_id, { rec: s.value, state: mls.decodeState(s.value.state) });
-      } catch {
-        o.unreadable.push(s.key);
-      }
-    }
+    o.unreadable.push(...(await o.dm.load()));
     await o.serial(async () => {
       for (const [id, slot] of o.gates) {
         if (!('rec' in slot)) continue;
@@ -260,41 +140,6 @@ export class MlsOwner {
 
   // ── gate directory (chain index) ───────────────────────────────────────────────────────────────────────────────
 
-  /** Indexes gate_create and gate_message events appended since the last look (heights only: no decryption). */
-  private async refreshIndex(): Promise<void> {
-    const len = this.host.chainLength();
-    if (len < this.indexedHeight) { this.directory.clear(); this.indexedHeight = 0; } // chain reset (fork recovery)
-    while (this.indexedHeight < len) {
-      const events = await this.host.readRange(this.indexedHeight, Math.min(1000, len - this.indexedHeight));
-      if (events.length === 0) break;
-      events.forEach((ev, i) => this.indexEvent(ev, this.indexedHeight + i));
-      this.indexedHeight += events.length;
-    }
-  }
-
-  private dirEntry(gate: string): DirEntry {
-    let d = this.directory.get(gate);
-    if (!d) this.directory.set(gate, (d = { display_name: '', rules: {}, heights: [], foreign: [], last_at: null }));
-    return d;
-  }
-
-  private indexEvent(ev: ChainEvent, height: number): void {
-    const p = ev.payload as Record<string, unknown>;
-    if (ev.event_type === 'gate_create' && typeof p.gate_id === 'string') {
-      const d = this.dirEntry(p.gate_id);
-      if (!d.created_by) {
-        d.display_name = String(p.display_name ?? '');
-        d.rules = (p.rules && typeof p.rules === 'object' ? p.rules : {}) as Record<string, unknown>;
-        d.created_by = ev.node_id;
-      }
-    } else if (ev.event_type === 'gate_message' && typeof p.gate === 'string') {
-      const d = this.dirEntry(p.gate);
-      d.heights.push(height);
-      if (ev.node_id !== this.host.nodeId) d.foreign.push(height);
-      d.last_at = Math.max(d.last_at ?? 0, Number(ev.timestamp));
-    }
-  }
-
   private directoryRecord(gate: string): GateDirectoryRecord {
     const d = this.directory.get(gate);
     const slot = this.gates.get(gate);
@@ -313,14 +158,14 @@ export class MlsOwner {
       epoch: mls.epochOf(state) + 1,
       member_count: mls.isActive(state) ? mls.memberIdentities(state).length : 0,
       last_post_at: Math.max(rec.last_post_at ?? 0, d?.last_at ?? 0) || null,
-      waiting: d ? d.foreign.filter((h) => h >= cursor && h < this.indexedHeight).length : 0,
+      waiting: d ? d.foreign.filter((h) => h >= cursor && h < this.directory.height).length : 0,
     };
   }
 
   list(): Promise<{ gates: GateDirectoryRecord[] }> {
     return this.serial(async () => {
-      await this.refreshIndex();
-      const ids = new Set<string>([...this.directory.keys(), ...this.gates.keys()]);
+      await this.directory.refresh();
+      const ids = new Set<string>([...this.directory.gates(), ...this.gates.keys()]);
       return { gates: [...ids].sort().map((g) => this.directoryRecord(g)) };
     });
   }
@@ -328,7 +173,7 @@ export class MlsOwner {
   show(gate: unknown): Promise<GateDirectoryRecord & { members?: string[] }> {
     return this.serial(async () => {
       const id = normalizeGateId(gate);
-      await this.refreshIndex();
+      await this.directory.refresh();
       if (!this.directory.has(id) && !this.gates.has(id)) throw new InfonetError(ErrorCodes.NOT_FOUND, `unknown gate ${id}`);
       const slot = this.gates.get(id);
       const r = this.directoryRecord(id);
@@ -359,7 +204,7 @@ export class MlsOwner {
   create(body: { gate?: unknown; gate_id?: unknown; display_name?: unknown; rules?: unknown; persona?: unknown }): Promise<Record<string, unknown>> {
     return this.serial(async () => {
       const id = normalizeGateId(body.gate_id ?? body.gate);
-      await this.refreshIndex();
+      await this.directory.refresh();
       if (this.gates.has(id) || this.directory.get(id)?.created_by) bad(`gate ${id} already exists`);
       const rules = body.rules === undefined ? {} : body.rules;
       if (!rules || typeof rules !== 'object' || Array.isArray(rules)) bad('rules must be an object');
@@ -398,7 +243,7 @@ export class MlsOwner {
   private async finalise(slot: { rec: GateRecord; state: ClientState }): Promise<string[]> {
     const pending = slot.rec.pending;
     if (!pending) return [];
-    await this.refreshIndex();
+    await this.directory.refresh();
     const mine = new Set<string>();
     for (const h of this.directory.get(slot.rec.gate_id)?.heights ?? []) {
       const [ev] = await this.host.readRange(h, 1);
@@ -529,11 +374,11 @@ export class MlsOwner {
 
   /** Processes the gate's chain events from the cursor; one atomic write for state, cursor and new view entries. */
   private async process(slot: { rec: GateRecord; state: ClientState }): Promise<void> {
-    await this.refreshIndex();
+    await this.directory.refresh();
     const rec = slot.rec;
-    const heights = (this.directory.get(rec.gate_id)?.foreign ?? []).filter((h) => h >= rec.cursor && h < this.indexedHeight);
+    const heights = (this.directory.get(rec.gate_id)?.foreign ?? []).filter((h) => h >= rec.cursor && h < this.directory.height);
     if (heights.length === 0) {
-      if (rec.cursor < this.indexedHeight) { rec.cursor = this.indexedHeight; await this.put(slot); }
+      if (rec.cursor < this.directory.height) { rec.cursor = this.directory.height; await this.put(slot); }
       return;
     }
     const views: MlsOp[] = [];
@@ -579,7 +424,7 @@ export class MlsOwner {
         rec.failed++;
       }
     }
-    rec.cursor = this.indexedHeight;
+    rec.cursor = this.directory.height;
     await this.put(slot, views);
   }
 
@@ -601,8 +446,7 @@ export class MlsOwner {
 
   /** Polls the persona's mailboxes and handles every MLS message in them; returns what happened. */
   private async drainMailbox(p: Persona): Promise<{ joined: string[]; sessions: string[]; dm: number; ignored: number }> {
-    const claims = [{ type: 'requests', token: p.claim_token }, ...[...this.sessions.values()].filter((s) => s.rec.alias === p.name).map((s) => ({ type: 'shared', token: s.rec.own_token }))]
-      .slice(0, 32);
+    const claims = [{ type: 'requests', token: p.claim_token }, ...this.dm.claims(p)].slice(0, 32);
     const out = { joined: [] as string[], sessions: [] as string[], dm: 0, ignored: 0 };
     for (let round = 0; round < 20; round++) {
       const { messages } = await this.host.poll(p.recipient_id, claims);
@@ -610,7 +454,7 @@ export class MlsOwner {
       for (const m of messages) {
         try {
           if (m.session_welcome) await this.acceptWelcome(p, m, out);
-          else if (await this.dmIncoming(m)) out.dm++;
+          else if (await this.dm.incoming(m)) out.dm++;
           else out.ignored++;
         } catch {
           out.ignored++; // not ours or damaged: counted, never fatal for the rest of the mailbox
@@ -646,20 +490,7 @@ export class MlsOwner {
         this.gates.set(id, slot);
         out.joined.push(id);
       } else {
-        const meta = JSON.parse(dec.decode(welcome)) as { session_id: string; from: string; reply_recipient_id: string; reply_token: string; welcome: string };
-        const state = await mls.join(unb64(meta.welcome), kp.public, kp.private);
-        const rec: SessionRecord = {
-          session_id: String(meta.session_id), alias: p.name, peer_alias: String(meta.from), peer_recipient_id: String(meta.reply_recipient_id),
-          peer_token: String(meta.reply_token ?? ''), own_token: randomBytes(24).toString('hex'), state: new Uint8Array(), views: 0,
-        };
-        const s = { rec, state };
-        rec.state = mls.encodeState(state);
-        await this.store.write([{ key: sessionKey(rec.session_id), value: rec }, { key: k.key, delete: true }]);
-        this.sessions.set(rec.session_id, s);
-        out.sessions.push(rec.session_id);
-        if (m.ciphertext) await this.dmIncoming(m);
-        // Contact acceptance (§11.7): our first reply tells the initiator which shared mailbox we read.
-        await this.dmSend(s, '', true);
+        out.sessions.push(await this.dm.join(p, kp, k.key, welcome, m));
       }
       return;
     }
@@ -676,121 +507,27 @@ export class MlsOwner {
 
   // ── DM sessions (§11.7) ────────────────────────────────────────────────────────────────────────────────────────
 
+  // ── DM sessions (§11.7, mls/dm-sessions.ts), in the same queue ────────────────────────────────────────────────
+
   sessionCreate(body: { alias?: unknown; mls_key_package?: unknown; welcome_dh_pub?: unknown; recipient_id?: unknown; text?: unknown }): Promise<Record<string, unknown>> {
-    return this.serial(async () => {
-      const p = await this.persona(body.alias);
-      const text = checkBody(body.text ?? ' ');
-      const recipient = String(body.recipient_id ?? '').trim();
-      if (!recipient) bad('recipient_id is required');
-      const kp = unb64(String(body.mls_key_package ?? ''));
-      mls.decodeKeyPackage(kp);
-      const sessionId = randomBytes(16).toString('hex');
-      const group = await mls.newGroup(`dm:${sessionId}`, p.name, { publicKey: p.sig_pub, signKey: p.sig_key });
-      const out = await mls.addMembers(group, [kp]);
-      const ownToken = randomBytes(24).toString('hex');
-      const rec: SessionRecord = {
-        session_id: sessionId, alias: p.name, peer_alias: '', peer_recipient_id: recipient, peer_token: '', own_token: ownToken,
-        state: new Uint8Array(), views: 0,
-      };
-      const s = { rec, state: out.state };
-      const sealed = sealWelcome(enc.encode(JSON.stringify({
-        session_id: sessionId, from: p.name, reply_recipient_id: p.recipient_id, reply_token: ownToken, welcome: b64(out.welcome!),
-      })), String(body.welcome_dh_pub ?? ''));
-      this.sessions.set(sessionId, s);
-      const msgId = await this.dmSend(s, text, false, b64(sealed));
-      return { ok: true, session_id: sessionId, msg_id: msgId };
-    });
-  }
-
-  /** Encrypts, stores (state first), deposits. `session_welcome` rides the first DM only. */
-  private async dmSend(s: { rec: SessionRecord; state: ClientState }, text: string, control: boolean, sessionWelcome?: string): Promise<string> {
-    const msgId = randomBytes(16).toString('hex');
-    const now = this.host.now();
-    const inner: InnerMessage = { v: 1, id: msgId, from: s.rec.alias, body: text, ts: now, ...(control || sessionWelcome ? { reply_token: s.rec.own_token } : {}) };
-    const sent = await mls.encryptApplication(s.state, wrapDmPlaintext(enc.encode(JSON.stringify(inner))));
-    s.state = sent.state;
-    s.rec.state = mls.encodeState(s.state);
-    const ops: MlsOp[] = [{ key: sessionKey(s.rec.session_id), value: s.rec }];
-    if (!control) {
-      const n = s.rec.views++;
-      ops[0] = { key: sessionKey(s.rec.session_id), value: s.rec };
-      ops.push({ key: dmViewKey(s.rec.session_id, n), value: { n, msg_id: msgId, from: s.rec.alias, body: text, sent_at: now, own: true } });
-    }
-    await this.store.write(ops);
-    const shared = !!s.rec.peer_token;
-    await this.host.deposit({
-      sender_id: this.host.nodeId,
-      sender_token_hash: sha256Hex(`mls-dm|${s.rec.session_id}|${s.rec.alias}`),
-      ...(shared ? { recipient_token: s.rec.peer_token } : { recipient_id: s.rec.peer_recipient_id }),
-      delivery_class: shared ? 'shared' : 'request',
-      msg_id: msgId,
-      payload_format: 'mls1',
-      ciphertext: MLS_WIRE_PREFIX + b64(padToBucket(sent.message)),
-      ...(sessionWelcome ? { session_welcome: sessionWelcome } : {}),
-    });
-    return msgId;
-  }
-
-  private async dmIncoming(m: PolledMessage): Promise<boolean> {
-    const ct = String(m.ciphertext ?? '');
-    if (ct.slice(0, MLS_WIRE_PREFIX.length) !== MLS_WIRE_PREFIX) return false;
-    const message = unpadBucket(unb64(ct.slice(MLS_WIRE_PREFIX.length)));
-    const { groupId } = mls.peekPrivateMessage(message);
-    if (!groupId.startsWith('dm:')) return false;
-    const s = this.sessions.get(groupId.slice(3));
-    if (!s) return false;
-    const r = await mls.processMessage(s.state, message);
-    s.state = r.state;
-    const ops: MlsOp[] = [];
-    if (r.kind === 'application') {
-      const inner = parseInner(r.plaintext);
-      if (inner.reply_token && !s.rec.peer_token) s.rec.peer_token = inner.reply_token;
-      if (!s.rec.peer_alias) s.rec.peer_alias = inner.from;
-      if (inner.body) {
-        const n = s.rec.views++;
-        ops.push({ key: dmViewKey(s.rec.session_id, n), value: { n, msg_id: inner.id, from: inner.from, body: inner.body, sent_at: inner.ts, own: false } });
-      }
-    }
-    s.rec.state = mls.encodeState(s.state);
-    await this.store.write([{ key: sessionKey(s.rec.session_id), value: s.rec }, ...ops]);
-    return true;
+    return this.serial(async () => this.dm.create(await this.persona(body.alias), body));
   }
 
   sessionSend(body: { session_id?: unknown; text?: unknown }): Promise<Record<string, unknown>> {
-    return this.serial(async () => {
-      const s = this.sessions.get(String(body.session_id ?? ''));
-      if (!s) throw new InfonetError(ErrorCodes.NOT_FOUND, 'unknown DM session');
-      const msgId = await this.dmSend(s, checkBody(body.text), false);
-      return { ok: true, session_id: s.rec.session_id, msg_id: msgId };
-    });
+    return this.serial(() => this.dm.sendText(body));
   }
 
   sessionRead(body: { alias?: unknown; session_id?: unknown }): Promise<Record<string, unknown>> {
     return this.serial(async () => {
       const p = await this.persona(body.alias);
       const drained = await this.drainMailbox(p);
-      const sessions = [...this.sessions.values()].filter((s) => s.rec.alias === p.name && (!body.session_id || s.rec.session_id === body.session_id));
-      const out = [];
-      for (const s of sessions) {
-        const rows = await this.store.list<Record<string, unknown>>(`dv:${s.rec.session_id}:`);
-        out.push({ session_id: s.rec.session_id, peer: s.rec.peer_alias, shared: !!s.rec.peer_token, messages: rows.map((r) => r.value).filter(Boolean) });
-      }
-      return { ok: true, alias: p.name, joined: drained.sessions, sessions: out };
+      return { ok: true, alias: p.name, joined: drained.sessions, sessions: await this.dm.read(p, body.session_id) };
     });
   }
 
-  /** mls-reset (§11.7): wipes this node's DM MLS state — sessions, their messages, DM key packages — and only that. */
+  /** mls-reset (§11.7): wipes this node's DM MLS state only. */
   sessionReset(): Promise<Record<string, unknown>> {
-    return this.serial(async () => {
-      const ops: MlsOp[] = [];
-      for (const k of await this.store.keys('d:')) ops.push({ key: k, delete: true });
-      for (const k of await this.store.keys('dv:')) ops.push({ key: k, delete: true });
-      for (const r of await this.store.list<KeyPackageRecord>('k:')) if (r.value?.purpose === 'dm') ops.push({ key: r.key, delete: true });
-      await this.store.write(ops);
-      const n = this.sessions.size;
-      this.sessions.clear();
-      return { ok: true, sessions_wiped: n, records_deleted: ops.length };
-    });
+    return this.serial(() => this.dm.reset());
   }
 
   // ── backup ─────────────────────────────────────────────────────────────────────────────────────────────────────
@@ -806,7 +543,7 @@ export class MlsOwner {
   status(): { gates: number; locked: number; sessions: number; personas: number } {
     let locked = 0;
     for (const s of this.gates.values()) if ('locked' in s) locked++;
-    return { gates: this.gates.size, locked, sessions: this.sessions.size, personas: this.personas.size };
+    return { gates: this.gates.size, locked, sessions: this.dm.size, personas: this.personas.size };
   }
 }
 
