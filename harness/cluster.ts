@@ -29,13 +29,15 @@ import { findNatsServer, freePort } from '../bus/nats-server.js';
 import { loadOrCreateNodeKey } from '../node/infonet-node.js';
 import { ONION_KEY_FILE } from '../transports/onion/onion-node.js';
 import { loadOrCreateOnionKey } from '../transports/onion/onion-key.js';
+import { loadOrCreateIdentity as loadOrCreateRnsIdentity } from '../transports/rns/identity-file.js';
+import { INFONET_NODE_NAME, singleDestinationHash } from '../transports/rns/names.js';
 import { joinTorrcLines, startTorNetwork, type TorNetwork } from './tor-network.js';
 import { waitUntil } from './wait.js';
 
 /** Repository root (this file is <root>/harness/cluster.ts). */
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
-export type PeerTransport = 'http' | 'bus' | 'onion';
+export type PeerTransport = 'http' | 'bus' | 'onion' | 'rns';
 export type NodeState = 'running' | 'stopped' | 'killed' | 'exited';
 
 export interface ClusterOptions {
@@ -51,7 +53,9 @@ export interface ClusterOptions {
   /**
    * How peers reach each other: `http://127.0.0.1:<port>` (default), `nats://<node id>` over the federation, or
    * `http://<onion>.onion` over a private Tor network started for the run in <run>/tor-net (issue 10, docs/onion.md):
-   * every node runs its managed tor and publishes its onion service; peers are onion URLs only.
+   * every node runs its managed tor and publishes its onion service; peers are onion URLs only. `rns`: peers are
+   * `rns://<destination hash>` only, every node runs an RNS TCP server interface and dials its neighbours' directly
+   * (issue 11, docs/rns.md).
    */
   transport?: PeerTransport;
   /** Extra protocol settings for every node (MESH_* names), e.g. cap sizes. */
@@ -77,6 +81,8 @@ export interface ClusterNode {
   peerUrl: string;
   /** Names of its peers. */
   peers: string[];
+  /** Port of its RNS TCP server interface (transport 'rns'), else 0. */
+  rnsPort: number;
   /** Its leaf credential, issued by the hub (<run>/<name>.leaf.creds). */
   leafCreds: string;
   /** Its operator credential (exists once the node started): `--creds` for CLI commands against this node. */
@@ -169,7 +175,9 @@ export class Cluster {
       const id = loadOrCreateNodeKey(dataDir).nodeId; // the node reads the same key file at start
       // Onion addresses come from keys the nodes keep in their data directories: known before any tor runs.
       const onionUrl = transport === 'onion' ? loadOrCreateOnionKey(join(dataDir, ONION_KEY_FILE)).url : '';
-      return { name, dataDir, id, onionUrl, leafCreds: issueLeafCredential(hubDir, { name, nodeId: id, out: join(runDir, `${name}.leaf.creds`) }) };
+      // Likewise the RNS identity (<data>/rns/identity) fixes the node's rns:// URL before it starts.
+      const rnsUrl = transport === 'rns' ? `rns://${singleDestinationHash(INFONET_NODE_NAME, loadOrCreateRnsIdentity(dataDir).hash).toString('hex')}` : '';
+      return { name, dataDir, id, onionUrl: onionUrl || rnsUrl, leafCreds: issueLeafCredential(hubDir, { name, nodeId: id, out: join(runDir, `${name}.leaf.creds`) }) };
     });
     let torNet: TorNetwork | undefined;
     if (transport === 'onion') {
@@ -189,15 +197,16 @@ export class Cluster {
       nc = await connectBus(hub.clientUrl, { creds: hub.adminCreds, name: 'infonet-harness', options: { maxReconnectAttempts: -1 } });
       cluster = new Cluster(runDir, hub, nc, {
         transport, log, env: options.env ?? {}, logLevel: options.logLevel ?? 'info',
-        readyTimeoutMs: options.readyTimeoutMs ?? 30_000, requestTimeoutMs: options.requestTimeoutMs ?? 5000,
+        readyTimeoutMs: options.readyTimeoutMs ?? (transport === 'onion' ? 180_000 : 30_000), // a node's tor bootstraps first requestTimeoutMs: options.requestTimeoutMs ?? 5000,
       }, ownRunDir);
       cluster.torNet = torNet;
       const secrets = new Map<string, string>();
       for (const { name, dataDir, id, onionUrl, leafCreds } of prepared) {
         const httpPort = await freePort();
         secrets.set(name, randomBytes(32).toString('hex'));
+        const rnsPort = transport === 'rns' ? await freePort() : 0;
         cluster.nodes.set(name, {
-          name, id, dataDir, httpPort, peerUrl: onionUrl || peerUrlOf(transport, httpPort, id), leafCreds,
+          name, id, dataDir, httpPort, rnsPort, peerUrl: onionUrl || peerUrlOf(transport, httpPort, id), leafCreds,
           operatorCreds: join(dataDir, 'nats', 'auth', 'operator.nk'),
           configFile: join(runDir, `${name}.config.json`), logFile: join(runDir, `${name}.log`),
           peers: [...neighbours.get(name)!], state: 'stopped', starts: 0,
@@ -231,6 +240,8 @@ export class Cluster {
       http: { host: '127.0.0.1', port: n.httpPort },
       log: { level: this.opts.logLevel },
       ...(this.torNet ? { tor: { managed: true, torrcExtra: join(this.runDir, 'tor-net.torrc') } } : {}),
+      // RNS: one direct TCP link per edge (the node that sorts later dials); an endpoint is not a transport node.
+      ...(n.rnsPort ? { rns: { listen: `127.0.0.1:${n.rnsPort}`, connect: peerNodes.filter((p) => p.name < n.name).map((p) => `127.0.0.1:${p.rnsPort}`).join(',') } } : {}),
       env: {
         // Onion sync answers come through circuits: the 5 s default would fail a cold first request (§8.3.4 spirit).
         ...(this.torNet ? { MESH_SYNC_TIMEOUT_S: '60' } : {}),
