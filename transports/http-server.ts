@@ -17,10 +17,13 @@ import { bodyLimitText, PEER_ROUTES, type PeerRouteSpec } from '../protocol/peer
 
 /** Limits of the listener (ms). A request must arrive whole within `requestTimeoutMs`; headers within `headersTimeoutMs`. */
 export const PEER_HTTP_HEADERS_TIMEOUT_MS = 10_000;
-export const PEER_HTTP_REQUEST_TIMEOUT_MS = 30_000;
+/** Long enough for a 512 KiB push over a slow onion circuit (push timeout there is ≥ 180 s, §8.3.4), finite for a drip. */
+export const PEER_HTTP_REQUEST_TIMEOUT_MS = 120_000;
 /** An idle socket (no bytes either way) is closed after this long. */
 export const PEER_HTTP_IDLE_TIMEOUT_MS = 60_000;
 export const PEER_HTTP_KEEPALIVE_TIMEOUT_MS = 5_000;
+/** Open connections at once; beyond it new sockets are closed on arrival (an outsider cannot hold unbounded sockets). */
+export const PEER_HTTP_MAX_CONNECTIONS = 1_024;
 /** How often Node checks the header/request deadlines (its default of 30 s would let a dripping client linger). */
 const DEADLINE_CHECK_MS = 1_000;
 
@@ -119,6 +122,7 @@ export async function startPeerHttpServer(app: PeerApplication, opts: PeerHttpSe
     return reply.code(e.status).header('content-type', 'application/json').send(JSON.stringify({ ok: false, detail: e.detail }));
   });
 
+  server.server.maxConnections = opts.maxConnections ?? PEER_HTTP_MAX_CONNECTIONS;
   await server.listen({ port: opts.port ?? 0, host });
   const addr = server.server.address() as AddressInfo;
   const urlHost = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;

@@ -139,6 +139,32 @@ describe('peer HTTP listener (fastify)', () => {
     expect(app.seen).toHaveLength(0);
   });
 
+  test('connections beyond the cap are closed on arrival; the ones inside it still work', async () => {
+    const small = await startPeerHttpServer(app, { maxConnections: 3 });
+    const held: net.Socket[] = [];
+    try {
+      for (let i = 0; i < 3; i++) {
+        const s = net.connect(small.port, '127.0.0.1');
+        s.on('error', () => undefined);
+        await once(s, 'connect');
+        held.push(s);
+      }
+      // Node accepts and closes at once: the socket sees its end without any byte.
+      const extra = net.connect(small.port, '127.0.0.1');
+      extra.on('error', () => undefined);
+      const data: Buffer[] = [];
+      extra.on('data', (c: Buffer) => data.push(c));
+      await once(extra, 'close');
+      expect(Buffer.concat(data).length).toBe(0);
+      held[0].write(`GET /api/mesh/infonet/sync HTTP/1.1\r\nHost: x\r\n\r\n`);
+      const [answer] = (await once(held[0], 'data')) as [Buffer];
+      expect(answer.toString().startsWith('HTTP/1.1 200')).toBe(true);
+    } finally {
+      for (const s of held) s.destroy();
+      await small.close();
+    }
+  });
+
   test('a client that drips its headers is cut by the headers timeout', async () => {
     const sock = net.connect(srv.port, '127.0.0.1');
     await once(sock, 'connect');
