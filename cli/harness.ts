@@ -4,11 +4,11 @@ import { runGateInviteCli, runOfflineRecipientCli, runPartitionCli, SCENARIOS } 
 import { parse, UsageError } from './args.js';
 
 export const HARNESS_USAGE = `usage:
-  infonet harness run offline-recipient [--nodes N] [--dms N] [--class request|shared] [--transport http|bus|onion]
+  infonet harness run offline-recipient [--nodes N] [--dms N] [--class request|shared] [--transport http|bus|onion|rns]
                                         [--run-dir DIR] [--keep] [--step-timeout-ms N]
-  infonet harness run partition [--nodes N] [--events N] [--dms N] [--transport http|bus|onion] [--partition-s N]
+  infonet harness run partition [--nodes N] [--events N] [--dms N] [--transport http|bus|onion|rns] [--partition-s N]
                                 [--sync-interval-s N] [--run-dir DIR] [--keep]
-  infonet harness run gate-invite [--posts N] [--transport http|bus|onion] [--run-dir DIR] [--keep]
+  infonet harness run gate-invite [--posts N] [--transport http|bus|onion|rns] [--run-dir DIR] [--keep]
   infonet harness list
 
   offline-recipient  Alice sends sealed DMs to Bob via node A while Bob is offline; A replicates and is killed
@@ -52,7 +52,7 @@ export async function harnessCommand(args: string[]): Promise<number> {
     const cls = values.class;
     if (cls !== undefined && cls !== 'request' && cls !== 'shared') throw new UsageError('--class must be request or shared');
     const transport = values.transport;
-    if (transport !== undefined && transport !== 'http' && transport !== 'bus' && transport !== 'onion') throw new UsageError('--transport must be http, bus or onion');
+    if (transport !== undefined && transport !== 'http' && transport !== 'bus' && transport !== 'onion' && transport !== 'rns') throw new UsageError('--transport must be http, bus, onion or rns');
     const nodes = intOpt(values.nodes, '--nodes');
     if (nodes !== undefined && nodes < 3) throw new UsageError('--nodes must be at least 3');
     if (scenario === 'gate-invite') {

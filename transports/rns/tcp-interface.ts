@@ -13,7 +13,9 @@ export interface ReconnectPolicy {
   maxDelayMs: number;
 }
 
-export const DEFAULT_RECONNECT: ReconnectPolicy = { firstDelayMs: 5_000, maxDelayMs: 60_000 };
+// The reference client retries every 5 s (§2); a little backoff for long outages, capped low so a restarted peer is
+// back within seconds.
+export const DEFAULT_RECONNECT: ReconnectPolicy = { firstDelayMs: 5_000, maxDelayMs: 15_000 };
 
 const KEEPALIVE_MS = 10_000;
 
