@@ -6,15 +6,15 @@
 //              protocol/peer-routes.ts: infonet.sb_56475aa7….peer.dm_replicate_envelope
 //   request    payload = the exact JSON body bytes an HTTP peer would receive (the HMAC covers them);
 //              NATS headers X-Peer-Url / X-Peer-HMAC exactly as the HTTP headers (§8.2)
-//   reply      msgpack {status: int, json: <decoded JSON answer>, retry_after?: string}
-//              (status and Retry-After mean what they mean over HTTP); a reply carrying the exact JSON text
-//              as `body` (string or bytes) instead of `json` is accepted too
+//   reply      msgpack {status: int, body: <exact JSON text of the answer>, retry_after?: string}
+//              (status and Retry-After mean what they mean over HTTP; the text keeps sync pages in wire form);
+//              a reply carrying the decoded answer as `json` instead of `body` is accepted too
 //
 // The bus is the same authentication domain as HTTP: a request without a valid MAC is answered
 // {status: 403, json: {ok:false, detail:"Invalid or missing peer HMAC"}}.
 import { ErrorCodes, InfonetError } from '../protocol/errors.js';
 import { normalizePeerUrl } from '../protocol/peer-url.js';
-import { decodeSafe, encode } from '../bus/codec.js';
+import { decodeSafe } from '../bus/codec.js';
 import { SUBJECT_ROOT, decodeNodeToken, encodeNodeToken } from '../bus/subjects.js';
 import { PEER_ROUTES, routeByName, type PeerRoute } from '../protocol/peer-routes.js';
 
@@ -54,10 +54,6 @@ export interface BusPeerReply {
   status: number;
   json: unknown;
   retry_after?: string;
-}
-
-export function encodeBusPeerReply(r: BusPeerReply): Uint8Array {
-  return encode(r.retry_after === undefined ? { status: r.status, json: r.json } : r);
 }
 
 /** Decodes a reply; a malformed one is an UNAVAILABLE error (the peer did not answer in protocol). */

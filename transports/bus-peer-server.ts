@@ -19,7 +19,7 @@ import { busPeerRouteOf, busPeerWildcard } from './bus-peer-protocol.js';
 
 
 /** The msgpack reply for a handler answer. */
-export function encodeBusAnswer(r: Pick<PeerResponse, 'status' | 'body' | 'headers'>): Uint8Array {
+function encodeBusAnswer(r: Pick<PeerResponse, 'status' | 'body' | 'headers'>): Uint8Array {
   const ra = r.headers?.['Retry-After'];
   return encode(ra === undefined ? { status: r.status, body: r.body } : { status: r.status, body: r.body, retry_after: ra });
 }

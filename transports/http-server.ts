@@ -45,6 +45,8 @@ export interface PeerHttpServerOptions {
   requestTimeoutMs?: number;
   idleTimeoutMs?: number;
   keepAliveTimeoutMs?: number;
+  /** Open connections at once (default PEER_HTTP_MAX_CONNECTIONS). */
+  maxConnections?: number;
   /**
    * How requests on this listener are classified (default 'http': by socket address and forwarding headers).
    * 'onion' only for the dedicated 127.0.0.1 listener a Tor onion service forwards to (transports/onion/onion-node.ts).
