@@ -197,7 +197,8 @@ export class Cluster {
       nc = await connectBus(hub.clientUrl, { creds: hub.adminCreds, name: 'infonet-harness', options: { maxReconnectAttempts: -1 } });
       cluster = new Cluster(runDir, hub, nc, {
         transport, log, env: options.env ?? {}, logLevel: options.logLevel ?? 'info',
-        readyTimeoutMs: options.readyTimeoutMs ?? (transport === 'onion' ? 180_000 : 30_000), // a node's tor bootstraps first requestTimeoutMs: options.requestTimeoutMs ?? 5000,
+        // Onion nodes bootstrap their tor before they answer.
+        readyTimeoutMs: options.readyTimeoutMs ?? (transport === 'onion' ? 180_000 : 30_000), requestTimeoutMs: options.requestTimeoutMs ?? 5000,
       }, ownRunDir);
       cluster.torNet = torNet;
       const secrets = new Map<string, string>();
@@ -337,6 +338,9 @@ export class Cluster {
       }),
     ]);
     if (status.node_id !== n.id) throw new Error(`node ${name} answered as ${status.node_id}, expected ${n.id}`);
+    // Onion runs: a restarted node must come back at the same onion address (its key lives in its data directory).
+    const onion = this.torNet ? (status.transports?.onion as { url?: string } | undefined)?.url : undefined;
+    if (this.torNet && onion !== n.peerUrl) throw new Error(`node ${name} published ${onion ?? 'no onion'}, expected ${n.peerUrl}`);
     this.opts.log(`node ${name} up in ${Date.now() - t0} ms: ${n.id}, peer url ${n.peerUrl}, height ${status.height}${n.starts > 1 ? ` (restart #${n.starts - 1})` : ''}`);
   }
 
