@@ -95,3 +95,21 @@ test("the leaf link itself is limited: even an all-subjects user on leaf A gets 
     await stopAll();
   }
 });
+
+test('the test launcher starts authenticated servers and federations (helpers/nats.ts auth)', async () => {
+  const { startHubWithLeaves } = await import('../helpers/nats.js');
+  const fed = await startHubWithLeaves(2, { auth: true, leafPermissions: (i) => ({ publish: [`t.${i}.>`, '_INBOX.>'], subscribe: [`t.${i}.>`, '_INBOX.>'] }) });
+  try {
+    await expect(connect({ servers: fed.leaves[0].clientUrl })).rejects.toThrow(/Authorization Violation/);
+    const [l0, l1] = await Promise.all([connectBus(fed.leaves[0].clientUrl), connectBus(fed.leaves[1].clientUrl)]);
+    l1.subscribe('t.1.echo', { callback: (_e, m) => { m.respond(m.data); } });
+    await l1.flush();
+    // leaf 0's link may publish only t.0.>: leaf 1's subject is unreachable from it, leaf 1's own space works from the hub
+    await expect(l0.request('t.1.echo', new Uint8Array([1]), { timeout: 1000 })).rejects.toThrow(/no responders|timeout/i);
+    const h = await connectBus(fed.hub.clientUrl);
+    await waitFor(() => h.request('t.1.echo', new Uint8Array([2]), { timeout: 500 }).then(() => true), 10_000, { what: 'leaf 1 via the hub' });
+    await Promise.all([l0.close(), l1.close(), h.close()]);
+  } finally {
+    await fed.stopAll();
+  }
+});

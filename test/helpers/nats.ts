@@ -3,6 +3,9 @@
 //
 //   const srv = await startServer({ jetstream: true });            // single server
 //   const fed = await startHubWithLeaves(2);                       // hub + 2 leaves, leaf links already up
+//   const sec = await startServer({ auth: true });                 // authenticated: sec.creds is its admin nkey;
+//   const nc = await connectBus(sec.clientUrl);                    //   connectBus in this process finds it
+//   const fed2 = await startHubWithLeaves(2, { auth: true });      // hub needs credentials; leaf links present theirs
 //   await waitFor(() => something(), 5000);                        // poll until true
 //   afterAll(() => stopAll());                                     // stops every server this file started
 //
@@ -12,10 +15,17 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { NatsConnection } from '@nats-io/transport-node';
+import { forgetLocalCredentials, newNkeyUser, newPassword, rememberLocalCredentials, writeSecretFile, type BusCredentials } from '../../bus/credentials.js';
 import { startNatsServer, type NatsServerHandle, type NatsServerOptions } from '../../bus/nats-server.js';
+import { ADMIN_PERMISSIONS, type AuthUser, type SubjectPermissions } from '../../bus/permissions.js';
 import { waitUntil } from '../../harness/wait.js';
 
-export type TestServer = NatsServerHandle & { dir: string };
+export type TestServer = NatsServerHandle & {
+  dir: string;
+  /** With `auth`: the administrator credential (all subjects) and its file. */
+  creds?: BusCredentials;
+  credsFile?: string;
+};
 
 const started = new Set<TestServer>();
 let counter = 0;
@@ -29,13 +39,18 @@ export interface StartServerOptions extends Partial<Omit<NatsServerOptions, 'jet
   jetstream?: boolean | { storeDir?: string; domain?: string };
   /** Reuse a directory (restart tests). Not removed on stop when given. */
   dir?: string;
+  /**
+   * Require authentication (docs/bus-auth.md): an administrator nkey with every subject (returned as `creds`, and
+   * found by connectBus in this process), plus any `users` given (e.g. leaf users with limited permissions).
+   */
+  auth?: true | { users?: AuthUser[] };
 }
 
 /** Starts one nats-server on free ports; it is tracked and stopped by stopAll(). */
 export async function startServer(opts: StartServerOptions = {}): Promise<TestServer> {
   const ownDir = !opts.dir;
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'infonet-test-nats-'));
-  const { jetstream, dir: _d, ...rest } = opts;
+  const { jetstream, dir: _d, auth, ...rest } = opts;
   const cfg: NatsServerOptions = {
     serverName: opts.serverName ?? uniqueName('t'),
     configDir: join(dir, 'conf'),
@@ -45,13 +60,26 @@ export async function startServer(opts: StartServerOptions = {}): Promise<TestSe
     const j = jetstream === true ? {} : jetstream;
     cfg.jetstream = { storeDir: j.storeDir ?? join(dir, 'js'), ...(j.domain ? { domain: j.domain } : {}) };
   }
+  let admin: (BusCredentials & { kind: 'nkey' }) | undefined;
+  if (auth) {
+    const a = newNkeyUser();
+    admin = a;
+    cfg.authorization = [{ nkey: a.publicKey, permissions: ADMIN_PERMISSIONS }, ...(auth === true ? [] : auth.users ?? [])];
+  }
   const h = await startNatsServer(cfg);
   const srv = h as TestServer;
   srv.dir = dir;
+  if (admin) {
+    srv.creds = admin;
+    srv.credsFile = join(dir, 'admin.nk');
+    writeSecretFile(srv.credsFile, admin.seed + '\n');
+    rememberLocalCredentials(srv.clientUrl, srv.credsFile);
+  }
   const innerStop = h.stop;
   srv.stop = async (killAfterMs?: number) => {
     await innerStop(killAfterMs);
     started.delete(srv);
+    if (admin) forgetLocalCredentials(srv.clientUrl);
     if (ownDir) rmSync(dir, { recursive: true, force: true });
   };
   started.add(srv);
@@ -74,14 +102,22 @@ export interface HubWithLeavesOptions {
   domain?: string;
   /** Give each leaf its own JetStream (domain = its server name). Default false. */
   leafJetStream?: boolean;
+  /**
+   * Authenticated federation: the hub and every leaf require credentials (`creds` on each server: its admin); each
+   * leaf link presents its own user/password, with `leafPermissions(i)` on the hub (default: all subjects).
+   */
+  auth?: boolean;
+  leafPermissions?: (i: number) => SubjectPermissions;
 }
 
 /** A hub (leaf listener + JetStream domain) and n leaf servers; resolves once all n leaf links are up. */
 export async function startHubWithLeaves(n: number, opts: HubWithLeavesOptions = {}): Promise<Federation> {
+  const leafUsers = Array.from({ length: n }, (_, i) => ({ user: `leaf${i}`, password: newPassword() }));
   const hub = await startServer({
     serverName: uniqueName('hub'),
     jetstream: { domain: opts.domain ?? 'hub' },
     leafListen: true,
+    ...(opts.auth ? { auth: { users: leafUsers.map((u, i) => ({ ...u, permissions: opts.leafPermissions?.(i) ?? ADMIN_PERMISSIONS })) } } : {}),
   });
   const leaves = await Promise.all(
     Array.from({ length: n }, (_, i) =>
@@ -89,6 +125,7 @@ export async function startHubWithLeaves(n: number, opts: HubWithLeavesOptions =
         serverName: uniqueName(`leaf${String.fromCharCode(65 + i)}`),
         leafRemotes: [hub.leafUrl!],
         jetstream: opts.leafJetStream ? true : undefined,
+        ...(opts.auth ? { auth: true as const, leafCredentials: leafUsers[i] } : {}),
       }),
     ),
   );
