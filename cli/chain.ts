@@ -4,17 +4,29 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { packMsgpack, unpackMsgpack } from '../protocol/msgpack.js';
 import { openChainAt, type OpenedChain } from '../actors/open-chain.js';
 import { deserializeChainState, serializeChainState, type SerializedChainState } from '../protocol/chain-state.js';
-import { validateChain } from '../protocol/chain-validator.js';
+import { emptyChainState } from '../protocol/chain-state.js';
+import { validateChain, type ChainVerdict } from '../protocol/chain-validator.js';
+import type { ValidationContext } from '../protocol/validate-event.js';
+import type { IngestResult } from '../actors/chain-ledger.js';
+import { EXPORT_MAX_LIMIT } from '../bus/commands.js';
+import { INGEST_MAX_EVENTS } from '../bus/command-schemas.js';
 import type { InfonetClient } from '../bus/client.js';
 import { ErrorCodes, isInfonetError } from '../protocol/errors.js';
-import { chainToWireJson, eventToWireJson, type ChainEvent } from '../protocol/event.js';
+import { eventToWireJson, type ChainEvent } from '../protocol/event.js';
 import { generateIdentity, identityFromKeyFile, identityToKeyFile } from '../protocol/identity.js';
 import { loadSettings } from '../protocol/settings.js';
 import { isPlainObject } from '../protocol/signed-context.js';
-import { parseEventsJson } from '../protocol/lossless-json.js';
 import { signAppend } from '../protocol/local-sign.js';
 import { parse, printJson, readJsonFile, reportError, UsageError, writeOutput } from './args.js';
 import { BUS_CLI_OPTIONS, clientFromArgs } from './connect.js';
+import { batchElements, PROGRESS_EVERY, streamChainFile, writeChainStream } from './chain-stream.js';
+
+// Streaming sizes (issue 14): memory stays bounded by one batch whatever the file size.
+const VALIDATE_BATCH = 2_000;
+const LOCAL_INGEST_EVENTS = 4_096;
+const BUS_INGEST_EVENTS = Math.min(2_000, INGEST_MAX_EVENTS);
+const BUS_INGEST_CHARS = 512 * 1024;
+const EXPORT_PAGE = 2_000;
 
 const CHAIN_USAGE = `usage:
   infonet chain validate FILE [--max-age-s N] [--now UNIX_S] [--state CHECKPOINT]
@@ -47,24 +59,6 @@ export async function keygenCommand(args: string[]): Promise<number> {
   }
 }
 
-/** A chain file, read so that payload number literals survive for event ids (Appendix D). */
-function readChainFile(file: string): unknown[] {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new UsageError(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-  }
-  let data: unknown;
-  try {
-    data = parseEventsJson(text);
-  } catch (e) {
-    throw new UsageError(`${file} is not valid JSON: ${(e as Error).message}`);
-  }
-  if (!Array.isArray(data)) throw new UsageError(`${file} must contain a JSON array of events`);
-  return data;
-}
-
 interface Checkpoint {
   version: 1;
   count: number;
@@ -72,10 +66,36 @@ interface Checkpoint {
   state: SerializedChainState;
 }
 
+/** Validates the streamed file from its start, or only past a checkpoint whose head is still at its index. */
+async function validateStream(file: string, ctx: ValidationContext, checkpoint: Checkpoint | null): Promise<{ verdict: ChainVerdict; resumed: boolean } | null> {
+  let state = checkpoint ? deserializeChainState(checkpoint.state) : emptyChainState();
+  let index = 0;
+  for await (const batch of batchElements(streamChainFile(file), VALIDATE_BATCH)) {
+    let events = batch.map((el) => el.value);
+    if (checkpoint && index < checkpoint.count) {
+      const skip = Math.min(events.length, checkpoint.count - index);
+      if (index + skip === checkpoint.count) {
+        const last = events[skip - 1];
+        if (!isPlainObject(last) || last.event_id !== checkpoint.head) return null;
+      }
+      events = events.slice(skip);
+      index += skip;
+    }
+    const v = validateChain(events, ctx, state);
+    if (!v.valid) return { verdict: { ...v, index: index + v.index }, resumed: checkpoint !== null };
+    state = v.state;
+    const before = index;
+    index += events.length;
+    if (Math.floor(index / PROGRESS_EVERY) > Math.floor(before / PROGRESS_EVERY)) process.stderr.write(`validate: ${index} events\n`);
+  }
+  if (checkpoint && index < checkpoint.count) return null; // the file is shorter than the checked prefix
+  return { verdict: { valid: true, count: state.length, head: state.head, state }, resumed: checkpoint !== null };
+}
+
 async function validateCmd(args: string[]): Promise<number> {
   const { values, positionals } = parse(args, { 'max-age-s': { type: 'string' }, now: { type: 'string' }, state: { type: 'string' } });
   if (positionals.length !== 1) throw new UsageError('chain validate takes exactly one FILE');
-  const events = readChainFile(positionals[0]);
+  const file = positionals[0];
   const settings = loadSettings();
   const now = intOption(values.now, 'now');
   const ctx = { settings: settings.chain, clock: () => now ?? Date.now() / 1000, maxAgeS: intOption(values['max-age-s'], 'max-age-s') ?? 0 };
@@ -88,11 +108,9 @@ async function validateCmd(args: string[]): Promise<number> {
       checkpoint = null;
     }
   }
-  const resumable = checkpoint !== null && checkpoint.version === 1 && checkpoint.count <= events.length && checkpoint.count > 0
-    && isPlainObject(events[checkpoint.count - 1]) && (events[checkpoint.count - 1] as { event_id?: unknown }).event_id === checkpoint.head;
-  const verdict = resumable
-    ? validateChain(events, ctx, deserializeChainState(checkpoint!.state), checkpoint!.count)
-    : validateChain(events, ctx);
+  if (checkpoint !== null && !(checkpoint.version === 1 && checkpoint.count > 0)) checkpoint = null;
+  // Not resumable (the prefix changed): a second pass from the start.
+  const { verdict, resumed } = (checkpoint ? await validateStream(file, ctx, checkpoint) : null) ?? (await validateStream(file, ctx, null))!;
   if (!verdict.valid) {
     process.stdout.write(`invalid at index ${verdict.index}: ${verdict.rejection.reason}\n`);
     return 1;
@@ -101,7 +119,7 @@ async function validateCmd(args: string[]): Promise<number> {
     const cp: Checkpoint = { version: 1, count: verdict.count, head: verdict.head, state: serializeChainState(verdict.state) };
     writeFileSync(values.state, packMsgpack(cp));
   }
-  process.stdout.write(`valid: ${verdict.count} events, head ${verdict.head}${resumable ? ` (incremental from index ${checkpoint!.count})` : ''}\n`);
+  process.stdout.write(`valid: ${verdict.count} events, head ${verdict.head}${resumed ? ` (incremental from index ${checkpoint!.count})` : ''}\n`);
   return 0;
 }
 
@@ -132,32 +150,55 @@ async function withBus<T>(values: { nats?: string; node?: string; data?: string;
 async function ingestCmd(args: string[]): Promise<number> {
   const { values, positionals } = parse(args, { data: { type: 'string' }, 'max-age-s': { type: 'string' }, ...BUS_CLI_OPTIONS });
   if (positionals.length !== 1) throw new UsageError('chain ingest takes exactly one FILE');
-  const events = readChainFile(positionals[0]);
+  const file = positionals[0];
   const maxAge = intOption(values['max-age-s'], 'max-age-s');
-  if (values.nats) {
-    return withBus(values, async (c) => {
-      const { accepted, duplicates, rejected } = await c.ingest(events, maxAge);
-      printJson({ accepted, duplicates, rejected: rejected.map(({ index, reason }) => ({ index, reason })) });
-      return 0;
-    });
-  }
-  return withChain(values.data, async ({ chain }) => {
-    const { accepted, duplicates, rejected } = await chain.ingest(events, maxAge);
-    printJson({ accepted, duplicates, rejected: rejected.map(({ index, reason }) => ({ index, reason })) });
+  // Batches in file order: the same verdicts as one call with the whole file (ingest is sequential).
+  const run = async (ingest: (events: unknown[]) => Promise<IngestResult>, maxEvents: number, maxChars: number): Promise<number> => {
+    const total: IngestResult = { accepted: 0, duplicates: 0, rejected: [] };
+    let index = 0;
+    for await (const batch of batchElements(streamChainFile(file), maxEvents, maxChars)) {
+      const { accepted, duplicates, rejected } = await ingest(batch.map((el) => el.value));
+      total.accepted += accepted;
+      total.duplicates += duplicates;
+      for (const r of rejected) total.rejected.push({ index: index + r.index, reason: r.reason });
+      const before = index;
+      index += batch.length;
+      if (Math.floor(index / PROGRESS_EVERY) > Math.floor(before / PROGRESS_EVERY)) {
+        process.stderr.write(`ingest: ${index} events (${total.accepted} accepted, ${total.duplicates} duplicates, ${total.rejected.length} rejected)\n`);
+      }
+    }
+    printJson({ accepted: total.accepted, duplicates: total.duplicates, rejected: total.rejected.map(({ index: i, reason }) => ({ index: i, reason })) });
     return 0;
-  });
+  };
+  if (values.nats) {
+    // Each request stays well under the bus's 1 MB max_payload and INGEST_MAX_EVENTS.
+    return withBus(values, (c) => run((events) => c.ingest(events, maxAge), BUS_INGEST_EVENTS, BUS_INGEST_CHARS));
+  }
+  return withChain(values.data, ({ chain }) => run((events) => chain.ingest(events, maxAge), LOCAL_INGEST_EVENTS, Infinity));
 }
 
 async function exportCmd(args: string[]): Promise<number> {
   const { values } = parse(args, { data: { type: 'string' }, out: { type: 'string' }, ...BUS_CLI_OPTIONS }, false);
   if (values.nats) {
     return withBus(values, async (c) => {
-      writeOutput(chainToWireJson((await c.exportAll()) as ChainEvent[]), values.out);
+      async function* pages(): AsyncGenerator<string[]> {
+        let next: number | null = 0;
+        while (next !== null) {
+          const page = await c.exportPage(next, EXPORT_MAX_LIMIT);
+          yield (page.events as ChainEvent[]).map(eventToWireJson);
+          next = page.next;
+        }
+      }
+      await writeChainStream(pages(), values.out);
       return 0;
     });
   }
   return withChain(values.data, async ({ chain }) => {
-    writeOutput(chainToWireJson(await chain.readRange(0, chain.length)), values.out);
+    const length = chain.length;
+    async function* pages(): AsyncGenerator<string[]> {
+      for (let from = 0; from < length; from += EXPORT_PAGE) yield (await chain.readRange(from, Math.min(EXPORT_PAGE, length - from))).map(eventToWireJson);
+    }
+    await writeChainStream(pages(), values.out);
     return 0;
   }, { readOnly: true });
 }
@@ -215,7 +256,7 @@ async function appendCmd(args: string[], route: Route): Promise<number> {
   });
 }
 
-const STORE_ERRORS: ReadonlySet<string> = new Set([ErrorCodes.STORE_CORRUPT, ErrorCodes.STORE_LOCKED, ErrorCodes.NOT_FOUND]);
+const STORE_ERRORS: ReadonlySet<string> = new Set([ErrorCodes.STORE_CORRUPT, ErrorCodes.STORE_LOCKED, ErrorCodes.NOT_FOUND, ErrorCodes.UNAVAILABLE]);
 
 export async function chainCommand(args: string[]): Promise<number> {
   const [sub, ...rest] = args;
