@@ -16,6 +16,7 @@ const NODE_USAGE = `usage:
                    [--http-host HOST] [--http-port N] [--log-level LEVEL]
                    [--tor | --tor-control HOST:PORT [--tor-cookie FILE | --tor-password-file FILE]] [--onion-port N]
                    [--tor-torrc-extra FILE]   (onion transport: docs/onion.md)
+                   [--rns] [--rns-connect HOST:PORT[,…]] [--rns-listen HOST:PORT] [--rns-announce-interval-s N]   (docs/rns.md)
   (settings, env vars and defaults: docs/configuration.md)`;
 
 const io = { out: (l: string) => console.log(l), err: (l: string) => console.error(l) };
@@ -28,6 +29,7 @@ async function runNode(args: string[]): Promise<number> {
     'quarantine-corrupt': { type: 'boolean' },
     tor: { type: 'boolean' }, 'tor-control': { type: 'string' }, 'tor-cookie': { type: 'string' }, 'tor-password-file': { type: 'string' },
     'onion-port': { type: 'string' }, 'tor-torrc-extra': { type: 'string' },
+    rns: { type: 'boolean' }, 'rns-connect': { type: 'string' }, 'rns-listen': { type: 'string' }, 'rns-announce-interval-s': { type: 'string' },
   });
   if (positionals.length) throw new UsageError(`unexpected argument ${positionals[0]}\n${NODE_USAGE}`);
   const flags: ConfigFlags = {
@@ -35,6 +37,7 @@ async function runNode(args: string[]): Promise<number> {
     httpPort: values['http-port'], logLevel: values['log-level'], quarantineCorrupt: values['quarantine-corrupt'] ? 'true' : undefined,
     tor: values.tor ? 'true' : undefined, torControl: values['tor-control'], torCookie: values['tor-cookie'],
     torPasswordFile: values['tor-password-file'], onionPort: values['onion-port'], torTorrcExtra: values['tor-torrc-extra'],
+    rns: values.rns ? 'true' : undefined, rnsTcpConnect: values['rns-connect'], rnsTcpListen: values['rns-listen'], rnsAnnounceIntervalS: values['rns-announce-interval-s'],
   };
   let config;
   try {

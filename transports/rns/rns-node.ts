@@ -30,7 +30,7 @@ export async function startNodeRns(host: RnsHost): Promise<RnsService | undefine
   const c = host.config;
   if (!rnsEnabled(c)) return undefined;
   const log = host.logger.child({ part: 'rns' });
-  const listen = hostPorts('--rns-listen', c.rnsTcpListen)[0] ?? null;
+  const listen = hostPorts('--rns-listen', c.rnsTcpListen, true)[0] ?? null;
   const service = await RnsService.start({
     dataDir: host.dataDir,
     connect: hostPorts('--rns-connect', c.rnsTcpConnect),
@@ -44,9 +44,9 @@ export async function startNodeRns(host: RnsHost): Promise<RnsService | undefine
   return service;
 }
 
-function hostPorts(setting: string, value: string): HostPort[] {
+function hostPorts(setting: string, value: string, allowPortZero = false): HostPort[] {
   try {
-    return parseHostPorts(value);
+    return parseHostPorts(value, { allowPortZero });
   } catch (e) {
     throw new InfonetError(ErrorCodes.BAD_INPUT, `${setting}: ${(e as Error).message}`);
   }

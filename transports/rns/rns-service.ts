@@ -24,14 +24,14 @@ export interface RnsServiceOptions extends Omit<RnsEndpointOptions, 'identity' |
   maxInboundInFlight?: number;
 }
 
-/** `host:port[,host:port…]` (also accepts a `tcp://` prefix) → list; throws RangeError on a malformed item. */
-export function parseHostPorts(csv: string | undefined | null): HostPort[] {
+/** `host:port[,host:port…]` (also accepts a `tcp://` prefix) → list; throws RangeError on a malformed item. Port 0 (a free port) only for listening. */
+export function parseHostPorts(csv: string | undefined | null, opts: { allowPortZero?: boolean } = {}): HostPort[] {
   if (!csv) return [];
   const out: HostPort[] = [];
   for (const item of csv.split(',').map((s) => s.trim()).filter(Boolean)) {
     const m = /^(?:tcp:\/\/)?(\[[^\]]+\]|[^:/]+):(\d{1,5})\/?$/.exec(item);
     const port = m ? Number(m[2]) : NaN;
-    if (!m || port < 1 || port > 65535) throw new RangeError(`not host:port: ${item}`);
+    if (!m || port < (opts.allowPortZero ? 0 : 1) || port > 65535) throw new RangeError(`not host:port: ${item}`);
     out.push({ host: m[1].replace(/^\[|\]$/g, ''), port });
   }
   return out;
