@@ -80,7 +80,16 @@ export function unreadableStoreError(dataDir: string, e: unknown): InfonetError 
 function snapshotCopy(dataDir: string): string {
   const src = storeDir(dataDir);
   const root = mkdtempSync(join(tmpdir(), 'infonet-ro-'));
-  const dst = join(root, 'db');
+  try {
+    copyStoreFiles(src, join(root, 'db'));
+  } catch (e) {
+    rmSync(root, { recursive: true, force: true });
+    throw e;
+  }
+  return root;
+}
+
+function copyStoreFiles(src: string, dst: string): void {
   mkdirSync(dst);
   for (const f of readdirSync(src)) {
     if (f === 'LOCK' || f.startsWith('LOG')) continue;
@@ -93,7 +102,19 @@ function snapshotCopy(dataDir: string): string {
     }
     copyFileSync(from, join(dst, f));
   }
-  return root;
+}
+
+/** A running node may compact (delete a table) while we copy: try again a few times, then say so. */
+function snapshotWithRetry(dataDir: string): string {
+  let last: unknown;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      return snapshotCopy(dataDir);
+    } catch (e) {
+      last = e;
+    }
+  }
+  throw new InfonetError(ErrorCodes.UNAVAILABLE, `cannot take a read-only snapshot of ${storeDir(dataDir)}: ${levelCause(last)}`);
 }
 
 /**
@@ -105,7 +126,7 @@ export async function openDatabase(dataDir: string, opts: OpenOptions = {}): Pro
   const exists = storeExists(dataDir);
   if (opts.readOnly) {
     if (!exists) throw new InfonetError(ErrorCodes.NOT_FOUND, `no infonet store in ${dataDir}`);
-    const root = snapshotCopy(dataDir);
+    const root = snapshotWithRetry(dataDir);
     const db = new Level<string, Buffer>(join(root, 'db'), { valueEncoding: 'buffer', createIfMissing: false });
     db.once('closed', () => rmSync(root, { recursive: true, force: true }));
     try {

@@ -4,7 +4,9 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { openChainAt } from '../../actors/open-chain.js';
 import { chainCommand } from '../../cli/chain.js';
+import { defaultSettings } from '../../protocol/settings.js';
 import { identityToKeyFile } from '../../protocol/identity.js';
 import { D, G, K1, M } from './helpers.js';
 
@@ -57,4 +59,20 @@ test('chain append (public), append-gate and append-dm each take only their own 
   const state = join(dir, 'checkpoint');
   expect((await cli('chain', 'validate', out, '--state', state)).stdout).toBe(valid.stdout);
   expect((await cli('chain', 'validate', out, '--state', state)).stdout).toBe(valid.stdout.replace('\n', ' (incremental from index 3)\n'));
+});
+
+test('chain export --data works on a snapshot while a node holds the store', async () => {
+  const data = join(dir, 'held');
+  const held = await openChainAt(data, { settings: defaultSettings().chain });
+  try {
+    await held.chain.appendLocal(K1, 'message', M('one'));
+    await held.chain.appendLocal(K1, 'message', M('two'));
+    const r = await cli('chain', 'export', '--data', data);
+    expect(r.code).toBe(0);
+    expect((JSON.parse(r.stdout) as unknown[]).length).toBe(2);
+    await held.chain.appendLocal(K1, 'message', M('three')); // the holder is undisturbed
+    expect(held.chain.length).toBe(3);
+  } finally {
+    await held.close();
+  }
 });
