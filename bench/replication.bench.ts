@@ -8,7 +8,7 @@
 // peer) would cap replication at one DM per second per peer, so the peer servers here run with it raised: this
 // measures the pipeline, not the limiter (each node's own inbound listener, started with rate-limit overrides).
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
@@ -31,6 +31,7 @@ const WARMUP = 200;
 const RATE_LIMITS = { dm_replicate_envelope: 0, dm_replicate_envelopes: 0, dm_ack: 0, dm_pull: 0, infonet_peer_push: 0, infonet_sync: 0 };
 const SECRET = randomBytes(16).toString('hex');
 
+const cpuUs = (u: NodeJS.CpuUsage): number => u.user + u.system;
 const f = (ms: number): string => `${ms.toFixed(2).padStart(7)} ms`;
 const stats = (t: number[]) => {
   const s = [...t].sort((a, b) => a - b);
@@ -40,6 +41,9 @@ const stats = (t: number[]) => {
 async function main(): Promise<void> {
   console.log(machineLine());
   console.log(`nats-server ${natsServerVersion() ?? '?'}; 3 nodes, full mesh over loopback HTTP, one hub + 3 leaves`);
+  // A shared machine makes DMs/s say more about the neighbours than about this code: the load average and the CPU
+  // this process spends per DM (all 3 nodes run in it; user+sys, nats-servers excluded) are printed with the rates.
+  const load0 = loadavg()[0];
   const root = mkdtempSync(join(tmpdir(), 'infonet-bench-repl-'));
   const hub = await startNatsServer({ serverName: 'bench_hub', leafListen: true, monitor: false, configDir: join(root, 'hub') });
   const names = ['a', 'b', 'c'];
@@ -134,8 +138,10 @@ async function main(): Promise<void> {
     const latT: number[] = [];
     for (let i = 0; i < LATENCY_N; i++) latT.push(await oneDm());
     const tpStart = performance.now();
+    const tpCpu = process.cpuUsage();
     await pool(DMS, CONCURRENCY, oneDm);
     const tpMs = performance.now() - tpStart;
+    const tpCpuUs = cpuUs(process.cpuUsage(tpCpu)) / DMS;
     const dmRate = rate(DMS, tpMs);
 
     // Same deposits on a node without peers (no replication): what the local durable deposit alone costs here.
@@ -146,11 +152,13 @@ async function main(): Promise<void> {
     const soloClient = new InfonetClient(ncS, solo.nodeId, 10_000);
     let sseq = 0;
     const soloStart = performance.now();
+    const soloCpu = process.cpuUsage();
     await pool(DMS, CONCURRENCY, () => {
       const i = sseq++;
       return soloClient.dmDeposit({ sender_id: `solo-${i}`, ciphertext: randomBytes(256).toString('base64'), delivery_class: 'shared', recipient_token: `solo-${i}-${SECRET}` });
     });
     const soloRate = rate(DMS, performance.now() - soloStart);
+    const soloCpuUs = cpuUs(process.cpuUsage(soloCpu)) / DMS;
 
     const raw = stats(rawT);
     const lat = stats(latT);
@@ -162,6 +170,8 @@ async function main(): Promise<void> {
     console.log('');
     console.log(`ratio to raw: p50 ${(lat.p50 / raw.p50).toFixed(1)}×, p99 ${(lat.p99 / raw.p99).toFixed(1)}×, throughput ${(dmRate / rawRate).toFixed(2)}×`);
     console.log(`targets: p99 < 20 ms → ${lat.p99 < 20 ? 'OK' : 'MISSED'} (${lat.p99.toFixed(2)} ms); ≥ 5000 DMs/s → ${dmRate >= 5000 ? 'OK' : 'MISSED'} (${dmRate}/s)`);
+    console.log(`CPU of this process per DM: replicated ${tpCpuUs.toFixed(0)} µs (deposit on A + push + accept on B and C; one-core ceiling ${Math.round(1e6 / tpCpuUs)}/s), local-only ${soloCpuUs.toFixed(0)} µs`);
+    console.log(`load average (1 min) at start ${load0.toFixed(1)}, at end ${loadavg()[0].toFixed(1)} on ${cpus().length} cores`);
     const st = (await a.status()).replication!;
     console.log(`A: ${JSON.stringify({ ok: st.metrics.dm_replication_push_ok, rejected: st.metrics.dm_replication_push_rejected, error: st.metrics.dm_replication_push_error, batches: st.metrics.dm_replication_batches, batch_fallback: st.metrics.dm_replication_batch_fallback })}`);
   } finally {
