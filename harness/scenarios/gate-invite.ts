@@ -55,7 +55,10 @@ export async function runGateInvite(opts: GateInviteOptions = {}): Promise<{ ok:
   const latencies: number[] = [];
   let failures = 0;
   const notes: Array<[string, string]> = [];
+  // A node answers node.status before the rest of its boot (onion service, MLS owner, local API) is done.
+  const apiReady = (n: string) => waitUntil(() => call(n, 'gate.list'), stepTimeout, `${n}'s local API`, 100);
   try {
+    for (const n of [A, B, C]) await apiReady(n);
     const bobKp = await call(C, 'gate.key_package', { persona: 'bob' });
     const carolKp = await call(B, 'gate.key_package', { persona: 'carol' });
     await cluster.kill(C, 'SIGKILL');
@@ -110,8 +113,7 @@ export async function runGateInvite(opts: GateInviteOptions = {}): Promise<{ ok:
     timeline.push({ tMs: Date.now() - t0, node: C, kind: 'kill' });
     await cluster.restart(C);
     timeline.push({ tMs: Date.now() - t0, node: C, kind: 'restart' });
-    // The bus answers before the MLS owner has restored its state and the local API listens (api.json rewritten).
-    await waitUntil(() => call(C, 'gate.list'), stepTimeout, `${C}'s local API`, 100);
+    await apiReady(C); // api.json of the killed run is stale until the new API listens
     const restored = (await readIds(C)).filter((id) => sentBefore.includes(id) || sentAfter.includes(id)).length;
     const last = (await call<{ msg_id: string }>(A, 'gate.post', { gate: 'ops', text: 'after the restart' })).msg_id;
     sentAfter.push(last);
