@@ -5,6 +5,7 @@ import { parse, UsageError } from './args.js';
 
 export const HARNESS_USAGE = `usage:
   infonet harness run offline-recipient [--nodes N] [--dms N] [--class request|shared] [--transport http|bus|onion|rns]
+                                        [--rns-connect tcp://HOST:PORT[,…]]
                                         [--run-dir DIR] [--keep] [--step-timeout-ms N]
   infonet harness run partition [--nodes N] [--events N] [--dms N] [--transport http|bus|onion|rns] [--partition-s N]
                                 [--sync-interval-s N] [--run-dir DIR] [--keep]
@@ -43,7 +44,7 @@ export async function harnessCommand(args: string[]): Promise<number> {
     const { values, positionals } = parse(rest, {
       nodes: { type: 'string' }, dms: { type: 'string' }, class: { type: 'string' }, transport: { type: 'string' },
       'run-dir': { type: 'string' }, keep: { type: 'boolean' }, 'step-timeout-ms': { type: 'string' }, events: { type: 'string' },
-      posts: { type: 'string' }, 'partition-s': { type: 'string' }, 'sync-interval-s': { type: 'string' },
+      posts: { type: 'string' }, 'partition-s': { type: 'string' }, 'sync-interval-s': { type: 'string' }, 'rns-connect': { type: 'string' },
     });
     const scenario = positionals[0];
     if (!scenario) throw new UsageError(`missing scenario name\n${HARNESS_USAGE}`);
@@ -51,7 +52,10 @@ export async function harnessCommand(args: string[]): Promise<number> {
     if (positionals.length > 1) throw new UsageError(`unexpected argument ${positionals[1]}`);
     const cls = values.class;
     if (cls !== undefined && cls !== 'request' && cls !== 'shared') throw new UsageError('--class must be request or shared');
-    const transport = values.transport;
+    // --rns-connect tcp://HOST:PORT[,…] (docs/rns.md): RNS via external Reticulum transport nodes; implies --transport rns.
+    const rnsConnect = values['rns-connect']?.split(',').map((s) => s.trim().replace(/^tcp:\/\//, '')).filter(Boolean);
+    const transport = values.transport ?? (rnsConnect?.length ? 'rns' : undefined);
+    if (rnsConnect?.length && transport !== 'rns') throw new UsageError('--rns-connect needs --transport rns');
     if (transport !== undefined && transport !== 'http' && transport !== 'bus' && transport !== 'onion' && transport !== 'rns') throw new UsageError('--transport must be http, bus, onion or rns');
     const nodes = intOpt(values.nodes, '--nodes');
     if (nodes !== undefined && nodes < 3) throw new UsageError('--nodes must be at least 3');
@@ -69,7 +73,7 @@ export async function harnessCommand(args: string[]): Promise<number> {
       });
     }
     return await runOfflineRecipientCli({
-      nodes, dms: intOpt(values.dms, '--dms'), deliveryClass: cls, transport, runDir: values['run-dir'],
+      nodes, dms: intOpt(values.dms, '--dms'), deliveryClass: cls, transport, ...(rnsConnect?.length ? { rnsConnect } : {}), runDir: values['run-dir'],
       keep: values.keep || values['run-dir'] !== undefined, stepTimeoutMs: intOpt(values['step-timeout-ms'], '--step-timeout-ms'),
     });
   } catch (e) {

@@ -58,6 +58,11 @@ export interface ClusterOptions {
    * (issue 11, docs/rns.md).
    */
   transport?: PeerTransport;
+  /**
+   * Transport 'rns' only: attach the nodes to these external Reticulum transport nodes (`host:port`, node i to entry
+   * i mod n) instead of linking them directly, e.g. A to one transport node and C to another two hops away.
+   */
+  rnsConnect?: string[];
   /** Extra protocol settings for every node (MESH_* names), e.g. cap sizes. */
   env?: Record<string, string>;
   /** Log level of the node processes. Default 'info'. */
@@ -81,8 +86,10 @@ export interface ClusterNode {
   peerUrl: string;
   /** Names of its peers. */
   peers: string[];
-  /** Port of its RNS TCP server interface (transport 'rns'), else 0. */
+  /** Port of its RNS TCP server interface (transport 'rns' with direct links), else 0. */
   rnsPort: number;
+  /** The external Reticulum transport node it attaches to (transport 'rns' with rnsConnect), else ''. */
+  rnsConnect: string;
   /** Its leaf credential, issued by the hub (<run>/<name>.leaf.creds). */
   leafCreds: string;
   /** Its operator credential (exists once the node started): `--creds` for CLI commands against this node. */
@@ -205,9 +212,10 @@ export class Cluster {
       for (const { name, dataDir, id, onionUrl, leafCreds } of prepared) {
         const httpPort = await freePort();
         secrets.set(name, randomBytes(32).toString('hex'));
-        const rnsPort = transport === 'rns' ? await freePort() : 0;
+        const external = transport === 'rns' && options.rnsConnect?.length ? options.rnsConnect[cluster.nodes.size % options.rnsConnect.length] : '';
+        const rnsPort = transport === 'rns' && !external ? await freePort() : 0;
         cluster.nodes.set(name, {
-          name, id, dataDir, httpPort, rnsPort, peerUrl: onionUrl || peerUrlOf(transport, httpPort, id), leafCreds,
+          name, id, dataDir, httpPort, rnsPort, rnsConnect: external, peerUrl: onionUrl || peerUrlOf(transport, httpPort, id), leafCreds,
           operatorCreds: join(dataDir, 'nats', 'auth', 'operator.nk'),
           configFile: join(runDir, `${name}.config.json`), logFile: join(runDir, `${name}.log`),
           peers: [...neighbours.get(name)!], state: 'stopped', starts: 0,
@@ -243,6 +251,7 @@ export class Cluster {
       ...(this.torNet ? { tor: { managed: true, torrcExtra: join(this.runDir, 'tor-net.torrc') } } : {}),
       // RNS: one direct TCP link per edge (the node that sorts later dials); an endpoint is not a transport node.
       ...(n.rnsPort ? { rns: { listen: `127.0.0.1:${n.rnsPort}`, connect: peerNodes.filter((p) => p.name < n.name).map((p) => `127.0.0.1:${p.rnsPort}`).join(',') } } : {}),
+      ...(n.rnsConnect ? { rns: { connect: n.rnsConnect } } : {}),
       env: {
         // Onion sync answers come through circuits: the 5 s default would fail a cold first request (§8.3.4 spirit).
         ...(this.torNet ? { MESH_SYNC_TIMEOUT_S: '60' } : {}),

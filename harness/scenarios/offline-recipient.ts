@@ -36,6 +36,8 @@ export interface OfflineRecipientOptions {
   /** Request mail (Bob's mailbox by recipient id, peppered per node) or shared mail (SHA-256 of Bob's token). */
   deliveryClass?: 'request' | 'shared';
   transport?: PeerTransport;
+  /** Transport 'rns': external Reticulum transport nodes to attach the nodes to (Cluster option). */
+  rnsConnect?: string[];
   /** Run directory (default a temp dir, removed at the end unless keep). */
   runDir?: string;
   keep?: boolean;
@@ -112,7 +114,7 @@ export async function runOfflineRecipient(opts: OfflineRecipientOptions = {}): P
   }
   step('cluster', `starting a hub and ${nodes} nodes (full mesh over ${opts.transport ?? 'http'} peers, per-run secrets, per-sender cap ${dms})`);
   const cluster = await Cluster.start({
-    nodes, runDir: opts.runDir, transport: opts.transport, env, logLevel: 'info',
+    nodes, runDir: opts.runDir, transport: opts.transport, ...(opts.rnsConnect ? { rnsConnect: opts.rnsConnect } : {}), env, logLevel: 'info',
     log: (l) => step('cluster', l),
   });
   const names = [...cluster.nodes.keys()];
