@@ -16,10 +16,19 @@ interface Entry {
   writes: number;
   lastUsed: number;
   inCommand: boolean;
+  /** LRU list neighbours (older / newer). */
+  prev?: Entry;
+  next?: Entry;
 }
 
 export class MailboxActors {
   private readonly live = new Map<string, Entry>();
+  /**
+   * Least recently used first. An intrusive list, not the Map's insertion order: a Map churned by delete+set keeps
+   * the deleted slots until it rehashes, and every LRU scan from its start walked them (issue 14 profile).
+   */
+  private oldest?: Entry;
+  private newest?: Entry;
   private readonly loading = new Map<string, Promise<Entry | null>>();
   /** Highest number of simultaneously live actors seen (for tests and benchmarks). */
   peakLive = 0;
@@ -72,7 +81,7 @@ export class MailboxActors {
   stopAll(): void {
     for (const e of [...this.live.values()]) {
       e.actor.stop();
-      this.live.delete(e.key);
+      this.drop(e);
     }
   }
 
@@ -97,7 +106,7 @@ export class MailboxActors {
         // The in-memory state is ahead of the disk: drop the actor so the next use reloads the truth.
         this.store.markMayExist(entry.key);
         entry.actor.stop();
-        if (this.live.get(entry.key) === entry) this.live.delete(entry.key);
+        if (this.live.get(entry.key) === entry) this.drop(entry);
         throw e;
       },
     );
@@ -109,8 +118,7 @@ export class MailboxActors {
       const live = this.live.get(key);
       if (live) {
         live.busy++;
-        this.live.delete(key);
-        this.live.set(key, live); // most recently used last
+        this.touch(live);
         return live;
       }
       let pending = this.loading.get(key);
@@ -141,6 +149,7 @@ export class MailboxActors {
       if (!entry.inCommand && actor.getSnapshot().context.rev !== entry.persistedRev) void this.persist(entry).catch(() => undefined);
     });
     this.live.set(key, entry);
+    this.append(entry);
     if (this.live.size > this.peakLive) this.peakLive = this.live.size;
     return entry;
   }
@@ -154,19 +163,45 @@ export class MailboxActors {
   private trim(room = 0): void {
     const max = Math.max(1, this.maxLive - room);
     let budget = this.live.size;
-    for (const e of this.live.values()) {
-      if (this.live.size <= max || budget-- <= 0) break;
-      if (this.passivate(e)) continue;
-      this.live.delete(e.key);
-      this.live.set(e.key, e);
+    for (let e = this.oldest; e && this.live.size > max && budget-- > 0;) {
+      const next = e.next;
+      if (!this.passivate(e)) this.touch(e);
+      e = next;
     }
+  }
+
+  private append(e: Entry): void {
+    e.prev = this.newest;
+    e.next = undefined;
+    if (this.newest) this.newest.next = e;
+    else this.oldest = e;
+    this.newest = e;
+  }
+
+  private unlink(e: Entry): void {
+    if (e.prev) e.prev.next = e.next;
+    else if (this.oldest === e) this.oldest = e.next;
+    if (e.next) e.next.prev = e.prev;
+    else if (this.newest === e) this.newest = e.prev;
+    e.prev = e.next = undefined;
+  }
+
+  private touch(e: Entry): void {
+    if (this.newest === e) return;
+    this.unlink(e);
+    this.append(e);
+  }
+
+  private drop(e: Entry): void {
+    this.live.delete(e.key);
+    this.unlink(e);
   }
 
   /** Stops an actor whose latest state is durable; a later use restores it from its snapshot. */
   private passivate(e: Entry): boolean {
     if (e.busy > 0 || e.writes > 0 || e.actor.getSnapshot().context.rev !== e.persistedRev) return false;
     e.actor.stop();
-    this.live.delete(e.key);
+    this.drop(e);
     return true;
   }
 }

@@ -1,7 +1,7 @@
 // DM relay benchmark: N mailboxes (default 1,000,000; issue 14) with one DM each, then a poll of every mailbox,
 // with at most MAX_LIVE live actors (the rest passivated: their state only in LevelDB).
 // Prints the machine, a same-run baseline (plain group-committed LevelDB puts of the same count),
-// deposits/s, polls/s and the peak RSS sampled every 20 ms. Run: npm run bench:mailbox [-- N]
+// deposits/s, polls/s and the peak RSS sampled every 50 ms. Run: npm run bench:mailbox [-- N]
 // (or BENCH_MAILBOXES=N). On a shared machine wall-clock rates move with the neighbours' load, so each phase also
 // prints the CPU this process spent per operation (user+sys), which does not.
 import { randomBytes } from 'node:crypto';
@@ -20,7 +20,7 @@ const MAX_LIVE = 5000;
 
 // memoryUsage.rss() only: the full memoryUsage() walks the heap spaces and showed up in the profile.
 let peakRss = process.memoryUsage.rss();
-const sampler = setInterval(() => { peakRss = Math.max(peakRss, process.memoryUsage.rss()); }, 20);
+const sampler = setInterval(() => { peakRss = Math.max(peakRss, process.memoryUsage.rss()); }, 50);
 const mib = (b: number): string => (b / 2 ** 20).toFixed(0) + ' MiB';
 
 /** CPU µs per operation of the last pool() run. */
