@@ -7,9 +7,14 @@ import {
   ACK_MAX_ITEMS, PEER_PUSH_MAX_EVENTS, PULL_MAX_MAILBOXES, REPLICATE_BATCH_MAX_ITEMS,
 } from './peer-routes.js';
 
+/** A lone UTF-16 surrogate cannot be stored as UTF-8: it would come back as U+FFFD, a different msg_id or key. */
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+const wellFormed = (v: unknown): boolean => typeof v !== 'string' || !LONE_SURROGATE.test(v);
+const WELL_FORMED = { error: 'must be well-formed Unicode text' };
+
 /** Envelope text fields: strings (numbers are tolerated and read as their decimal text, as the original did). */
-const text = z.union([z.string(), z.number()], { error: 'must be a string' }).nullish();
-const optionalString = z.string({ error: 'must be a string' }).nullish();
+const text = z.union([z.string(), z.number()], { error: 'must be a string' }).nullish().refine(wellFormed, WELL_FORMED);
+const optionalString = z.string({ error: 'must be a string' }).nullish().refine(wellFormed, WELL_FORMED);
 
 const senderProof = z.looseObject({
   public_key: z.string({ error: 'must be a string' }),
@@ -49,7 +54,7 @@ export const mailboxDescriptor = z.looseObject({
   recipient_token_hash: optionalString,
 }, { error: 'must be an object' });
 
-export const ackItem = mailboxDescriptor.extend({ msg_id: z.string({ error: 'must be a string' }) });
+export const ackItem = mailboxDescriptor.extend({ msg_id: z.string({ error: 'must be a string' }).refine(wellFormed, WELL_FORMED) });
 
 export const ackBody = z.looseObject({
   acks: z.array(z.unknown(), { error: `acks must be a list of at most ${ACK_MAX_ITEMS} items` })

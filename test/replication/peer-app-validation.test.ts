@@ -52,6 +52,14 @@ describe('peer application: body schemas', () => {
     expect(await shared('shared-token-1')).toBe(0);
   });
 
+  test('a lone surrogate in a text field is refused (UTF-8 storage would turn it into U+FFFD: another msg_id)', async () => {
+    const r = await app.handle(request('/api/mesh/dm/replicate-envelope', { envelope: { ...sharedEnvelope('\ud800'), recipient_token: 'surrogate-token' } }));
+    expect(r.json).toEqual({ ok: false, detail: 'envelope.msg_id must be well-formed Unicode text' });
+    expect(await shared('surrogate-token')).toBe(0);
+    const ok = await app.handle(request('/api/mesh/dm/replicate-envelope', { envelope: { ...sharedEnvelope('emoji-\ud83d\ude00'), recipient_token: 'surrogate-token' } }));
+    expect(ok.json).toEqual({ ok: true, msg_id: 'emoji-\ud83d\ude00' });
+  });
+
   test('the spec reasons stay: not JSON → 400, envelope not an object → envelope must be an object', async () => {
     expect((await app.handle(request('/api/mesh/dm/replicate-envelope', null, { raw: 'not json' }))).status).toBe(400);
     const r = await app.handle(request('/api/mesh/dm/replicate-envelope', { envelope: 'x' }));
