@@ -28,7 +28,7 @@ export async function connectBus(url: string, opts: BusConnectOptions = {}): Pro
     const msg = e instanceof Error ? e.message : String(e);
     const reason =
       kind === 'auth'
-        ? `${url} refused the connection: ${creds ? 'credentials not accepted' : 'credentials required (--creds FILE)'}`
+        ? `${url} refused the connection: ${creds ? `credentials not accepted (${msg})` : 'credentials required (--creds FILE)'}`
         : `cannot connect to ${url}: ${msg}`;
     throw new InfonetError(ErrorCodes.UNAVAILABLE, reason, { url });
   }

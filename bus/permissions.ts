@@ -54,6 +54,7 @@ export type AuthUser =
   | { user: string; password: string; permissions?: SubjectPermissions };
 
 const q = (s: string): string => JSON.stringify(s);
+const AUTH_TIMEOUT_S = 10;
 
 function renderPermissions(p: SubjectPermissions): string {
   const list = (xs: string[]) => `[${xs.map(q).join(', ')}]`;
@@ -66,5 +67,7 @@ export function renderAuthorization(users: readonly AuthUser[]): string {
     const who = 'nkey' in u ? `nkey: ${q(u.nkey)}` : `user: ${q(u.user)}, password: ${q(u.password)}`;
     return `    { ${who}${u.permissions ? `, ${renderPermissions(u.permissions)}` : ''} }`;
   });
-  return `authorization {\n  users: [\n${lines.join('\n')}\n  ]\n}\n`;
+  // timeout: seconds a client has to authenticate. The default (2 s) is too short on a loaded 2-core machine: nkey
+  // clients sign the server's nonce in JS, and connections made in a burst timed out ("Authentication Timeout").
+  return `authorization {\n  timeout: ${AUTH_TIMEOUT_S}\n  users: [\n${lines.join('\n')}\n  ]\n}\n`;
 }

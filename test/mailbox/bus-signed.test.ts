@@ -81,7 +81,8 @@ test('the issue 8 reproduction over the bus: unsigned, another key, replayed →
 });
 
 test('CLI: poll/count over --nats need --key; Mallory\'s key opens only her own mailbox; Bob\'s key reads his mail; block refuses the sender', async () => {
-  const where = ['--nats', node.natsUrl, '--node', node.nodeId];
+  // the node's bus is authenticated (docs/bus-auth.md): the CLI connects with the node's operator credential
+  const where = ['--nats', node.natsUrl, '--creds', join(node.dataDir, 'nats', 'auth', 'operator.nk'), '--node', node.nodeId];
   const before = await bobCount();
   const unsigned = await cli('poll', ...where, '--recipient', bob.nodeId, '--token', 'not-bobs');
   expect(unsigned.code).toBe(2);

@@ -41,7 +41,8 @@ test('SIGTERM during load: exit 0, every acknowledged append and deposit survive
   const acked = { events: [] as string[], deposits: [] as Array<{ token: string; msgId: string }> };
   let stopAt = 0;
   const workers = Array.from({ length: 6 }, async (_, w) => {
-    const c = await InfonetClient.connect(ready.url, ready.id, { timeoutMs: 3000 });
+    // the node's bus is authenticated: its operator credential is in the data directory (docs/bus-auth.md)
+    const c = await InfonetClient.connect(ready.url, ready.id, { timeoutMs: 3000, creds: join(dataDir, 'nats', 'auth', 'operator.nk') });
     const author = generateIdentity();
     let seq = 1;
     try {
