@@ -223,17 +223,18 @@ export class InfonetNode {
       this.replication = await startReplication(peerHost);
       this.publisher = startEventPublisher(this.nc, this.nodeId, this.chain, this.mailboxes, log);
       this.service = await startBusService(this.nc, { nodeId: this.nodeId, chain: this.chain, mailboxes: this.mailboxes, status: () => this.status() }, log);
+      // Issue 12: MLS gates and DM sessions — one owner, served on the bus and on the local API (docs/mls.md). Needs only the chain,
+      // the mailboxes and the bus, so it is up before the peer listener, onion service and sync (which may take long).
+      const mls = (this.mls = await MlsOwner.open(MlsStore.open(this.db, this.chain.ledger.store.committer, this.dataDir), mlsHostOf(this.chain, this.identity, this.mailboxes, this.clock)));
+      const mlsBus = startMlsCommands(this.nc, this.nodeId, mlsHandlers(mls), log);
+      this.api = await startLocalApi({ dataDir: this.dataDir, handlers: mlsHandlers(mls) });
+      this.onStop(async () => { await this.api?.stop(); await mlsBus.stop(); await mls.close(); });
       this.inbound = await startInbound({ ...peerHost, identity: this.identity }, inbound);
       await onion?.serve(this.inbound.app);
       rns?.peer.listen(this.inbound.app);
       // Issue 8: a successful contact with a peer clears its sync cooldown and ladder (engineer E, docs/sync.md).
       const sync = this.inbound.sync;
       this.peerContact$.subscribe((url) => sync.contact(url));
-      // Issue 12: MLS gates and DM sessions — one owner, served on the bus and on the local API (docs/mls.md).
-      const mls = (this.mls = await MlsOwner.open(MlsStore.open(this.db, this.chain.ledger.store.committer, this.dataDir), mlsHostOf(this.chain, this.identity, this.mailboxes, this.clock)));
-      const mlsBus = startMlsCommands(this.nc, this.nodeId, mlsHandlers(mls), log);
-      this.api = await startLocalApi({ dataDir: this.dataDir, handlers: mlsHandlers(mls) });
-      this.onStop(async () => { await this.api?.stop(); await mlsBus.stop(); await mls.close(); });
     } catch (e) {
       await this.shutdown('start failed');
       throw e;
