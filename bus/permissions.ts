@@ -17,19 +17,22 @@ export const NODE_ROLES: readonly NodeRole[] = ['service', 'operator', 'peer'];
 
 /**
  * - service: the node process itself — answers its commands and peer routes, publishes its events, calls other
- *   nodes' peer routes (bus transport), answers discovery. It cannot command any node, not even itself.
- * - operator: the CLI / harness of this node — its commands and events, discovery, and the recorder's JetStream.
+ *   nodes' peer routes (bus transport), answers discovery. It may command itself, never another node.
+ * - operator: the CLI / harness of this node — its commands, what passes through its server (events, the recorder),
+ *   discovery, and the recorder's JetStream.
  * - peer: another node that connects as a plain client — only this node's peer routes.
  */
 export function nodeRolePermissions(nodeToken: string, role: NodeRole): SubjectPermissions {
   const n = `infonet.${nodeToken}`;
   switch (role) {
     case 'service':
-      return { publish: [`${n}.evt.>`, 'infonet.*.peer.>', '_INBOX.>'], subscribe: [`${n}.cmd.>`, `${n}.peer.>`, '_INBOX.>', '$SRV.>'] };
+      return { publish: [`${n}.cmd.>`, `${n}.evt.>`, 'infonet.*.peer.>', '_INBOX.>'], subscribe: [`${n}.cmd.>`, `${n}.peer.>`, '_INBOX.>', '$SRV.>'] };
     case 'operator':
       return {
         publish: [`${n}.cmd.>`, '$SRV.>', '$JS.API.>', 'infonet_rec.>'],
-        subscribe: [`${n}.cmd.>`, `${n}.evt.>`, '_INBOX.>'],
+        // `infonet.>` so the recorder's default works; on this server that is only this node's traffic and its own
+        // calls to peers (a hub forwards a leaf nothing else), all of which the operator can read in <data> anyway.
+        subscribe: ['infonet.>', '_INBOX.>'],
       };
     case 'peer':
       return { publish: [`${n}.peer.>`], subscribe: ['_INBOX.>'] };
