@@ -39,6 +39,12 @@ const stats = (t: number[]) => {
 };
 
 async function main(): Promise<void> {
+  // `npm run bench:replication -- --transport rns` (issue 11): the RNS run lives in its own file.
+  const t = process.argv.indexOf('--transport');
+  if (t >= 0 && process.argv[t + 1] === 'rns') {
+    await import('./rns-replication.bench.js');
+    return new Promise<void>(() => undefined); // that module exits the process when done
+  }
   console.log(machineLine());
   console.log(`nats-server ${natsServerVersion() ?? '?'}; 3 nodes, full mesh over loopback HTTP, one hub + 3 leaves`);
   // A shared machine makes DMs/s say more about the neighbours than about this code: the load average and the CPU
