@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
@@ -104,6 +104,25 @@ describe('hub (infonet hub run)', () => {
     expect(lines.some((l) => /^client url: nats:\/\/127\.0\.0\.1:\d+ /.test(l))).toBe(true);
     process.emit('SIGTERM', 'SIGTERM');
     await expect(done).resolves.toBe(0);
+  });
+
+  it('hub issue-leaf while the hub runs: the credential file is mode 600 and the reloaded hub accepts the leaf', async () => {
+    const hub = await startHub({ dataDir: dir });
+    try {
+      const lines: string[] = [];
+      const io = { out: (l: string) => lines.push(l), err: (l: string) => lines.push(l) };
+      await expect(hubCommand(['issue-leaf', '--data', dir, '--name', 'late', '--node', '!sb_late'], io)).resolves.toBe(0);
+      const file = lines[0];
+      expect(statSync(file).mode & 0o777).toBe(0o600);
+      const creds = readCredsFile(file);
+      if (creds.kind !== 'user') throw new Error('leaf credential is user/password');
+      const leaf = await startServer({ leafRemotes: [hub.leafUrl], leafCredentials: creds });
+      await waitForLeafConnected(hub.server, 1, 20_000); // the hub learnt the user through SIGHUP reload
+      await leaf.stop();
+      await expect(hubCommand(['issue-leaf', '--data', dir, '--name', 'bad name', '--node', '!sb_x'], io)).resolves.toBe(2);
+    } finally {
+      await hub.stop();
+    }
   });
 
   it('hubCommand rejects bad arguments with exit code 2', async () => {
