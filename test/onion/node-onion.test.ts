@@ -14,7 +14,7 @@ import { joinTorrcLines, type TorNetworkInfo } from '../../harness/tor-network.j
 import { waitUntil } from '../../harness/wait.js';
 import { resolveConfig } from '../../node/config.js';
 import { InfonetNode } from '../../node/infonet-node.js';
-import { generateIdentity, type Identity } from '../../protocol/identity.js';
+import { generateIdentity } from '../../protocol/identity.js';
 import { ONION_KEY_FILE } from '../../transports/onion/onion-node.js';
 import { loadOrCreateOnionKey } from '../../transports/onion/onion-key.js';
 import { NETWORK_WAIT_MS, releaseTorNetwork, sharedTorNetwork, TOR_AVAILABLE } from '../helpers/tor.js';
@@ -31,7 +31,7 @@ const dm = (tok: string) => ({ sender_id: 'alice', ciphertext: sealed(), deliver
 const claims = (tok: string) => [{ type: 'shared' as const, token: tok }];
 const externalIPv4 = Object.values(networkInterfaces()).flat().find((i) => i && i.family === 'IPv4' && !i.internal)?.address;
 
-interface N { name: string; dir: string; identity: Identity; onion: string; env: Record<string, string>; node?: InfonetNode }
+interface N { name: string; dir: string; onion: string; env: Record<string, string>; node?: InfonetNode }
 
 let net: TorNetworkInfo;
 let scratch: string;
@@ -42,7 +42,7 @@ let clearnet: { port: number; connections: number; close(): void };
 async function start(name: string): Promise<InfonetNode> {
   const n = nodes.get(name)!;
   n.node = await InfonetNode.start({
-    dataDir: n.dir, identity: n.identity, logger: pino({ level: 'silent' }), config: resolveConfig({ env: n.env }),
+    dataDir: n.dir, logger: pino({ level: 'silent' }), config: resolveConfig({ env: n.env }),
     inbound: { rateLimits: RATE_LIMITS },
   });
   return n.node;
@@ -84,7 +84,7 @@ beforeAll(async () => {
     const dir = mkdtempSync(join(scratch, `${name}-`));
     // Onion addresses are known before any tor runs (the key is ours), so peers can be configured up front.
     const onion = loadOrCreateOnionKey(join(dir, ONION_KEY_FILE)).url;
-    nodes.set(name, { name, dir, identity: generateIdentity(), onion, env: {} });
+    nodes.set(name, { name, dir, onion, env: {} });
   }
   const edges: Record<string, string[]> = { a: ['b'], b: ['a', 'c'], c: ['b'] };
   for (const n of nodes.values()) {
@@ -124,16 +124,17 @@ describeTor('nodes over a private Tor network', () => {
     }
   });
 
-  test('push A→B and ack B→A over onion; no connection to the clearnet peer', async () => {
+  test('push A→B and acks B→A, B→C over onion; no connection to the clearnet peer', async () => {
     const tok = token();
     const r = await get('a').mailboxes.deposit(dm(tok));
     await waitUntil(async () => (await get('b').mailboxes.count('bob', claims(tok))) === 1, 120_000, 'the DM to reach B over onion', 200);
     expect(await get('c').mailboxes.count('bob', claims(tok))).toBe(0); // C is not A's peer; B does not re-replicate
 
-    // Bob collects at B; B's claim is acked to its peers over onion and A drops its copy.
+    // Bob collects at B; B's claim is acked to its peers (A and C) over onion and answered there. (Whether A prunes an
+    // unproven shared-mail ack is the mailbox rules' business; the harness checks pruning with sender-proofed mail.)
     const polled = await get('b').mailboxes.poll('bob', claims(tok));
     expect(polled.messages.map((m) => m.msg_id)).toEqual([r.msg_id]);
-    await waitUntil(async () => (await get('a').mailboxes.count('bob', claims(tok))) === 0, 120_000, 'B\'s ack to prune A\'s copy', 200);
+    await waitUntil(() => (get('b').replication!.metrics.get('dm_ack_push_ok') ?? 0) >= 2, 120_000, 'B\'s acks to be answered over onion', 200);
 
     expect(nodes.get('a')!.node!.onion!.transport.answered).toBeGreaterThan(0);
     expect(nodes.get('b')!.node!.onion!.transport.answered).toBeGreaterThan(0);

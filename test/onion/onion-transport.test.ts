@@ -112,3 +112,17 @@ withTor('an unpublished onion is the retryable UNAVAILABLE (SOCKS host unreachab
   await expect(call(t, nobody.url)).rejects.toMatchObject({ code: ErrorCodes.UNAVAILABLE });
   await t.close();
 });
+
+withTor('a managed tor that dies is restarted and the onion service is published again', async () => {
+  const key = loadOrCreateOnionKey(join(scratch, 'd', 'onion_key.json'));
+  const d = await managedTor('d');
+  const published = await publishOnionService(d, key, serverPort, { info: () => undefined, warn: () => undefined, error: () => undefined });
+  const e = await managedTor('e');
+  const t = new OnionPeerTransport({ socks: () => e.socks() });
+  await waitUntil(() => call(t, key.url), 90_000, 'the onion service to answer', 500);
+  const pid = d.pid!;
+  process.kill(pid, 'SIGKILL');
+  await waitUntil(() => d.status().restarts === 1 && d.status().state === 'ready' && d.pid !== pid && published.published() === 2, 120_000, 'the managed tor to be restarted and the service re-added', 200);
+  await waitUntil(() => call(t, key.url), 120_000, 'the re-published onion service to answer', 500);
+  await t.close();
+});
