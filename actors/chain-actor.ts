@@ -65,6 +65,8 @@ export interface ChainActorOptions {
   db: Db;
   settings: ChainSettings;
   clock?: Clock;
+  /** Heights between derived-state snapshots (default store/chain-snapshot.ts; tests use small values). */
+  snapshotEvery?: number;
 }
 
 export class ChainActor {
@@ -89,7 +91,7 @@ export class ChainActor {
   ) {}
 
   static async start(opts: ChainActorOptions): Promise<ChainActor> {
-    const store = new ChainStore(opts.db);
+    const store = new ChainStore(opts.db, undefined, opts.snapshotEvery !== undefined ? { snapshotEvery: opts.snapshotEvery } : {});
     const ledger = await ChainLedger.open(store, opts.settings, opts.clock ?? systemClock);
     const snapshots = sublevel(opts.db, 'actor-snapshots');
     const saved = (await snapshots.get('chain')) as ControlRecord | undefined;
@@ -347,6 +349,7 @@ export class ChainActor {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    await this.ledger.stopBackground();
     while (this.draining) await new Promise<void>((r) => setImmediate(r));
     await this.ledger.store.committer.drain();
     const record: ControlRecord = { context: { length: this.ledger.length, head: this.ledger.head, commands: this.commands }, clean: this.failure === null };

@@ -14,6 +14,19 @@ import { validateAndSetSignedWriteSequence } from '../protocol/sequence-domains.
 import type { ChainSettings } from '../protocol/settings.js';
 import { validateReceivedEvent, type ValidationContext } from '../protocol/validate-event.js';
 import { checkStoredEvent, corruptStoreError, type ChainMeta, type ChainStore } from '../store/chain-store.js';
+import type { DecodedSnapshot } from '../store/chain-snapshot.js';
+
+export type IntegrityStatus =
+  | { status: 'verifying' | 'verified'; verifiedUpTo: number }
+  | { status: 'failed'; verifiedUpTo: number; error: InfonetError };
+
+/** The persisted domain counters on top of a snapshot's state, as rebuildChainState applies them (§3.2). */
+function applySavedDomains(state: ChainState, saved: { dm?: Record<string, number>; signedWrites?: Record<string, number> }): void {
+  for (const [k, v] of Object.entries(saved.dm ?? {})) {
+    if (k.endsWith('|dm_message') && v > (state.sequenceDomains.get(k) ?? 0)) state.sequenceDomains.set(k, v);
+  }
+  for (const [k, v] of Object.entries(saved.signedWrites ?? {})) state.sequenceDomains.set(k, v);
+}
 
 export interface IngestResult {
   accepted: number;
@@ -36,9 +49,23 @@ export class ChainLedger {
 
   static async open(store: ChainStore, settings: ChainSettings, clock: Clock): Promise<ChainLedger> {
     const meta = await store.readMeta();
-    // One pass: re-hash and re-link every stored event (§3.2.1) while rebuilding the derived state.
-    const state = rebuildChainState([], { dm: meta.dmDomains, signedWrites: meta.signedWrites });
-    for await (const ev of store.iterate()) {
+    const seeds = { dm: meta.dmDomains, signedWrites: meta.signedWrites };
+    // Fast path (issue 14): start from the hashed derived-state snapshot when its head event is still
+    // at its height and hashes right; only the tail after it is re-hashed here (§3.2.1), the prefix
+    // below it by a background pass. Otherwise one pass re-hashes and re-links every stored event.
+    let state: ChainState | null = null;
+    let snapshot: DecodedSnapshot | null = null;
+    const snap = await store.readSnapshot();
+    if (snap && snap.length > 0 && snap.length <= meta.length) {
+      const [last] = await store.readRange(snap.length - 1, 1);
+      if (last && last.event_id === snap.state.head && checkStoredEvent(last, last.prev_hash) === null) {
+        state = snap.state;
+        applySavedDomains(state, seeds);
+        snapshot = snap;
+      }
+    }
+    state ??= rebuildChainState([], seeds);
+    for await (const ev of store.iterate(state.length)) {
       const problem = checkStoredEvent(ev, state.head);
       if (problem) throw corruptStoreError(store.db.location, state.length, problem);
       applyEvent(state, ev);
@@ -46,7 +73,70 @@ export class ChainLedger {
     if (state.length !== meta.length || state.head !== meta.head) {
       throw corruptStoreError(store.db.location, state.length, `head record (length ${meta.length}) does not match the event log (length ${state.length})`);
     }
-    return new ChainLedger(store, state, settings, clock);
+    const ledger = new ChainLedger(store, state, settings, clock);
+    if (snapshot) ledger.startPrefixCheck(snapshot);
+    else ledger.integrity = { status: 'verified', verifiedUpTo: state.length };
+    return ledger;
+  }
+
+  /** Open-time check coverage; `failed` means a stored event below the snapshot is corrupt. */
+  integrity: IntegrityStatus = { status: 'verifying', verifiedUpTo: 0 };
+  private prefixCheck: { stop: boolean; done: Promise<void> } | null = null;
+
+  /**
+   * Re-hash and re-link heights below the snapshot in the background (T74 for old events): a bad one
+   * marks the ledger failed, and every later write is refused with the store_corrupt error naming its
+   * height (the node keeps serving reads; restart with --quarantine-corrupt to re-sync).
+   */
+  private startPrefixCheck(snap: DecodedSnapshot): void {
+    const end = snap.length;
+    const check = { stop: false, done: Promise.resolve() };
+    check.done = (async () => {
+      let prev = GENESIS_HASH;
+      let h = 0;
+      try {
+        for await (const ev of this.store.iterate(0, end)) {
+          if (check.stop) return;
+          const problem = checkStoredEvent(ev, prev) ?? (ev.event_id !== snap.idAt(h) ? 'event_id differs from the snapshot index' : null);
+          if (problem) {
+            this.integrity = { status: 'failed', verifiedUpTo: h, error: corruptStoreError(this.store.db.location, h, problem) };
+            return;
+          }
+          prev = ev.event_id;
+          h++;
+          if ((h & 1023) === 0) {
+            this.integrity = { status: 'verifying', verifiedUpTo: h };
+            await new Promise<void>((r) => setImmediate(r)); // let requests in between batches
+          }
+        }
+        if (h !== end) {
+          this.integrity = { status: 'failed', verifiedUpTo: h, error: corruptStoreError(this.store.db.location, h, 'event log shorter than the snapshot') };
+          return;
+        }
+        this.integrity = { status: 'verified', verifiedUpTo: this.state.length };
+      } catch (e) {
+        if (check.stop) return;
+        this.integrity = { status: 'failed', verifiedUpTo: h, error: corruptStoreError(this.store.db.location, h, `unreadable event (${(e as Error).message})`) };
+      }
+    })();
+    this.prefixCheck = check;
+  }
+
+  /** Resolves once the background prefix check is over (verified or failed). */
+  async integrityChecked(): Promise<IntegrityStatus> {
+    await this.prefixCheck?.done;
+    return this.integrity;
+  }
+
+  /** Stop the background check (before the database closes). */
+  async stopBackground(): Promise<void> {
+    if (!this.prefixCheck) return;
+    this.prefixCheck.stop = true;
+    await this.prefixCheck.done;
+  }
+
+  private assertIntact(): void {
+    if (this.integrity.status === 'failed') throw this.integrity.error;
   }
 
   get length(): number { return this.state.length; }
@@ -68,14 +158,16 @@ export class ChainLedger {
 
   /** Decide + apply + enqueue; returns the durability promise. Throws InfonetError on rejection. */
   appendSigned(input: AppendInput, opts: AppendOptions = {}): { event: ChainEvent; durable: Promise<void> } {
+    this.assertIntact();
     const v = validateLocalAppend(this.state, input, this.ctx(), opts);
     if (v.kind !== 'accepted') throw rejectionError(v.kind === 'rejected' ? v.rejection : { code: ErrorCodes.INTERNAL, reason: 'duplicate' });
     const height = this.state.length;
     applyEvent(this.state, v.event);
-    return { event: v.event, durable: this.store.write(this.store.appendOps(height, [v.event], this.meta(v.event.event_type === 'dm_message'))) };
+    return { event: v.event, durable: this.store.write(this.store.appendOps(height, [v.event], this.meta(v.event.event_type === 'dm_message'), this.state)) };
   }
 
   ingest(events: readonly unknown[], maxAgeS?: number, signatureVerdicts?: WeakMap<object, boolean>): { outcome: IngestOutcome; durable: Promise<void> } {
+    this.assertIntact();
     const outcome: IngestOutcome = { accepted: 0, duplicates: 0, rejected: [], events: [] };
     const height = this.state.length;
     const ctx = this.ctx(maxAgeS, signatureVerdicts);
@@ -90,13 +182,14 @@ export class ChainLedger {
       }
     });
     const durable = outcome.accepted
-      ? this.store.write(this.store.appendOps(height, outcome.events, this.meta(outcome.events.some((e) => e.event_type === 'dm_message'))))
+      ? this.store.write(this.store.appendOps(height, outcome.events, this.meta(outcome.events.some((e) => e.event_type === 'dm_message')), this.state))
       : Promise.resolve();
     return { outcome, durable };
   }
 
   /** §9.3 fork application; async because the prefix state is rebuilt from the store. */
   async applyFork(events: readonly unknown[], headHash: string, proofCount: number, quorum: number): Promise<{ ok: boolean; reason: string }> {
+    this.assertIntact();
     const plan = planFork(this.state, events, headHash, proofCount, quorum, GENESIS_HASH);
     if ('reason' in plan) return { ok: false, reason: plan.reason };
     const keep = plan.ancestorHeight + 1;
@@ -124,6 +217,7 @@ export class ChainLedger {
 
   /** Off-chain signed-write replay protection (dm_send, dm_poll, …), persisted durably. */
   checkSignedWrite(nodeId: string, sequence: unknown, domain: string): { durable: Promise<void> } {
+    this.assertIntact();
     const bad = validateAndSetSignedWriteSequence(this.state, nodeId, sequence, domain);
     if (bad) throw rejectionError(bad);
     return { durable: this.store.write(this.store.appendOps(this.state.length, [], this.meta())) };

@@ -23,12 +23,14 @@ export interface OpenChainOptions {
   quarantineCorrupt?: boolean;
   /** Read-only commands: open a snapshot, never change the store (see store/db.ts). */
   readOnly?: boolean;
+  /** Heights between derived-state snapshots (tests; see store/chain-snapshot.ts). */
+  snapshotEvery?: number;
 }
 
 async function openOnce(dataDir: string, opts: OpenChainOptions): Promise<{ db: Db; chain: ChainActor }> {
   const db = await openDatabase(dataDir, { readOnly: opts.readOnly === true });
   try {
-    return { db, chain: await ChainActor.start({ db, settings: opts.settings, clock: opts.clock }) };
+    return { db, chain: await ChainActor.start({ db, settings: opts.settings, clock: opts.clock, ...(opts.snapshotEvery !== undefined ? { snapshotEvery: opts.snapshotEvery } : {}) }) };
   } catch (e) {
     await db.close().catch(() => undefined);
     // A LevelDB read failure while rebuilding (e.g. a truncated table) is an unreadable store too.

@@ -10,6 +10,8 @@ import { eventIdWithTimestampText } from '../protocol/event-id.js';
 import { payloadJsonOf, timestampText } from '../protocol/event.js';
 import { heightKey, sublevel, type Db, type Sublevel } from './db.js';
 import { GroupCommitter, type BatchOp } from './group-commit.js';
+import type { ChainState } from '../protocol/chain-state.js';
+import { crossesSnapshotBoundary, decodeSnapshot, DEFAULT_SNAPSHOT_EVERY, encodeSnapshot, SNAPSHOT_KEY, type DecodedSnapshot } from './chain-snapshot.js';
 
 export interface ChainMeta {
   length: number;
@@ -26,11 +28,20 @@ export class ChainStore {
   readonly meta: Sublevel;
   readonly committer: GroupCommitter;
 
-  constructor(readonly db: Db, committer?: GroupCommitter) {
+  /** Heights between derived-state snapshots (store/chain-snapshot.ts). */
+  readonly snapshotEvery: number;
+
+  constructor(readonly db: Db, committer?: GroupCommitter, opts: { snapshotEvery?: number } = {}) {
     this.events = sublevel(db, 'chain-ev');
     this.ids = sublevel(db, 'chain-id');
     this.meta = sublevel(db, 'chain-meta');
     this.committer = committer ?? new GroupCommitter(db);
+    this.snapshotEvery = opts.snapshotEvery ?? DEFAULT_SNAPSHOT_EVERY;
+  }
+
+  /** The stored derived-state snapshot, or null when there is none or it fails its digest. */
+  async readSnapshot(): Promise<DecodedSnapshot | null> {
+    return decodeSnapshot(await this.meta.get(SNAPSHOT_KEY));
   }
 
   async readMeta(): Promise<ChainMeta> {
@@ -38,14 +49,21 @@ export class ChainStore {
     return m ?? { length: 0, head: GENESIS_HASH, dmDomains: {}, signedWrites: {} };
   }
 
-  /** Operations that append `events` at `fromHeight` and move the head (no I/O). */
-  appendOps(fromHeight: number, events: readonly ChainEvent[], meta: ChainMeta): BatchOp[] {
+  /**
+   * Operations that append `events` at `fromHeight` and move the head (no I/O). `after` is the derived
+   * state once they are applied: a batch crossing a snapshot boundary carries its snapshot too.
+   */
+  appendOps(fromHeight: number, events: readonly ChainEvent[], meta: ChainMeta, after?: ChainState): BatchOp[] {
     const ops: BatchOp[] = [];
     events.forEach((ev, i) => {
       ops.push({ type: 'put', sublevel: this.events, key: heightKey(fromHeight + i), value: ev });
       ops.push({ type: 'put', sublevel: this.ids, key: ev.event_id, value: fromHeight + i });
     });
     ops.push({ type: 'put', sublevel: this.meta, key: META_KEY, value: meta });
+    if (after && after.length === fromHeight + events.length && crossesSnapshotBoundary(fromHeight, after.length, this.snapshotEvery)) {
+      const snap = encodeSnapshot(after);
+      if (snap) ops.push({ type: 'put', sublevel: this.meta, key: SNAPSHOT_KEY, value: snap });
+    }
     return ops;
   }
 
@@ -54,6 +72,8 @@ export class ChainStore {
     const ops: BatchOp[] = [];
     for (let h = fromHeight; h < oldLength; h++) ops.push({ type: 'del', sublevel: this.events, key: heightKey(h) });
     for (const id of droppedIds) ops.push({ type: 'del', sublevel: this.ids, key: id });
+    // A snapshot may describe dropped heights: the next boundary writes a fresh one.
+    ops.push({ type: 'del', sublevel: this.meta, key: SNAPSHOT_KEY });
     return ops;
   }
 
