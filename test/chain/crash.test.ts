@@ -55,5 +55,5 @@ describe('crash safety', () => {
         await close();
       }
     }
-  });
+  }, 180_000); // four child processes under tsx: slow when the 2 shared cores are busy
 });
