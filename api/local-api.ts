@@ -17,6 +17,8 @@ export interface LocalApiOptions {
   /** 0 = any free port. */
   port?: number;
   handlers: Record<string, (body: unknown) => Promise<unknown>>;
+  /** Extra routes (issue 13: /metrics, the console), given the same constant-time token check. */
+  routes?: (app: FastifyInstance, authorized: (authorization: unknown) => boolean) => void;
 }
 
 export interface LocalApi {
@@ -58,6 +60,7 @@ export async function startLocalApi(opts: LocalApiOptions): Promise<LocalApi> {
   });
 
   app.get('/api/v1/health', async () => ({ ok: true }));
+  opts.routes?.(app, (authorization) => timingSafeEqual(digest(String(authorization ?? '')), expected));
 
   app.post('/api/v1/:command', async (req, reply) => {
     // Constant-time: compare fixed-size digests of the header.

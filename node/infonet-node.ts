@@ -38,6 +38,8 @@ import { resolveConfig, type NodeConfig } from './config.js';
 import { startReplication } from './replication.js';
 import { startInbound, type Inbound, type StartInboundOptions } from './inbound.js';
 import { startLocalApi, type LocalApi } from '../api/local-api.js';
+import { registerMetricsRoute } from '../api/metrics-route.js';
+import { createNodeMetrics, type NodeMetrics } from './metrics.js';
 import { startMlsCommands } from '../bus/mls-commands.js';
 import { mlsHostOf } from '../mls/host.js';
 import { mlsHandlers } from '../mls/mls-handlers.js';
@@ -127,6 +129,8 @@ export class InfonetNode {
   /** The node's one MLS owner (issue 12, mls/mls-owner.ts) and its local HTTP API (api/local-api.ts). */
   mls?: MlsOwner;
   api?: LocalApi;
+  /** Prometheus registry of this node (issue 13, node/metrics.ts), served at GET /metrics on the local API. */
+  metrics?: NodeMetrics;
   /** The outbound peer port shared by replication and sync (node/peer-transports.ts). */
   peers?: TransportSet;
   /** Onion transport (issue 10, docs/onion.md): tor, the node's own onion service, outbound over SOCKS. */
@@ -227,7 +231,12 @@ export class InfonetNode {
       // the mailboxes and the bus, so it is up before the peer listener, onion service and sync (which may take long).
       const mls = (this.mls = await MlsOwner.open(MlsStore.open(this.db, this.chain.ledger.store.committer, this.dataDir), mlsHostOf(this.chain, this.identity, this.mailboxes, this.clock)));
       const mlsBus = startMlsCommands(this.nc, this.nodeId, mlsHandlers(mls), log);
-      this.api = await startLocalApi({ dataDir: this.dataDir, handlers: mlsHandlers(mls) });
+      const metrics = (this.metrics = createNodeMetrics({ status: () => this.status(), chainNotices$: this.chain.events$ }));
+      this.onStop(() => metrics.stop());
+      this.api = await startLocalApi({
+        dataDir: this.dataDir, handlers: mlsHandlers(mls),
+        routes: (app, authorized) => registerMetricsRoute(app, authorized, { ...metrics, publicLoopback: (this.config as { metricsPublicLoopback?: boolean }).metricsPublicLoopback }),
+      });
       this.onStop(async () => { await this.api?.stop(); await mlsBus.stop(); await mls.close(); });
       this.inbound = await startInbound({ ...peerHost, identity: this.identity }, inbound);
       await onion?.serve(this.inbound.app);
