@@ -1,6 +1,7 @@
 // Multi-node scenarios on this machine, as functions (the `infonet harness` command is cli/harness.ts): each runs,
 // prints progress and its summary, and returns the exit code — 0 iff every check of the scenario holds (1 when a
 // check fails, 2 on a harness error).
+import { writeReportFiles } from './report-files.js';
 import { isInfonetError } from '../protocol/errors.js';
 import { formatReport } from './report.js';
 import { runOfflineRecipient, type OfflineRecipientOptions } from './scenarios/offline-recipient.js';
@@ -18,6 +19,8 @@ export async function runOfflineRecipientCli(opts: OfflineRecipientOptions, out:
   try {
     const { ok, report } = await runOfflineRecipient({ ...opts, log: out });
     out(formatReport(report));
+    // Last line: the report's path (report.html beside report.json; harness/report-files.ts).
+    out(writeReportFiles(report));
     return ok ? 0 : 1;
   } catch (e) {
     process.stderr.write(`harness: ${isInfonetError(e) ? e.reason : e instanceof Error ? e.message : String(e)}\n`);

@@ -10,6 +10,7 @@
 //   7. C is SIGKILLed and restarted: Bob still reads the gate (state restored) and decrypts a post made afterwards.
 // Every MLS operation goes through a running node's local API (never a data directory). The summary counts posts
 // sent, decrypted per member, and failures.
+import { writeReportFiles } from '../report-files.js';
 import { apiTargetOf, callApi } from '../../api/client.js';
 import { isInfonetError } from '../../protocol/errors.js';
 import { Cluster, type PeerTransport } from '../cluster.js';
@@ -145,6 +146,8 @@ export async function runGateInviteCli(opts: GateInviteOptions, out: (l: string)
   try {
     const { ok, report } = await runGateInvite({ ...opts, log: out });
     out(formatReport(report));
+    // Last line: the report's path (report.html beside report.json; harness/report-files.ts).
+    out(writeReportFiles(report));
     return ok ? 0 : 1;
   } catch (e) {
     process.stderr.write(`harness: ${errText(e)}\n`);

@@ -26,7 +26,7 @@ import { generateMsgId } from '../../protocol/mailbox-rules.js';
 import { sha256Hex, type MailboxClaim } from '../../protocol/mailbox-keys.js';
 import { Cluster, type PeerTransport } from '../cluster.js';
 import { waitUntil } from '../wait.js';
-import { deliveryCounts, formatMs, percentile, type Check, type ScenarioReport } from '../report.js';
+import { deliveryCounts, formatMs, percentile, type Check, type ScenarioReport, type TimelineEntry } from '../report.js';
 
 export interface OfflineRecipientOptions {
   /** Nodes in the cluster (≥ 3). Default 3. */
@@ -129,6 +129,10 @@ export async function runOfflineRecipient(opts: OfflineRecipientOptions = {}): P
   const seen = new Map<string, Map<string, number>>(others.map((n) => [n, new Map()]));
   const notes: Array<[string, string]> = [];
   let latencies: number[] = [];
+  // For report.html (harness/report-files.ts): what happened when, each delivery on C, counters per node.
+  const timeline: TimelineEntry[] = [];
+  let deliveries: NonNullable<ScenarioReport['deliveries']> = [];
+  const nodeCounters: Record<string, Record<string, number>> = {};
   try {
     const alice: Party = { id: generateIdentity() };
     const bobToken = randomBytes(24).toString('base64url');
@@ -181,6 +185,8 @@ export async function runOfflineRecipient(opts: OfflineRecipientOptions = {}): P
     }
     step('replicate', others.map((n) => `${n} ${visibleOn(n)}/${ids.length}`).join(', '));
     latencies = ids.filter((id) => seen.get(C)!.has(id)).map((id) => seen.get(C)!.get(id)! - sentAt.get(id)!);
+    deliveries = ids.filter((id) => seen.get(C)!.has(id))
+      .map((id) => ({ tMs: seen.get(C)!.get(id)! - t0, latencyMs: seen.get(C)!.get(id)! - sentAt.get(id)!, transport: opts.transport ?? 'http' }));
     const bLat = ids.filter((id) => seen.get(B)!.has(id)).map((id) => seen.get(B)!.get(id)! - sentAt.get(id)!);
     check(`${A} replicates every DM to every peer`, replicated, others.map((n) => `${n} ${visibleOn(n)}/${ids.length}`).join(', ') +
       (replicated ? `, p50 to ${B} ${formatMs(percentile(bLat, 50))}` : ''));
@@ -197,6 +203,7 @@ export async function runOfflineRecipient(opts: OfflineRecipientOptions = {}): P
 
     // 5. A dies.
     await cluster.kill(A, 'SIGKILL');
+    timeline.push({ tMs: Date.now() - t0, node: A, kind: 'kill', detail: 'SIGKILL' });
     const survivors = names.filter((n) => n !== A);
 
     // 6. Bob online at C.
@@ -295,6 +302,7 @@ export async function runOfflineRecipient(opts: OfflineRecipientOptions = {}): P
     if (opts.restartKilled ?? true) {
       const tRestart = Date.now();
       await cluster.restart(A);
+      timeline.push({ tMs: Date.now() - t0, node: A, kind: 'restart' });
       const onA = await pruneWait([A]);
       const left = onA.get(A) ?? -1;
       const text = left === 0
@@ -309,6 +317,7 @@ export async function runOfflineRecipient(opts: OfflineRecipientOptions = {}): P
       const st = (await cluster.status(n).catch(() => undefined)) as { replication?: { metrics?: Record<string, unknown> } } | undefined;
       const metrics = st?.replication?.metrics;
       if (metrics && typeof metrics === 'object') {
+        nodeCounters[n] = Object.fromEntries(Object.entries(metrics).filter(([, v]) => typeof v === 'number')) as Record<string, number>;
         const keep = Object.entries(metrics).filter(([k, v]) => typeof v === 'number' && /^dm_(replication|replica|ack|pull)/.test(k) && v !== 0);
         if (keep.length) notes.push([`metrics ${n}`, keep.map(([k, v]) => `${k}=${v}`).join(' ')]);
       }
@@ -318,6 +327,7 @@ export async function runOfflineRecipient(opts: OfflineRecipientOptions = {}): P
     const report: ScenarioReport = {
       scenario: 'offline-recipient', nodes, counts, latenciesMs: latencies, latencyOf: `deposit at ${A} → visible on ${C}`,
       checks, totalMs: Date.now() - t0, notes, ...(opts.keep ? { runDir: cluster.runDir } : {}),
+      timeline, deliveries, transportCounts: { [opts.transport ?? 'http']: deliveries.length }, nodeCounters,
     };
     return { ok: checks.every((c) => c.ok), report };
   } finally {

@@ -11,6 +11,7 @@
 //      healing), and the time from B answering to equal heads (reported against the sync interval).
 //
 // With the original §9.3 rule, A (< 20 events) asked the empty B, got `forked` and reset itself to genesis.
+import { writeReportFiles } from '../report-files.js';
 import { randomBytes } from 'node:crypto';
 import type { DepositRequest } from '../../protocol/mailbox-rules.js';
 import { generateDmKeypair, sealDm } from '../../protocol/dm-seal.js';
@@ -228,6 +229,8 @@ export async function runPartitionCli(opts: PartitionOptions, out: (l: string) =
   try {
     const { ok, report } = await runPartition({ ...opts, log: out });
     out(formatReport(report));
+    // Last line: the report's path (report.html beside report.json; harness/report-files.ts).
+    out(writeReportFiles(report));
     return ok ? 0 : 1;
   } catch (e) {
     process.stderr.write(`harness: ${errText(e)}\n`);
