@@ -75,7 +75,10 @@ export function decodeSnapshot(stored: unknown): DecodedSnapshot | null {
     const b = unpackMsgpack(s.body) as SnapshotBody;
     const ids = Buffer.from(b.ids.buffer, b.ids.byteOffset, b.ids.byteLength);
     if (!Number.isSafeInteger(b.length) || ids.length !== b.length * ID_BYTES) return null;
-    const idAt = (h: number): string => ids.toString('hex', h * ID_BYTES, (h + 1) * ID_BYTES);
+    // One hex conversion for the whole index, then a 64-char slice per id: a native call per id cost
+    // ~6 µs each (6 s at 1M events); the slices share the one flat string (~64 MiB at 1M).
+    const hex = ids.toString('hex');
+    const idAt = (h: number): string => hex.slice(h * 2 * ID_BYTES, (h + 1) * 2 * ID_BYTES);
     const eventIndex = new Map<string, number>();
     for (let h = 0; h < b.length; h++) eventIndex.set(idAt(h), h);
     if (b.length > 0 && idAt(b.length - 1) !== b.head) return null;
