@@ -20,6 +20,7 @@ usage: infonet <command> [options]
                                       private MLS gates through the running node (run "infonet gate")
   harness run SCENARIO [options]      multi-node runs on this machine (run "infonet harness" for details)
   demo                                the demo run by "npm start" (the offline-recipient scenario)
+  console url --data DIR              the operator console link (token included) of a running node
 
   Commands that act on a data directory also accept --nats URL --node ID to act on a running node.
   Configuration: docs/configuration.md
@@ -39,6 +40,7 @@ const commands: Record<string, () => Promise<Command>> = {
   gate: async () => (await import('./gate.js')).gateCommand,
   harness: async () => (await import('./harness.js')).harnessCommand,
   demo: async () => (await import('./demo.js')).demoCommand,
+  console: async () => (await import('./console.js')).consoleCommand,
 };
 
 export async function main(argv: string[]): Promise<number> {

@@ -39,6 +39,7 @@ import { startReplication } from './replication.js';
 import { startInbound, type Inbound, type StartInboundOptions } from './inbound.js';
 import { startLocalApi, type LocalApi } from '../api/local-api.js';
 import { registerMetricsRoute } from '../api/metrics-route.js';
+import { registerConsoleRoutes } from '../api/console-routes.js';
 import { createNodeMetrics, type NodeMetrics } from './metrics.js';
 import { startMlsCommands } from '../bus/mls-commands.js';
 import { mlsHostOf } from '../mls/host.js';
@@ -235,7 +236,10 @@ export class InfonetNode {
       this.onStop(() => metrics.stop());
       this.api = await startLocalApi({
         dataDir: this.dataDir, handlers: mlsHandlers(mls),
-        routes: (app, authorized) => registerMetricsRoute(app, authorized, { ...metrics, publicLoopback: (this.config as { metricsPublicLoopback?: boolean }).metricsPublicLoopback }),
+        routes: (app, authorized) => {
+          registerMetricsRoute(app, authorized, { ...metrics, publicLoopback: (this.config as { metricsPublicLoopback?: boolean }).metricsPublicLoopback });
+          registerConsoleRoutes(app, authorized, { status: () => this.status(), changes$: this.chain.events$, dataDir: this.dataDir });
+        },
       });
       this.onStop(async () => { await this.api?.stop(); await mlsBus.stop(); await mls.close(); });
       this.inbound = await startInbound({ ...peerHost, identity: this.identity }, inbound);

@@ -1,0 +1,114 @@
+// infonet operator console (issue 13, docs/console.md): Preact + htm as plain ES modules, no build step. One
+// EventSource on /console-api/events carries the node's status whenever it changes; the page never polls.
+import { h, render } from 'preact';
+import { useEffect, useState } from 'preact/hooks';
+import htm from 'htm';
+
+const html = htm.bind(h);
+
+const PAGES = [
+  { id: 'overview', title: 'Overview' },
+  { id: 'peers', title: 'Peers' },
+];
+
+function pageFromHash() {
+  const id = location.hash.replace(/^#\/?/, '');
+  return PAGES.some((p) => p.id === id) ? id : 'overview';
+}
+
+function useLiveStatus() {
+  const [state, setState] = useState({ status: null, connected: false });
+  useEffect(() => {
+    const es = new EventSource('/console-api/events');
+    es.addEventListener('status', (e) => setState({ status: JSON.parse(e.data), connected: true }));
+    es.onerror = () => setState((s) => ({ ...s, connected: false }));
+    return () => es.close();
+  }, []);
+  return state;
+}
+
+const fmtTime = (s) => (typeof s === 'number' && s > 0 ? new Date(s * (s < 1e12 ? 1000 : 1)).toISOString().replace('T', ' ').slice(0, 19) + ' UTC' : '—');
+const fmtUptime = (s) => {
+  if (typeof s !== 'number') return '—';
+  const d = Math.floor(s / 86400), hh = Math.floor((s % 86400) / 3600), m = Math.floor((s % 3600) / 60), sec = Math.floor(s % 60);
+  return `${d ? d + 'd ' : ''}${hh}h ${m}m ${sec}s`;
+};
+
+function warningsOf(s) {
+  const w = [];
+  if (s.replication && s.replication.enabled === false) w.push(`replication disabled${s.replication.reason ? ': ' + s.replication.reason : ''}`);
+  const onion = s.transports && s.transports.onion;
+  if (onion && onion.bootstrapped === false) w.push('tor not bootstrapped yet');
+  for (const p of (s.transports && s.transports.peers) || []) if (!p.allowed) w.push(`peer ${p.url} not allowed by policy (${p.transport})`);
+  if (s.previous_run && s.previous_run.clean_stop === false) w.push('the previous run did not stop cleanly');
+  return w;
+}
+
+function Overview({ s }) {
+  const peersByTransport = {};
+  for (const p of (s.transports && s.transports.peers) || []) (peersByTransport[p.transport] ||= []).push(p.url);
+  const warnings = warningsOf(s);
+  return html`<section aria-labelledby="h-overview">
+    <h2 id="h-overview">Overview</h2>
+    <dl class="facts">
+      <dt>Node id</dt><dd data-testid="node-id"><code>${s.node_id}</code></dd>
+      <dt>Version</dt><dd>${s.version}</dd>
+      <dt>Height</dt><dd data-testid="height">${s.height}</dd>
+      <dt>Head</dt><dd data-testid="head"><code>${s.head || '—'}</code></dd>
+      <dt>Started</dt><dd>${fmtTime(s.started_at)}</dd>
+      <dt>Uptime (at last update)</dt><dd>${fmtUptime(s.uptime_s)}</dd>
+      <dt>Mailboxes</dt><dd>${s.mailboxes ? `${s.mailboxes.stored} stored, ${s.mailboxes.live} live` : '—'}</dd>
+      <dt>Peer HTTP listener</dt><dd>${(s.inbound && s.inbound.http_url) || '—'}</dd>
+      <dt>Bus</dt><dd>${s.nats ? `${s.nats.url}${s.nats.embedded ? ' (embedded)' : ''}` : '—'}</dd>
+    </dl>
+    <h3>Peers by transport</h3>
+    ${Object.keys(peersByTransport).length === 0
+      ? html`<p>No peers configured.</p>`
+      : html`<ul>${Object.entries(peersByTransport).map(([t, urls]) => html`<li><strong>${t}</strong>: ${urls.join(', ')}</li>`)}</ul>`}
+    <h3>Warnings</h3>
+    ${warnings.length ? html`<ul class="warnings" data-testid="warnings">${warnings.map((w) => html`<li>${w}</li>`)}</ul>` : html`<p>None.</p>`}
+  </section>`;
+}
+
+function Peers({ s }) {
+  const peers = (s.replication && s.replication.peers) || [];
+  const m = (s.replication && s.replication.metrics) || {};
+  const kinds = new Map(((s.transports && s.transports.peers) || []).map((p) => [p.url, p.transport]));
+  return html`<section aria-labelledby="h-peers">
+    <h2 id="h-peers">Peers</h2>
+    ${peers.length === 0 ? html`<p>No replication peers.</p>` : html`<table data-testid="peers">
+      <caption>Replication links (outbound)</caption>
+      <thead><tr><th scope="col">Peer</th><th scope="col">Transport</th><th scope="col">Link state</th><th scope="col">Outbox depth</th>
+        <th scope="col">Failures</th><th scope="col">Retry at</th><th scope="col">Last error</th></tr></thead>
+      <tbody>${peers.map((p) => html`<tr data-peer=${p.url}>
+        <td><code>${p.url}</code></td><td>${kinds.get(p.url) || '—'}</td><td class=${'state state-' + p.state} data-testid="link-state">${p.state}</td>
+        <td>${p.queued}</td><td>${p.failures}</td><td>${p.retry_at ? fmtTime(p.retry_at) : '—'}</td><td>${p.last_error || '—'}</td></tr>`)}</tbody>
+    </table>`}
+    <h3>Counters</h3>
+    <table><caption>Push, ack and pull counters since start</caption>
+      <thead><tr><th scope="col">Counter</th><th scope="col">Value</th></tr></thead>
+      <tbody>${Object.entries(m).map(([k, v]) => html`<tr><td>${k}</td><td>${v}</td></tr>`)}</tbody></table>
+    <h3>Sync</h3>
+    <p>${s.inbound && s.inbound.sync
+      ? `last outcome ${s.inbound.sync.last_outcome || '—'}, consecutive failures ${s.inbound.sync.consecutive_failures}, ${s.inbound.sync.peers} peers`
+      : 'no sync scheduler'}</p>
+  </section>`;
+}
+
+function App() {
+  const [page, setPage] = useState(pageFromHash());
+  const { status, connected } = useLiveStatus();
+  useEffect(() => {
+    const on = () => setPage(pageFromHash());
+    addEventListener('hashchange', on);
+    return () => removeEventListener('hashchange', on);
+  }, []);
+  const Page = page === 'peers' ? Peers : Overview;
+  return html`<header><p class="brand">infonet console</p>
+      <nav aria-label="Pages"><ul>${PAGES.map((p) => html`<li><a href=${'#/' + p.id} aria-current=${p.id === page ? 'page' : undefined}>${p.title}</a></li>`)}</ul></nav>
+      <p class="live" role="status" data-testid="live">${connected ? 'live' : 'connecting…'}</p></header>
+    <main><h1>${PAGES.find((p) => p.id === page).title}${status ? html` — <code>${status.node_id}</code>` : ''}</h1>
+      ${status ? html`<${Page} s=${status} />` : html`<p>Waiting for the node…</p>`}</main>`;
+}
+
+render(html`<${App} />`, document.getElementById('app'));
