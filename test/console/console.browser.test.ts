@@ -1,0 +1,96 @@
+// The operator console in a real browser (issue 13): Debian chromium via playwright-core against two real nodes on a
+// real nats-server (A peers with B over the bus). Token flow (no token → 401 page with instructions; link with token →
+// cookie → token-free URL), the Overview shows the real head after an append without reload (SSE), the Peers page
+// lists A's link to B, every request stays on 127.0.0.1, screenshots of each page, axe-core without serious
+// violations, navigation by keyboard.
+import { join } from 'node:path';
+import type { Browser } from 'playwright-core';
+import { apiTargetOf } from '../../api/client.js';
+import { InfonetClient } from '../../bus/client.js';
+import { resolveConfig } from '../../node/config.js';
+import { InfonetNode } from '../../node/infonet-node.js';
+import { generateIdentity } from '../../protocol/identity.js';
+import { busPeerUrl } from '../../transports/bus-peer-protocol.js';
+import { chromiumPath, launchBrowser, seriousA11yViolations, testOutputDir } from '../helpers/browser.js';
+import { startServer, stopAll } from '../helpers/nats.js';
+import { messagePayload, removeTempDirs, silentLogger, tempDataDir } from '../node/helpers.js';
+
+jest.setTimeout(120_000);
+
+const nodes: InfonetNode[] = [];
+let browser: Browser | undefined;
+let client: InfonetClient | undefined;
+
+afterAll(async () => {
+  await browser?.close();
+  await client?.close();
+  for (const n of nodes) await n.stop();
+  await stopAll();
+  removeTempDirs();
+});
+
+const run = chromiumPath() ? test : test.skip;
+
+run('console: token flow, live overview, peers page, loopback only, screenshots, axe, keyboard', async () => {
+  const server = await startServer();
+  const idA = generateIdentity();
+  const idB = generateIdentity();
+  const env = (peer: string) => ({ MESH_PEER_PUSH_SECRET: 'console-test-secret', MESH_RELAY_PEERS: busPeerUrl(peer) });
+  const dirA = tempDataDir('infonet-console-');
+  const start = async (dir: string, id: typeof idA, peer: string) => {
+    const n = await InfonetNode.start({ dataDir: dir, natsUrl: server.clientUrl, identity: id, logger: silentLogger(), config: resolveConfig({ env: env(peer) }) });
+    nodes.push(n);
+    return n;
+  };
+  const a = await start(dirA, idA, idB.nodeId);
+  await start(tempDataDir('infonet-console-'), idB, idA.nodeId);
+  const { url, token } = apiTargetOf(dirA);
+  expect(new URL(url).hostname).toBe('127.0.0.1');
+
+  browser = await launchBrowser();
+  const page = await browser.newPage({ viewport: { width: 1100, height: 800 } });
+  const hosts = new Set<string>();
+  page.on('request', (r) => { hosts.add(new URL(r.url()).hostname); });
+  const out = testOutputDir();
+
+  // No token: 401 and a page that says how to get the link.
+  const denied = await page.goto(`${url}/console/`);
+  expect(denied?.status()).toBe(401);
+  await expect(page.textContent('body')).resolves.toContain('infonet console url --data');
+  await page.screenshot({ path: join(out, 'console-401.png') });
+  // Wrong token: still 401.
+  expect((await page.goto(`${url}/console/?token=wrong`))?.status()).toBe(401);
+
+  // The link with the token: redirected to the token-free URL, the page loads and goes live.
+  await page.goto(`${url}/console/?token=${token}`);
+  expect(page.url()).toBe(`${url}/console/`);
+  await page.getByTestId('live').filter({ hasText: 'live' }).waitFor();
+  await expect(page.getByTestId('node-id').textContent()).resolves.toBe(a.nodeId);
+  await expect(page.getByTestId('height').textContent()).resolves.toBe(String(a.chain.length));
+
+  // An append through the bus shows up without reload (pushed over SSE).
+  client = await InfonetClient.connect(a.natsUrl, a.nodeId);
+  await client.appendSigned(generateIdentity(), 'message', messagePayload(1));
+  await page.getByTestId('height').filter({ hasText: String(a.chain.length) }).waitFor();
+  await expect(page.getByTestId('head').textContent()).resolves.toBe(a.chain.head);
+  await page.screenshot({ path: join(out, 'console-overview.png'), fullPage: true });
+  expect(await seriousA11yViolations(page)).toEqual([]);
+
+  // Keyboard: Tab reaches the Peers link, Enter opens the page.
+  let reached = false;
+  for (let i = 0; i < 10 && !reached; i++) {
+    await page.keyboard.press('Tab');
+    reached = (await page.evaluate(() => (globalThis as unknown as { document: { activeElement: { textContent: string } | null } }).document.activeElement?.textContent)) === 'Peers';
+  }
+  expect(reached).toBe(true);
+  await page.keyboard.press('Enter');
+  await page.getByRole('heading', { level: 2, name: 'Peers' }).waitFor();
+  const row = page.locator(`tr[data-peer="${busPeerUrl(idB.nodeId)}"]`);
+  await row.waitFor();
+  await expect(row.getByTestId('link-state').textContent()).resolves.toMatch(/\w+/);
+  await page.screenshot({ path: join(out, 'console-peers.png'), fullPage: true });
+  expect(await seriousA11yViolations(page)).toEqual([]);
+
+  // Every request the page made went to 127.0.0.1.
+  expect([...hosts]).toEqual(['127.0.0.1']);
+});
