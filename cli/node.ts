@@ -30,6 +30,7 @@ async function runNode(args: string[]): Promise<number> {
     tor: { type: 'boolean' }, 'tor-control': { type: 'string' }, 'tor-cookie': { type: 'string' }, 'tor-password-file': { type: 'string' },
     'onion-port': { type: 'string' }, 'tor-torrc-extra': { type: 'string' },
     rns: { type: 'boolean' }, 'rns-connect': { type: 'string' }, 'rns-listen': { type: 'string' }, 'rns-announce-interval-s': { type: 'string' },
+    'metrics-public-loopback': { type: 'boolean' },
   });
   if (positionals.length) throw new UsageError(`unexpected argument ${positionals[0]}\n${NODE_USAGE}`);
   const flags: ConfigFlags = {
@@ -38,6 +39,7 @@ async function runNode(args: string[]): Promise<number> {
     tor: values.tor ? 'true' : undefined, torControl: values['tor-control'], torCookie: values['tor-cookie'],
     torPasswordFile: values['tor-password-file'], onionPort: values['onion-port'], torTorrcExtra: values['tor-torrc-extra'],
     rns: values.rns ? 'true' : undefined, rnsTcpConnect: values['rns-connect'], rnsTcpListen: values['rns-listen'], rnsAnnounceIntervalS: values['rns-announce-interval-s'],
+    metricsPublicLoopback: values['metrics-public-loopback'] ? 'true' : undefined,
   };
   let config;
   try {

@@ -14,7 +14,8 @@ import { DURATION_BOUNDS, loadSettingsReport, type Env, type Settings } from '..
 export type ConfigKey =
   | 'data' | 'nats' | 'creds' | 'leaf' | 'leafCreds' | 'natsPort' | 'httpHost' | 'httpPort' | 'logLevel' | 'commandTimeoutMs' | 'quarantineCorrupt'
   | 'tor' | 'torControl' | 'torCookie' | 'torPasswordFile' | 'onionPort' | 'torTorrcExtra'
-  | 'rns' | 'rnsTcpConnect' | 'rnsTcpListen' | 'rnsAnnounceIntervalS';
+  | 'rns' | 'rnsTcpConnect' | 'rnsTcpListen' | 'rnsAnnounceIntervalS'
+  | 'metricsPublicLoopback';
 
 export interface ConfigRow {
   key: string;
@@ -114,6 +115,11 @@ export const NODE_CONFIG: Record<ConfigKey, ConfigRow & { kind: 'string' | 'int'
     key: 'rnsAnnounceIntervalS', flag: '--rns-announce-interval-s N', env: 'MESH_RNS_ANNOUNCE_INTERVAL_S', file: 'rns.announceIntervalS', default: '1800', kind: 'int',
     description: 'Periodic re-announce of the RNS destination (also sent at start, on every connect and when app data changes); 0 = only those.',
   },
+  // Metrics (issue 13, docs/metrics.md).
+  metricsPublicLoopback: {
+    key: 'metricsPublicLoopback', flag: '--metrics-public-loopback', env: 'INFONET_METRICS_PUBLIC_LOOPBACK', file: 'metrics.publicLoopback', default: 'false', kind: 'bool',
+    description: 'Serve `GET /metrics` on the local API (127.0.0.1 only) without the API token, for a local Prometheus without the token file. Default: the token is needed.',
+  },
 };
 
 /** Appendix B protocol settings (env names; also accepted in the config file under "env"). */
@@ -179,6 +185,7 @@ export interface NodeConfig {
   rnsTcpConnect: string;
   rnsTcpListen: string;
   rnsAnnounceIntervalS: number;
+  metricsPublicLoopback: boolean;
   /** Merged environment for the protocol settings (file "env" < process env). */
   env: Env;
   settings: Settings;
@@ -311,6 +318,7 @@ export function resolveConfig(opts: { flags?: ConfigFlags; env?: Env; file?: Rec
     rnsTcpConnect: raw.rnsTcpConnect,
     rnsTcpListen: raw.rnsTcpListen,
     rnsAnnounceIntervalS: int('rnsAnnounceIntervalS'),
+    metricsPublicLoopback: bool('metricsPublicLoopback'),
     env: mergedEnv,
     settings,
     warnings,

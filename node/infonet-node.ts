@@ -237,7 +237,7 @@ export class InfonetNode {
       this.api = await startLocalApi({
         dataDir: this.dataDir, handlers: mlsHandlers(mls),
         routes: (app, authorized) => {
-          registerMetricsRoute(app, authorized, { ...metrics, publicLoopback: (this.config as { metricsPublicLoopback?: boolean }).metricsPublicLoopback });
+          registerMetricsRoute(app, authorized, { ...metrics, publicLoopback: this.config.metricsPublicLoopback });
           registerConsoleRoutes(app, authorized, { status: () => this.status(), changes$: this.chain.events$, dataDir: this.dataDir });
         },
       });

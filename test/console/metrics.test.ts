@@ -3,6 +3,7 @@
 import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import { apiTargetOf } from '../../api/client.js';
 import { InfonetClient } from '../../bus/client.js';
+import { resolveConfig } from '../../node/config.js';
 import type { InfonetNode } from '../../node/infonet-node.js';
 import { generateIdentity } from '../../protocol/identity.js';
 import { messagePayload, removeTempDirs, startNode, tempDataDir } from '../node/helpers.js';
@@ -67,4 +68,18 @@ test('/metrics parses as Prometheus text and its counters move with appends and 
   const rejected = after.get('infonet_chain_rejections_total')?.metrics ?? [];
   expect(rejected.reduce((n, s) => n + Number(s.value), 0)).toBeGreaterThanOrEqual(1);
   expect(value(after, 'infonet_mailboxes', { state: 'stored' })).toBeGreaterThanOrEqual(0);
+});
+
+test('--metrics-public-loopback serves /metrics without the token (the console still needs it)', async () => {
+  const dir = tempDataDir('infonet-metrics-public-');
+  const open = await startNode({ dataDir: dir, config: resolveConfig({ env: {}, flags: { metricsPublicLoopback: 'true' } }) });
+  try {
+    const { url } = apiTargetOf(dir);
+    const res = await fetch(`${url}/metrics`);
+    expect(res.status).toBe(200);
+    expect(await res.text()).toContain('infonet_chain_height');
+    expect((await fetch(`${url}/console/`)).status).toBe(401);
+  } finally {
+    await open.stop();
+  }
 });
