@@ -19,7 +19,13 @@ export interface ConsoleRouteOptions {
   changes$: Observable<unknown>;
   /** The data directory, named in the 401 page's instructions. */
   dataDir: string;
+  /** Chain length and a page of events [from, from+limit) for the Chain page (metadata only leaves the node). */
+  chain?: { length(): number; readRange(from: number, limit: number): Promise<Array<{ event_id: string; event_type: string; node_id: string; timestamp: number; payload: unknown }>> };
+  /** gate.list of the node's MLS owner (the same handler the API and CLI use). */
+  gates?: () => Promise<unknown>;
 }
+
+export const CHAIN_PAGE_MAX = 50;
 
 function packageRequire(): NodeRequire {
   // The node may run from any cwd: try the cwd's package, then the entry script's.
@@ -118,6 +124,32 @@ export function registerConsoleRoutes(app: FastifyInstance, authorized: (authori
   app.get('/console-api/status', async (req, reply) => {
     if (!allowed(req)) return deny(reply);
     return { ok: true, result: await opts.status() };
+  });
+
+  // Chain page: newest first, metadata only — type, author, time, payload size; never payload contents (private
+  // events show as their kind and ciphertext size).
+  app.get('/console-api/chain', async (req, reply) => {
+    if (!allowed(req) || !opts.chain) return deny(reply);
+    const length = opts.chain.length();
+    const q = req.query as { before?: string };
+    const before = Math.min(length, q.before !== undefined && /^\d{1,12}$/.test(q.before) ? Number(q.before) : length);
+    const from = Math.max(0, before - CHAIN_PAGE_MAX);
+    const events = await opts.chain.readRange(from, before - from);
+    return {
+      ok: true,
+      result: {
+        length, from, before,
+        events: events.map((e, i) => ({
+          height: from + i, event_id: e.event_id, event_type: e.event_type, author: e.node_id, timestamp: e.timestamp,
+          size: Buffer.byteLength(JSON.stringify(e.payload ?? null)),
+        })).reverse(),
+      },
+    };
+  });
+
+  app.get('/console-api/gates', async (req, reply) => {
+    if (!allowed(req) || !opts.gates) return deny(reply);
+    return { ok: true, result: await opts.gates() };
   });
 
   const streams = new Set<() => void>();

@@ -8,8 +8,60 @@ const html = htm.bind(h);
 
 const PAGES = [
   { id: 'overview', title: 'Overview' },
+  { id: 'gates', title: 'Gates' },
+  { id: 'chain', title: 'Chain' },
   { id: 'peers', title: 'Peers' },
 ];
+
+// Re-fetches `path` whenever the pushed status changes (height or uptime mark a new push): driven by SSE, not a timer.
+function useFetchOnPush(path, s) {
+  const [data, setData] = useState(null);
+  const [error, setError] = useState(null);
+  useEffect(() => {
+    let live = true;
+    fetch(path, { credentials: 'same-origin' })
+      .then((r) => r.json())
+      .then((b) => { if (!live) return; if (b.ok) { setData(b.result); setError(null); } else setError((b.error && b.error.reason) || 'error'); })
+      .catch((e) => live && setError(String(e)));
+    return () => { live = false; };
+  }, [path, s && s.height, s && s.uptime_s]);
+  return { data, error };
+}
+
+function Gates({ s }) {
+  const { data, error } = useFetchOnPush('/console-api/gates', s);
+  const gates = (data && data.gates) || [];
+  return html`<section aria-labelledby="h-gates">
+    <h2 id="h-gates">Gate directory</h2>
+    ${error ? html`<p role="alert">${error}</p>` : ''}
+    ${gates.length === 0 ? html`<p>No gates known to this node.</p>` : html`<table data-testid="gates">
+      <caption>Gates (membership of this node's personas)</caption>
+      <thead><tr><th scope="col">Gate</th><th scope="col">Display name</th><th scope="col">Member</th><th scope="col">Epoch</th>
+        <th scope="col">Members</th><th scope="col">Last post</th><th scope="col">Undecrypted events</th></tr></thead>
+      <tbody>${gates.map((g) => html`<tr data-gate=${g.gate_id}><td><code>${g.gate_id}</code></td><td>${g.display_name}</td>
+        <td>${g.locked ? 'locked: ' + g.locked : g.member ? 'yes' : 'no'}</td><td>${g.epoch}</td><td>${g.member_count}</td>
+        <td>${g.last_post_at ? fmtTime(g.last_post_at) : '—'}</td><td>${g.waiting}</td></tr>`)}</tbody></table>`}
+  </section>`;
+}
+
+function Chain({ s }) {
+  const [before, setBefore] = useState(null);
+  const path = '/console-api/chain' + (before === null ? '' : '?before=' + before);
+  const { data, error } = useFetchOnPush(path, before === null ? s : null);
+  const events = (data && data.events) || [];
+  return html`<section aria-labelledby="h-chain">
+    <h2 id="h-chain">Chain</h2>
+    <p>Recent events, newest first. Only metadata is shown: type, author, time and payload size — never contents.</p>
+    ${error ? html`<p role="alert">${error}</p>` : ''}
+    <table data-testid="chain"><caption>Events ${data ? `${data.from}–${Math.max(data.from, data.before - 1)} of ${data.length}` : ''}</caption>
+      <thead><tr><th scope="col">Height</th><th scope="col">Type</th><th scope="col">Author</th><th scope="col">Time</th><th scope="col">Size (bytes)</th></tr></thead>
+      <tbody>${events.map((e) => html`<tr><td>${e.height}</td><td>${e.event_type}</td><td><code>${e.author}</code></td><td>${fmtTime(e.timestamp)}</td><td>${e.size}</td></tr>`)}</tbody></table>
+    <p>
+      <button type="button" disabled=${before === null} onClick=${() => setBefore(null)}>Newest</button>
+      ${' '}<button type="button" disabled=${!data || data.from === 0} onClick=${() => setBefore(data.from)}>Older</button>
+    </p>
+  </section>`;
+}
 
 function pageFromHash() {
   const id = location.hash.replace(/^#\/?/, '');
@@ -103,7 +155,7 @@ function App() {
     addEventListener('hashchange', on);
     return () => removeEventListener('hashchange', on);
   }, []);
-  const Page = page === 'peers' ? Peers : Overview;
+  const Page = { peers: Peers, gates: Gates, chain: Chain }[page] || Overview;
   return html`<header><p class="brand">infonet console</p>
       <nav aria-label="Pages"><ul>${PAGES.map((p) => html`<li><a href=${'#/' + p.id} aria-current=${p.id === page ? 'page' : undefined}>${p.title}</a></li>`)}</ul></nav>
       <p class="live" role="status" data-testid="live">${connected ? 'live' : 'connecting…'}</p></header>

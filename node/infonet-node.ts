@@ -238,7 +238,10 @@ export class InfonetNode {
         dataDir: this.dataDir, handlers: mlsHandlers(mls),
         routes: (app, authorized) => {
           registerMetricsRoute(app, authorized, { ...metrics, publicLoopback: this.config.metricsPublicLoopback });
-          registerConsoleRoutes(app, authorized, { status: () => this.status(), changes$: this.chain.events$, dataDir: this.dataDir });
+          registerConsoleRoutes(app, authorized, {
+            status: () => this.status(), changes$: this.chain.events$, dataDir: this.dataDir,
+            chain: { length: () => this.chain.length, readRange: (f, n) => this.chain.readRange(f, n) }, gates: () => mls.list(),
+          });
         },
       });
       this.onStop(async () => { await this.api?.stop(); await mlsBus.stop(); await mls.close(); });

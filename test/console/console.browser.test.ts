@@ -1,11 +1,12 @@
 // The operator console in a real browser (issue 13): Debian chromium via playwright-core against two real nodes on a
 // real nats-server (A peers with B over the bus). Token flow (no token → 401 page with instructions; link with token →
 // cookie → token-free URL), the Overview shows the real head after an append without reload (SSE), the Peers page
-// lists A's link to B, every request stays on 127.0.0.1, screenshots of each page, axe-core without serious
+// lists A's link to B, a gate created through the API appears in the Gates page without reload, the Chain page
+// lists the events newest first (metadata only), every request stays on 127.0.0.1, screenshots of each page, axe-core without serious
 // violations, navigation by keyboard.
 import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
-import { apiTargetOf } from '../../api/client.js';
+import { apiTargetOf, callApi } from '../../api/client.js';
 import { InfonetClient } from '../../bus/client.js';
 import { resolveConfig } from '../../node/config.js';
 import { InfonetNode } from '../../node/infonet-node.js';
@@ -89,6 +90,25 @@ run('console: token flow, live overview, peers page, loopback only, screenshots,
   await row.waitFor();
   await expect(row.getByTestId('link-state').textContent()).resolves.toMatch(/\w+/);
   await page.screenshot({ path: join(out, 'console-peers.png'), fullPage: true });
+  expect(await seriousA11yViolations(page)).toEqual([]);
+
+  // Gate directory: a gate created through the node's API (as the CLI does) appears without reload.
+  await page.click('a[href="#/gates"]');
+  await page.getByRole('heading', { level: 2, name: 'Gate directory' }).waitFor();
+  await callApi(apiTargetOf(dirA), 'gate.create', { gate_id: 'ops', display_name: 'Ops room', rules: { invite_only: true }, persona: 'alice' });
+  const gateRow = page.locator('tr[data-gate="ops"]');
+  await gateRow.waitFor();
+  await expect(gateRow.textContent()).resolves.toContain('Ops room');
+  await page.screenshot({ path: join(out, 'console-gates.png'), fullPage: true });
+  expect(await seriousA11yViolations(page)).toEqual([]);
+
+  // Chain page: newest first, metadata only.
+  await page.click('a[href="#/chain"]');
+  const chainRows = page.locator('[data-testid="chain"] tbody tr');
+  await chainRows.first().waitFor();
+  expect(await chainRows.count()).toBe(a.chain.length);
+  await expect(chainRows.first().locator('td').first().textContent()).resolves.toBe(String(a.chain.length - 1));
+  await page.screenshot({ path: join(out, 'console-chain.png'), fullPage: true });
   expect(await seriousA11yViolations(page)).toEqual([]);
 
   // Every request the page made went to 127.0.0.1.
