@@ -10,8 +10,24 @@ const PAGES = [
   { id: 'overview', title: 'Overview' },
   { id: 'gates', title: 'Gates' },
   { id: 'chain', title: 'Chain' },
+  { id: 'mailboxes', title: 'Mailboxes' },
   { id: 'peers', title: 'Peers' },
 ];
+
+function Mailboxes({ s }) {
+  const mb = s.mailboxes || {};
+  const m = (s.replication && s.replication.metrics) || {};
+  return html`<section aria-labelledby="h-mailboxes">
+    <h2 id="h-mailboxes">Mailboxes</h2>
+    <p>Counts only: never contents or recipient ids.</p>
+    <table data-testid="mailboxes"><caption>Mailboxes by state</caption>
+      <thead><tr><th scope="col">State</th><th scope="col">Count</th></tr></thead>
+      <tbody><tr><td>stored (LevelDB)</td><td>${mb.stored ?? '—'}</td></tr><tr><td>live (in memory)</td><td>${mb.live ?? '—'}</td></tr></tbody></table>
+    <table><caption>Replication of deposited DMs</caption>
+      <thead><tr><th scope="col">Counter</th><th scope="col">Value</th></tr></thead>
+      <tbody>${['dm_replication_enqueued', 'dm_replication_push_ok', 'dm_ack_push_ok', 'dm_pull_envelopes'].map((k) => html`<tr><td>${k}</td><td>${m[k] ?? 0}</td></tr>`)}</tbody></table>
+  </section>`;
+}
 
 // Re-fetches `path` whenever the pushed status changes (height or uptime mark a new push): driven by SSE, not a timer.
 function useFetchOnPush(path, s) {
@@ -155,7 +171,7 @@ function App() {
     addEventListener('hashchange', on);
     return () => removeEventListener('hashchange', on);
   }, []);
-  const Page = { peers: Peers, gates: Gates, chain: Chain }[page] || Overview;
+  const Page = { peers: Peers, gates: Gates, chain: Chain, mailboxes: Mailboxes }[page] || Overview;
   return html`<header><p class="brand">infonet console</p>
       <nav aria-label="Pages"><ul>${PAGES.map((p) => html`<li><a href=${'#/' + p.id} aria-current=${p.id === page ? 'page' : undefined}>${p.title}</a></li>`)}</ul></nav>
       <p class="live" role="status" data-testid="live">${connected ? 'live' : 'connecting…'}</p></header>

@@ -111,6 +111,12 @@ run('console: token flow, live overview, peers page, loopback only, screenshots,
   await page.screenshot({ path: join(out, 'console-chain.png'), fullPage: true });
   expect(await seriousA11yViolations(page)).toEqual([]);
 
+  // Mailboxes page: counts only.
+  await page.click('a[href="#/mailboxes"]');
+  await page.getByTestId('mailboxes').waitFor();
+  await page.screenshot({ path: join(out, 'console-mailboxes.png'), fullPage: true });
+  expect(await seriousA11yViolations(page)).toEqual([]);
+
   // Every request the page made went to 127.0.0.1.
   expect([...hosts]).toEqual(['127.0.0.1']);
 });
