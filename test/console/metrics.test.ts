@@ -1,5 +1,8 @@
 // GET /metrics on a real node's local API (issue 13): Prometheus text that parse-prometheus-text-format reads, the
-// token rule (401 without it), and counters that move with activity (appends through the bus, a refused append).
+// token rule (401 without it), counters that move with activity (appends through the bus, a refused append), the
+// --metrics-public-loopback switch, and `infonet console url`.
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
 import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import { apiTargetOf } from '../../api/client.js';
 import { InfonetClient } from '../../bus/client.js';
@@ -82,4 +85,19 @@ test('--metrics-public-loopback serves /metrics without the token (the console s
   } finally {
     await open.stop();
   }
+});
+
+test('`infonet console url --data DIR` prints the token link of the running node; the link opens the console', async () => {
+  const { url, token } = apiTargetOf(dataDir);
+  const out = await new Promise<{ code: number; stdout: string }>((resolve) => {
+    execFile(process.execPath, ['--import', 'tsx', join(__dirname, '../../cli/main.ts'), 'console', 'url', '--data', dataDir], { cwd: join(__dirname, '../..') },
+      (err, stdout) => resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout }));
+  });
+  expect(out.code).toBe(0);
+  const link = out.stdout.trim();
+  expect(link).toBe(`${url}/console/?token=${token}`);
+  const res = await fetch(link, { redirect: 'manual' });
+  expect(res.status).toBe(302);
+  expect(res.headers.get('location')).toBe('/console/');
+  expect(res.headers.get('set-cookie')).toMatch(/HttpOnly; SameSite=Strict/);
 });
