@@ -24,7 +24,7 @@ function hasNatsServer() {
   try { execSync('command -v nats-server', { stdio: 'ignore', shell: '/bin/sh' }); return true; } catch { return false; }
 }
 // Debian packages by binary: nats-server (the bus), tor + tor-gencert (the onion transport and its private test
-// network), docker-compose (the offline `config -q` check of compose/). One apt-get run for whatever is missing.
+// network), docker-compose (the offline `config -q` check of compose/), chromium for `npm test` only. One apt-get run for whatever is missing.
 function hasBinary(name) {
   if (['/usr/sbin', '/usr/bin', '/usr/local/bin'].some((d) => existsSync(join(d, name)))) return true;
   try { execSync(`command -v ${name}`, { stdio: 'ignore', shell: '/bin/sh' }); return true; } catch { return false; }
@@ -33,6 +33,8 @@ const wanted = [
   ['nats-server', hasNatsServer(), 'nats-server'],
   ['tor', hasBinary('tor') && hasBinary('tor-gencert'), 'tor'],
   ['docker-compose', hasBinary('docker-compose'), 'docker-compose'],
+  // The browser tests (console, harness report) drive Debian's chromium through playwright-core: no browser download.
+  ...(process.argv.includes('--test') ? [['chromium', hasBinary('chromium'), 'chromium']] : []),
 ];
 const missing = wanted.filter(([, present]) => !present).map(([, , pkg]) => pkg);
 if (missing.length) {
