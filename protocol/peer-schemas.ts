@@ -35,17 +35,22 @@ export const replicateEnvelopeBody = z.looseObject({
   envelope: z.unknown().optional(),
 }, { error: 'envelope must be an object' });
 
+/**
+ * A body holding one list of at most `max` items of any JSON value (each item is judged by its route). `notList` is
+ * the reason for a missing or non-list value (and a body that is not an object), `tooMany` for a longer list.
+ */
+function boundedListBody<K extends string>(field: K, max: number, notList: string, tooMany = notList) {
+  const list = z.array(z.unknown(), { error: notList }).max(max, { error: tooMany });
+  return z.looseObject({ [field]: list } as Record<K, typeof list>, { error: notList });
+}
+
 /** [extension] batch body (docs/dm-relay.md). Items are checked one by one so each gets its own result. */
-export const replicateEnvelopesBody = z.looseObject({
-  envelopes: z.array(z.unknown(), { error: `envelopes must be a list of at most ${REPLICATE_BATCH_MAX_ITEMS} items` })
-    .max(REPLICATE_BATCH_MAX_ITEMS, { error: `envelopes must be a list of at most ${REPLICATE_BATCH_MAX_ITEMS} items` }),
-}, { error: `envelopes must be a list of at most ${REPLICATE_BATCH_MAX_ITEMS} items` });
+export const replicateEnvelopesBody = boundedListBody('envelopes', REPLICATE_BATCH_MAX_ITEMS,
+  `envelopes must be a list of at most ${REPLICATE_BATCH_MAX_ITEMS} items`);
 
 /** §8.5 body: the events themselves are judged by ingest (§9.2), which takes any JSON value per item. */
-export const peerPushBody = z.looseObject({
-  events: z.array(z.unknown(), { error: 'events must be a list' })
-    .max(PEER_PUSH_MAX_EVENTS, { error: `too many events (max ${PEER_PUSH_MAX_EVENTS})` }),
-}, { error: 'events must be a list' });
+export const peerPushBody = boundedListBody('events', PEER_PUSH_MAX_EVENTS,
+  'events must be a list', `too many events (max ${PEER_PUSH_MAX_EVENTS})`);
 
 /** §10.1 / §10.2 mailbox descriptor. */
 export const mailboxDescriptor = z.looseObject({
@@ -56,15 +61,10 @@ export const mailboxDescriptor = z.looseObject({
 
 export const ackItem = mailboxDescriptor.extend({ msg_id: z.string({ error: 'must be a string' }).refine(wellFormed, WELL_FORMED) });
 
-export const ackBody = z.looseObject({
-  acks: z.array(z.unknown(), { error: `acks must be a list of at most ${ACK_MAX_ITEMS} items` })
-    .max(ACK_MAX_ITEMS, { error: `acks must be a list of at most ${ACK_MAX_ITEMS} items` }),
-}, { error: `acks must be a list of at most ${ACK_MAX_ITEMS} items` });
+export const ackBody = boundedListBody('acks', ACK_MAX_ITEMS, `acks must be a list of at most ${ACK_MAX_ITEMS} items`);
 
-export const pullBody = z.looseObject({
-  mailboxes: z.array(z.unknown(), { error: 'mailboxes must be a list' })
-    .max(PULL_MAX_MAILBOXES, { error: `too many mailboxes (max ${PULL_MAX_MAILBOXES})` }),
-}, { error: 'mailboxes must be a list' });
+export const pullBody = boundedListBody('mailboxes', PULL_MAX_MAILBOXES,
+  'mailboxes must be a list', `too many mailboxes (max ${PULL_MAX_MAILBOXES})`);
 
 /** §9.4 POST body. A body that is not an object reads as `{}` (then `locator must be a list`), as in the original. */
 export const syncPostBody = z.looseObject({
