@@ -4,8 +4,8 @@
 import { readFileSync } from 'node:fs';
 import { callApi } from '../api/client.js';
 import { importBackup } from '../mls/mls-backup.js';
-import { parse, printJson, readJsonFile, reportError, UsageError, writeOutput } from './args.js';
-import { readSecret, targetFrom, TARGET_OPTIONS } from './mls-target.js';
+import { parse, printJson, UsageError, writeOutput } from './args.js';
+import { keyPackageFile, readSecret, requireFlag, runVerbCommand, targetFrom, TARGET_OPTIONS } from './mls-target.js';
 
 const USAGE = `usage: infonet gate <verb> --data DIR [options]      (or --api URL --token-file FILE instead of --data)
 
@@ -29,18 +29,10 @@ const OPTIONS = {
   epoch: { type: 'string' }, after: { type: 'string' }, member: { type: 'string' }, 'passphrase-file': { type: 'string' },
 } as const;
 
-const need = (v: string | undefined, flag: string): string => {
-  if (!v) throw new UsageError(`${flag} is required`);
-  return v;
-};
+const need = requireFlag;
 
 export async function gateCommand(args: string[]): Promise<number> {
-  const [verb, ...rest] = args;
-  if (!verb || verb === '--help' || verb === 'help') {
-    process.stdout.write(USAGE);
-    return verb ? 0 : 2;
-  }
-  try {
+  return runVerbCommand(args, USAGE, async (verb, rest) => {
     const { values } = parse(rest, OPTIONS, false);
     if (verb === 'import') {
       const text = readFileSync(need(values.in, '--in'), 'utf8');
@@ -64,8 +56,8 @@ export async function gateCommand(args: string[]): Promise<number> {
         return 0;
       }
       case 'invite': {
-        const kp = readJsonFile(need(values['key-package'], '--key-package')) as Record<string, unknown>;
-        printJson(await callApi(t, 'gate.invite', { gate: need(gate, '--gate'), mls_key_package: kp.mls_key_package, welcome_dh_pub: kp.welcome_dh_pub, recipient_id: kp.recipient_id }));
+        const kp = keyPackageFile(need(values['key-package'], '--key-package'));
+        printJson(await callApi(t, 'gate.invite', { gate: need(gate, '--gate'), ...kp }));
         return 0;
       }
       case 'accept': printJson(await callApi(t, 'gate.accept', { persona: need(values.persona, '--persona') })); return 0;
@@ -83,7 +75,5 @@ export async function gateCommand(args: string[]): Promise<number> {
       default:
         throw new UsageError(`unknown gate command: ${verb}\n${USAGE}`);
     }
-  } catch (e) {
-    return reportError(e);
-  }
+  });
 }

@@ -1,7 +1,7 @@
 // `infonet dm session …`: MLS DM sessions (spec §11.7) through the running node's local API.
 import { callApi } from '../api/client.js';
-import { parse, printJson, readJsonFile, reportError, UsageError, writeOutput } from './args.js';
-import { targetFrom, TARGET_OPTIONS } from './mls-target.js';
+import { parse, printJson, UsageError, writeOutput } from './args.js';
+import { keyPackageFile, requireFlag, runVerbCommand, targetFrom, TARGET_OPTIONS } from './mls-target.js';
 
 const USAGE = `usage: infonet dm session <verb> --data DIR [options]   (or --api URL --token-file FILE)
 
@@ -17,18 +17,10 @@ const OPTIONS = {
   alias: { type: 'string' }, out: { type: 'string' }, 'key-package': { type: 'string' }, text: { type: 'string' }, session: { type: 'string' },
 } as const;
 
-const need = (v: string | undefined, flag: string): string => {
-  if (!v) throw new UsageError(`${flag} is required`);
-  return v;
-};
+const need = requireFlag;
 
 export async function sessionCommand(args: string[]): Promise<number> {
-  const [verb, ...rest] = args;
-  if (!verb || verb === '--help' || verb === 'help') {
-    process.stdout.write(USAGE);
-    return verb ? 0 : 2;
-  }
-  try {
+  return runVerbCommand(args, USAGE, async (verb, rest) => {
     const { values } = parse(rest, OPTIONS, false);
     const t = targetFrom(values);
     switch (verb) {
@@ -36,11 +28,8 @@ export async function sessionCommand(args: string[]): Promise<number> {
         writeOutput(JSON.stringify(await callApi(t, 'dm_session.key_package', { alias: need(values.alias, '--alias') }), null, 2), values.out);
         return 0;
       case 'create': {
-        const kp = readJsonFile(need(values['key-package'], '--key-package')) as Record<string, unknown>;
-        printJson(await callApi(t, 'dm_session.create', {
-          alias: need(values.alias, '--alias'), mls_key_package: kp.mls_key_package, welcome_dh_pub: kp.welcome_dh_pub, recipient_id: kp.recipient_id,
-          text: need(values.text, '--text'),
-        }));
+        const kp = keyPackageFile(need(values['key-package'], '--key-package'));
+        printJson(await callApi(t, 'dm_session.create', { alias: need(values.alias, '--alias'), ...kp, text: need(values.text, '--text') }));
         return 0;
       }
       case 'send': printJson(await callApi(t, 'dm_session.send', { session_id: need(values.session, '--session'), text: need(values.text, '--text') })); return 0;
@@ -49,7 +38,5 @@ export async function sessionCommand(args: string[]): Promise<number> {
       default:
         throw new UsageError(`unknown dm session command: ${verb}\n${USAGE}`);
     }
-  } catch (e) {
-    return reportError(e);
-  }
+  });
 }
