@@ -6,25 +6,17 @@
 // and the persisted `dm_block` private signed-write domain.
 import { ErrorCodes, reject, type Rejection } from './errors.js';
 import type { Identity } from './identity.js';
-import { deriveNodeId } from './identity.js';
-import { readSignedEnvelope } from './mailbox-access.js';
+import { readSignedEnvelope, signedFieldsOf, verifySignedFields, type SignedFields } from './mailbox-access.js';
 import { senderBlockRef } from './mailbox-keys.js';
 import { signaturePayload } from './signature-payload.js';
-import { signEd25519, verifySignature } from './signatures.js';
+import { signEd25519 } from './signatures.js';
 
 export const BLOCK_EVENT_TYPE = 'dm_block';
 export type BlockAction = 'block' | 'unblock';
 
-export interface SignedBlockRequest {
-  agent_id: string;
+export interface SignedBlockRequest extends SignedFields {
   action: BlockAction;
   sender_id: string;
-  public_key: string;
-  public_key_algo: string;
-  sequence: number;
-  timestamp: number;
-  nonce: string;
-  signature: string;
 }
 
 /** Bounds (docs/bounds.md): blocks per recipient, blocks per node, length of a blocked sender id. */
@@ -49,19 +41,12 @@ export function readSignedBlockRequest(raw: unknown): Rejection | SignedBlockReq
   if (o.action !== 'block' && o.action !== 'unblock') return reject(ErrorCodes.BAD_INPUT, 'action must be "block" or "unblock"');
   if (typeof o.sender_id !== 'string' || !o.sender_id.trim()) return reject(ErrorCodes.BAD_INPUT, 'sender_id is required and must be a string');
   if (o.sender_id.length > MAX_BLOCKED_SENDER_LENGTH) return reject(ErrorCodes.BAD_INPUT, `sender_id too long (max ${MAX_BLOCKED_SENDER_LENGTH} characters)`);
-  return {
-    agent_id: o.agent_id as string, action: o.action, sender_id: o.sender_id, public_key: o.public_key as string,
-    public_key_algo: o.public_key_algo as string, sequence: o.sequence as number, timestamp: o.timestamp as number,
-    nonce: o.nonce as string, signature: o.signature as string,
-  };
+  const { agent_id, ...signed } = signedFieldsOf(o);
+  return { agent_id, action: o.action, sender_id: o.sender_id, ...signed };
 }
 
 export function verifyBlockSignature(r: SignedBlockRequest): Rejection | null {
-  const derived = deriveNodeId(r.public_key);
-  if (!derived || derived !== r.agent_id) return reject(ErrorCodes.NODE_ID_MISMATCH, 'node_id mismatch');
-  if (!Number.isSafeInteger(r.sequence) || r.sequence <= 0) return reject(ErrorCodes.INVALID_SEQUENCE, 'Sequence must be a positive integer');
-  if (!verifySignature(r.public_key_algo, r.public_key, r.signature, blockSignatureString(r))) return reject(ErrorCodes.INVALID_SIGNATURE, 'Invalid signature');
-  return null;
+  return verifySignedFields(r, () => blockSignatureString(r));
 }
 
 /** The §7.4 recipient-scoped ref a block of `senderId` by `recipientId` matches. */

@@ -23,16 +23,20 @@ export interface MailboxClaimInput {
   token?: string;
 }
 
-/** What a client sends for poll/claim/count/pending_ids (bus and HTTP alike). */
-export interface SignedMailboxRequest {
+/** The fields every signed request and proof carries (mailbox access here, blocks in block-list.ts). */
+export interface SignedFields {
   agent_id: string;
-  claims: MailboxClaimInput[];
   public_key: string;
   public_key_algo: string;
   sequence: number;
   timestamp: number;
   nonce: string;
   signature: string;
+}
+
+/** What a client sends for poll/claim/count/pending_ids (bus and HTTP alike). */
+export interface SignedMailboxRequest extends SignedFields {
+  claims: MailboxClaimInput[];
   /** poll only; not signed (it only shortens the answer). */
   limit?: number;
   /** claim only; signed. */
@@ -45,15 +49,8 @@ export interface HashedClaim {
 }
 
 /** A signed poll/claim without its tokens: forwardable proof that the agent claimed these mailboxes. */
-export interface MailboxProof {
-  agent_id: string;
+export interface MailboxProof extends SignedFields {
   claims: HashedClaim[];
-  public_key: string;
-  public_key_algo: string;
-  sequence: number;
-  timestamp: number;
-  nonce: string;
-  signature: string;
   msg_ids?: string[];
 }
 
@@ -127,6 +124,26 @@ export function readSignedEnvelope(o: Record<string, unknown>): Rejection | null
   return null;
 }
 
+/** The signed fields of a record `readSignedEnvelope` accepted (or of a typed request), in their wire order. */
+export function signedFieldsOf(o: Partial<Record<keyof SignedFields, unknown>>): SignedFields {
+  return {
+    agent_id: o.agent_id as string, public_key: o.public_key as string, public_key_algo: o.public_key_algo as string,
+    sequence: o.sequence as number, timestamp: o.timestamp as number, nonce: o.nonce as string, signature: o.signature as string,
+  };
+}
+
+/**
+ * §1.2.3 binding, the sequence, then the signature over `signed()` (built only once the first two hold). Serves the
+ * mailbox requests and proofs and the block requests alike.
+ */
+export function verifySignedFields(p: SignedFields, signed: () => string): Rejection | null {
+  const derived = deriveNodeId(p.public_key);
+  if (!derived || derived !== p.agent_id) return reject(ErrorCodes.NODE_ID_MISMATCH, 'node_id mismatch');
+  if (!Number.isSafeInteger(p.sequence) || p.sequence <= 0) return reject(ErrorCodes.INVALID_SEQUENCE, 'Sequence must be a positive integer');
+  if (!verifySignature(p.public_key_algo, p.public_key, p.signature, signed())) return reject(ErrorCodes.INVALID_SIGNATURE, 'Invalid signature');
+  return null;
+}
+
 function readMsgIds(v: unknown): Rejection | string[] {
   if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) return bad('msg_ids must be a list of strings');
   if (v.length > MAX_CLAIM_MSG_IDS) return bad(`at most ${MAX_CLAIM_MSG_IDS} msg_ids per claim`);
@@ -153,17 +170,10 @@ export function readSignedMailboxRequest(raw: unknown, kind: MailboxAccessKind):
     if (typeof raw.limit !== 'number' || !Number.isSafeInteger(raw.limit) || raw.limit < 1) return bad('limit must be a positive integer');
     limit = raw.limit;
   }
-  let msgIds: string[] | undefined;
-  if (kind === 'claim') {
-    const m = readMsgIds(raw.msg_ids);
-    if (!Array.isArray(m)) return m;
-    msgIds = m;
-  }
-  return {
-    agent_id: raw.agent_id as string, claims, public_key: raw.public_key as string, public_key_algo: raw.public_key_algo as string,
-    sequence: raw.sequence as number, timestamp: raw.timestamp as number, nonce: raw.nonce as string, signature: raw.signature as string,
-    ...(limit !== undefined ? { limit } : {}), ...(msgIds ? { msg_ids: msgIds } : {}),
-  };
+  const msgIds = kind === 'claim' ? readMsgIds(raw.msg_ids) : undefined;
+  if (msgIds && !Array.isArray(msgIds)) return msgIds;
+  const { agent_id, ...signed } = signedFieldsOf(raw);
+  return { agent_id, claims, ...signed, ...(limit !== undefined ? { limit } : {}), ...(msgIds ? { msg_ids: msgIds } : {}) };
 }
 
 /** Shape check of a forwarded proof (peer dm/ack, dm/pull). */
@@ -179,26 +189,16 @@ export function readMailboxProof(raw: unknown): Rejection | MailboxProof {
     }
     claims.push({ type: c.type, token_hash: c.token_hash });
   }
-  let msgIds: string[] | undefined;
-  if (raw.msg_ids !== undefined && raw.msg_ids !== null) {
-    const m = readMsgIds(raw.msg_ids);
-    if (!Array.isArray(m)) return m;
-    msgIds = m;
-  }
-  return {
-    agent_id: raw.agent_id as string, claims, public_key: raw.public_key as string, public_key_algo: raw.public_key_algo as string,
-    sequence: raw.sequence as number, timestamp: raw.timestamp as number, nonce: raw.nonce as string, signature: raw.signature as string,
-    ...(msgIds ? { msg_ids: msgIds } : {}),
-  };
+  const msgIds = raw.msg_ids !== undefined && raw.msg_ids !== null ? readMsgIds(raw.msg_ids) : undefined;
+  if (msgIds && !Array.isArray(msgIds)) return msgIds;
+  const { agent_id, ...signed } = signedFieldsOf(raw);
+  return { agent_id, claims, ...signed, ...(msgIds ? { msg_ids: msgIds } : {}) };
 }
 
 /** The forwardable proof of a verified poll/claim: the same signed fields, tokens replaced by their hashes. */
 export function toMailboxProof(req: SignedMailboxRequest): MailboxProof {
-  return {
-    agent_id: req.agent_id, claims: hashClaims(req.claims), public_key: req.public_key, public_key_algo: req.public_key_algo,
-    sequence: req.sequence, timestamp: req.timestamp, nonce: req.nonce, signature: req.signature,
-    ...(req.msg_ids ? { msg_ids: req.msg_ids } : {}),
-  };
+  const { agent_id, ...signed } = signedFieldsOf(req);
+  return { agent_id, claims: hashClaims(req.claims), ...signed, ...(req.msg_ids ? { msg_ids: req.msg_ids } : {}) };
 }
 
 /**
@@ -206,12 +206,7 @@ export function toMailboxProof(req: SignedMailboxRequest): MailboxProof {
  * forwarded proof, because both sign the same string.
  */
 export function verifyAccessSignature(p: MailboxProof, eventType: MailboxAccessEventType): Rejection | null {
-  const derived = deriveNodeId(p.public_key);
-  if (!derived || derived !== p.agent_id) return reject(ErrorCodes.NODE_ID_MISMATCH, 'node_id mismatch');
-  if (!Number.isSafeInteger(p.sequence) || p.sequence <= 0) return reject(ErrorCodes.INVALID_SEQUENCE, 'Sequence must be a positive integer');
-  const msg = accessSignatureString(eventType, p.agent_id, p.sequence, p.claims, p.timestamp, p.nonce, p.msg_ids);
-  if (!verifySignature(p.public_key_algo, p.public_key, p.signature, msg)) return reject(ErrorCodes.INVALID_SIGNATURE, 'Invalid signature');
-  return null;
+  return verifySignedFields(p, () => accessSignatureString(eventType, p.agent_id, p.sequence, p.claims, p.timestamp, p.nonce, p.msg_ids));
 }
 
 /** A signed request is fresh when its timestamp lies within ±window of now (the nonce cache remembers that long). */
