@@ -1,9 +1,8 @@
 // Multi-node scenarios on this machine, as functions (the `infonet harness` command is cli/harness.ts): each runs,
 // prints progress and its summary, and returns the exit code — 0 iff every check of the scenario holds (1 when a
 // check fails, 2 on a harness error).
-import { writeReportFiles } from './report-files.js';
 import { isInfonetError } from '../protocol/errors.js';
-import { formatReport } from './report.js';
+import { runScenarioCli } from './scenario-run.js';
 import { runOfflineRecipient, type OfflineRecipientOptions } from './scenarios/offline-recipient.js';
 export { runPartitionCli } from './scenarios/partition.js';
 export { runGateInviteCli } from './scenarios/gate-invite.js';
@@ -16,14 +15,6 @@ export const SCENARIOS: Record<string, string> = {
 
 /** Runs the offline-recipient scenario and prints its report; the exit code. Shared by `harness run` and the demo. */
 export async function runOfflineRecipientCli(opts: OfflineRecipientOptions, out: (l: string) => void = (l) => console.log(l)): Promise<number> {
-  try {
-    const { ok, report } = await runOfflineRecipient({ ...opts, log: out });
-    out(formatReport(report));
-    // Last line: the report's path (report.html beside report.json; harness/report-files.ts).
-    out(writeReportFiles(report));
-    return ok ? 0 : 1;
-  } catch (e) {
-    process.stderr.write(`harness: ${isInfonetError(e) ? e.reason : e instanceof Error ? e.message : String(e)}\n`);
-    return 2;
-  }
+  // This entry point has always named a rejected run by its reason alone (no code prefix).
+  return runScenarioCli((log) => runOfflineRecipient({ ...opts, log }), out, (e) => (isInfonetError(e) ? e.reason : e instanceof Error ? e.message : String(e)));
 }

@@ -10,12 +10,11 @@
 //   7. C is SIGKILLed and restarted: Bob still reads the gate (state restored) and decrypts a post made afterwards.
 // Every MLS operation goes through a running node's local API (never a data directory). The summary counts posts
 // sent, decrypted per member, and failures.
-import { writeReportFiles } from '../report-files.js';
 import { apiTargetOf, callApi } from '../../api/client.js';
-import { isInfonetError } from '../../protocol/errors.js';
 import { Cluster, type PeerTransport } from '../cluster.js';
 import { waitUntil } from '../wait.js';
-import { formatReport, type Check, type ScenarioReport, type TimelineEntry } from '../report.js';
+import type { ScenarioReport, TimelineEntry } from '../report.js';
+import { errText, runScenarioCli, scenarioLog } from '../scenario-run.js';
 
 export interface GateInviteOptions {
   posts?: number;
@@ -28,23 +27,14 @@ export interface GateInviteOptions {
 
 interface ReadMessage { body: string; sender: string; msg_id: string }
 
-const errText = (e: unknown): string => (isInfonetError(e) ? `${e.code}: ${e.reason}` : e instanceof Error ? e.message : String(e));
-
 export async function runGateInvite(opts: GateInviteOptions = {}): Promise<{ ok: boolean; report: ScenarioReport }> {
   const t0 = Date.now();
   const posts = opts.posts ?? 5;
   if (!Number.isInteger(posts) || posts < 1 || posts > 200) throw new Error('--posts must be an integer in 1..200');
   const stepTimeout = opts.stepTimeoutMs ?? 60_000;
   const out = opts.log ?? ((l: string) => console.log(l));
-  const at = (): string => `${((Date.now() - t0) / 1000).toFixed(1).padStart(5)}s`;
-  const step = (name: string, text: string): void => out(`[${at()}] ${name.padEnd(10)} ${text}`);
-  const checks: Check[] = [];
+  const { step, check, checks } = scenarioLog(t0, out);
   const timeline: TimelineEntry[] = [];
-  const check = (name: string, ok: boolean, detail: string): boolean => {
-    checks.push({ name, ok, detail });
-    step(ok ? 'check ok' : 'CHECK FAIL', `${name} — ${detail}`);
-    return ok;
-  };
 
   step('cluster', `starting a hub and 3 nodes (full mesh over ${opts.transport ?? 'http'} peers)`);
   const cluster = await Cluster.start({ nodes: 3, runDir: opts.runDir, transport: opts.transport, env: { MESH_SYNC_INTERVAL_S: '1' }, log: (l) => step('cluster', l) });
@@ -143,14 +133,5 @@ export async function runGateInvite(opts: GateInviteOptions = {}): Promise<{ ok:
 }
 
 export async function runGateInviteCli(opts: GateInviteOptions, out: (l: string) => void = (l) => console.log(l)): Promise<number> {
-  try {
-    const { ok, report } = await runGateInvite({ ...opts, log: out });
-    out(formatReport(report));
-    // Last line: the report's path (report.html beside report.json; harness/report-files.ts).
-    out(writeReportFiles(report));
-    return ok ? 0 : 1;
-  } catch (e) {
-    process.stderr.write(`harness: ${errText(e)}\n`);
-    return 2;
-  }
+  return runScenarioCli((log) => runGateInvite({ ...opts, log }), out);
 }

@@ -26,7 +26,8 @@ import { generateMsgId } from '../../protocol/mailbox-rules.js';
 import { sha256Hex, type MailboxClaim } from '../../protocol/mailbox-keys.js';
 import { Cluster, type PeerTransport } from '../cluster.js';
 import { waitUntil } from '../wait.js';
-import { deliveryCounts, formatMs, percentile, type Check, type ScenarioReport, type TimelineEntry } from '../report.js';
+import { deliveryCounts, formatMs, percentile, type ScenarioReport, type TimelineEntry } from '../report.js';
+import { errText, scenarioLog } from '../scenario-run.js';
 
 export interface OfflineRecipientOptions {
   /** Nodes in the cluster (≥ 3). Default 3. */
@@ -79,7 +80,6 @@ function sealedDeposit(cls: 'request' | 'shared', alice: Party, bob: Bob, plaint
 }
 
 const isCap = (e: unknown): boolean => isInfonetError(e) && e.code === ErrorCodes.RELAY_SENDER_CAP;
-const errText = (e: unknown): string => (isInfonetError(e) ? `${e.code}: ${e.reason}` : e instanceof Error ? e.message : String(e));
 
 export async function runOfflineRecipient(opts: OfflineRecipientOptions = {}): Promise<OfflineRecipientResult> {
   const t0 = Date.now();
@@ -90,15 +90,7 @@ export async function runOfflineRecipient(opts: OfflineRecipientOptions = {}): P
   if (!Number.isInteger(nodes) || nodes < 3) throw new Error('offline-recipient needs at least 3 nodes (A sends, B holds a copy, C serves Bob)');
   if (!Number.isInteger(dms) || dms < 1 || dms > 500) throw new Error('--dms must be an integer in 1..500');
   const out = opts.log ?? ((l: string) => console.log(l));
-  const at = (): string => `${((Date.now() - t0) / 1000).toFixed(1).padStart(5)}s`;
-  const step = (name: string, text: string): void => out(`[${at()}] ${name.padEnd(10)} ${text}`);
-
-  const checks: Check[] = [];
-  const check = (name: string, ok: boolean, detail: string): boolean => {
-    checks.push({ name, ok, detail });
-    step(ok ? 'check ok' : 'CHECK FAIL', `${name} — ${detail}`);
-    return ok;
-  };
+  const { step, check, checks } = scenarioLog(t0, out);
 
   const env = {
     MESH_DM_PENDING_PER_SENDER_LIMIT: String(dms),

@@ -11,18 +11,17 @@
 //      healing), and the time from B answering to equal heads (reported against the sync interval).
 //
 // With the original §9.3 rule, A (< 20 events) asked the empty B, got `forked` and reset itself to genesis.
-import { writeReportFiles } from '../report-files.js';
 import { randomBytes } from 'node:crypto';
 import type { DepositRequest } from '../../protocol/mailbox-rules.js';
 import { generateDmKeypair, sealDm } from '../../protocol/dm-seal.js';
 import { makeSenderProof } from '../../protocol/dm-sender-proof.js';
-import { isInfonetError } from '../../protocol/errors.js';
 import { generateIdentity, type Identity } from '../../protocol/identity.js';
 import { generateMsgId } from '../../protocol/mailbox-rules.js';
 import { sha256Hex, type MailboxClaim } from '../../protocol/mailbox-keys.js';
 import { Cluster, type PeerTransport } from '../cluster.js';
 import { waitUntil } from '../wait.js';
-import { deliveryCounts, formatMs, formatReport, type Check, type ScenarioReport } from '../report.js';
+import { deliveryCounts, formatMs, type ScenarioReport } from '../report.js';
+import { errText, runScenarioCli, scenarioLog } from '../scenario-run.js';
 
 export interface PartitionOptions {
   /** Nodes in the cluster (≥ 3). Default 3. */
@@ -48,7 +47,6 @@ export interface PartitionResult {
   report: ScenarioReport;
 }
 
-const errText = (e: unknown): string => (isInfonetError(e) ? `${e.code}: ${e.reason}` : e instanceof Error ? e.message : String(e));
 const msg = (text: string) => ({ message: text, destination: 'broadcast', channel: 'LongFast', priority: 'normal', ephemeral: false });
 /** An event's identity independent of its chain position (author + signature): a re-linked event keeps it. */
 const signedId = (e: { node_id: string; signature: string }): string => `${e.node_id}|${e.signature}`;
@@ -64,14 +62,7 @@ export async function runPartition(opts: PartitionOptions = {}): Promise<Partiti
   if (!Number.isInteger(perWriter) || perWriter < 1 || perWriter > 200) throw new Error('--events must be an integer in 1..200');
   if (!Number.isInteger(dms) || dms < 0 || dms > 200) throw new Error('--dms must be an integer in 0..200');
   const out = opts.log ?? ((l: string) => console.log(l));
-  const at = (): string => `${((Date.now() - t0) / 1000).toFixed(1).padStart(5)}s`;
-  const step = (name: string, text: string): void => out(`[${at()}] ${name.padEnd(10)} ${text}`);
-  const checks: Check[] = [];
-  const check = (name: string, ok: boolean, detail: string): boolean => {
-    checks.push({ name, ok, detail });
-    step(ok ? 'check ok' : 'CHECK FAIL', `${name} — ${detail}`);
-    return ok;
-  };
+  const { step, check, checks } = scenarioLog(t0, out);
 
   const env = {
     MESH_SYNC_INTERVAL_S: String(interval),
@@ -226,14 +217,5 @@ export async function runPartition(opts: PartitionOptions = {}): Promise<Partiti
 
 /** Runs the partition scenario and prints its report; the exit code (0 only if every check holds). */
 export async function runPartitionCli(opts: PartitionOptions, out: (l: string) => void = (l) => console.log(l)): Promise<number> {
-  try {
-    const { ok, report } = await runPartition({ ...opts, log: out });
-    out(formatReport(report));
-    // Last line: the report's path (report.html beside report.json; harness/report-files.ts).
-    out(writeReportFiles(report));
-    return ok ? 0 : 1;
-  } catch (e) {
-    process.stderr.write(`harness: ${errText(e)}\n`);
-    return 2;
-  }
+  return runScenarioCli((log) => runPartition({ ...opts, log }), out);
 }
