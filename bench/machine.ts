@@ -14,3 +14,14 @@ export function percentile(sortedMs: number[], p: number): number {
   if (sortedMs.length === 0) return NaN;
   return sortedMs[Math.min(sortedMs.length - 1, Math.floor((p / 100) * sortedMs.length))];
 }
+
+/** Every inbound peer route unlimited: the benchmarks measure replication, not the §8.4.6 rate limiter. */
+export const NO_RATE_LIMITS = { dm_replicate_envelope: 0, dm_replicate_envelopes: 0, dm_ack: 0, dm_pull: 0, infonet_peer_push: 0, infonet_sync: 0 };
+
+/** A latency column: two decimals, right-aligned. */
+export const fmtMs = (ms: number): string => `${ms.toFixed(2).padStart(7)} ms`;
+
+export function latencyStats(t: number[]): { p50: number; p99: number } {
+  const s = [...t].sort((a, b) => a - b);
+  return { p50: percentile(s, 50), p99: percentile(s, 99) };
+}

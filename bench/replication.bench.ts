@@ -22,21 +22,18 @@ import { encodeNodeToken, evtSubject } from '../bus/subjects.js';
 import { resolveConfig } from '../node/config.js';
 import { InfonetNode } from '../node/infonet-node.js';
 import { generateIdentity } from '../protocol/identity.js';
-import { machineLine, percentile, rate } from './machine.js';
+import { fmtMs, latencyStats, machineLine, NO_RATE_LIMITS, rate } from './machine.js';
 
 const LATENCY_N = Number(process.env.BENCH_LATENCY_DMS ?? 1000);
 const DMS = Number(process.env.BENCH_DMS ?? 5000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
 const WARMUP = 200;
-const RATE_LIMITS = { dm_replicate_envelope: 0, dm_replicate_envelopes: 0, dm_ack: 0, dm_pull: 0, infonet_peer_push: 0, infonet_sync: 0 };
+const RATE_LIMITS = NO_RATE_LIMITS;
 const SECRET = randomBytes(16).toString('hex');
 
 const cpuUs = (u: NodeJS.CpuUsage): number => u.user + u.system;
-const f = (ms: number): string => `${ms.toFixed(2).padStart(7)} ms`;
-const stats = (t: number[]) => {
-  const s = [...t].sort((a, b) => a - b);
-  return { p50: percentile(s, 50), p99: percentile(s, 99) };
-};
+const f = fmtMs;
+const stats = latencyStats;
 
 async function main(): Promise<void> {
   // `npm run bench:replication -- --transport rns` (issue 11): the RNS run lives in its own file.

@@ -22,20 +22,17 @@ import { RnsIdentity } from '../transports/rns/identity.js';
 import { loadOrCreateIdentity } from '../transports/rns/identity-file.js';
 import { INFONET_NODE_NAME, singleDestinationHash } from '../transports/rns/names.js';
 import { TcpClientInterface, TcpServerInterface } from '../transports/rns/tcp-interface.js';
-import { machineLine, percentile, rate } from './machine.js';
+import { fmtMs, latencyStats, machineLine, NO_RATE_LIMITS, rate } from './machine.js';
 
 const LATENCY_N = Number(process.env.BENCH_RNS_LATENCY_DMS ?? 200);
 const DMS = Number(process.env.BENCH_RNS_DMS ?? 1000);
 const CONCURRENCY = Number(process.env.BENCH_RNS_CONCURRENCY ?? 32);
 const RTT_N = 500;
-const RATE_LIMITS = { dm_replicate_envelope: 0, dm_replicate_envelopes: 0, dm_ack: 0, dm_pull: 0, infonet_peer_push: 0, infonet_sync: 0 };
+const RATE_LIMITS = NO_RATE_LIMITS;
 const SECRET = randomBytes(16).toString('hex');
 
-const f = (ms: number): string => `${ms.toFixed(2).padStart(7)} ms`;
-const stats = (t: number[]) => {
-  const s = [...t].sort((a, b) => a - b);
-  return { p50: percentile(s, 50), p99: percentile(s, 99) };
-};
+const f = fmtMs;
+const stats = latencyStats;
 
 async function tcpBaseline(): Promise<number[]> {
   const server = createServer((s) => s.on('data', (d) => s.write(d)));
