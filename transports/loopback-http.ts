@@ -5,10 +5,10 @@
 // clearnet URL while private transport is required (§9.1, T56).
 import http from 'node:http';
 import https from 'node:https';
-import { parseRetryAfter } from '../protocol/retry-after.js';
 import { transportKind } from '../protocol/peer-url.js';
 import { timedOut, unreachable } from '../protocol/peer-call.js';
 import { routePath } from '../protocol/peer-routes.js';
+import { boundedPost } from './bounded-post.js';
 import type { PeerCallRequest as TransportRequest, PeerCallResponse as TransportResponse, PeerTransport } from '../ports/peer.js';
 
 /** Answers larger than this are cut off as an error (a pull answer holds at most a few mailboxes). */
@@ -41,46 +41,13 @@ export class HttpPeerTransport implements PeerTransport {
   send(req: TransportRequest): Promise<TransportResponse> {
     const url = new URL(req.peer + routePath(req.route));
     const isHttps = url.protocol === 'https:';
-    const mod = isHttps ? https : http;
-    return new Promise<TransportResponse>((resolve, reject) => {
-      let settled = false;
-      const done = (f: () => void) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        f();
-      };
-      const r = mod.request(url, {
-        method: 'POST',
-        agent: isHttps ? this.httpsAgent : this.httpAgent,
-        headers: { 'Content-Type': 'application/json', 'Content-Length': req.body.length, ...req.headers },
-      }, (res) => {
-        const chunks: Buffer[] = [];
-        let total = 0;
-        res.on('data', (c: Buffer) => {
-          total += c.length;
-          if (total > MAX_RESPONSE_BYTES) {
-            res.destroy();
-            done(() => reject(unreachable(req.peer, `answer larger than ${MAX_RESPONSE_BYTES} bytes`)));
-            return;
-          }
-          chunks.push(c);
-        });
-        res.on('end', () => done(() => {
-          const ra = res.headers['retry-after'];
-          const out: TransportResponse = { status: res.statusCode ?? 0, body: Buffer.concat(chunks, total) };
-          if (typeof ra === 'string') out.retryAfterS = parseRetryAfter(ra, this.now());
-          resolve(out);
-        }));
-        res.on('error', (e) => done(() => reject(unreachable(req.peer, e.message))));
-      });
-      // One overall deadline (connect + send + answer), not an idle timeout.
-      const timer = setTimeout(() => {
-        done(() => reject(timedOut(req.peer, req.timeoutMs)));
-        r.destroy();
-      }, req.timeoutMs);
-      r.on('error', (e) => done(() => reject(unreachable(req.peer, (e as NodeJS.ErrnoException).code ?? e.message))));
-      r.end(req.body);
+    return boundedPost(url, req, {
+      request: isHttps ? https.request : http.request,
+      agent: isHttps ? this.httpsAgent : this.httpAgent,
+      maxResponseBytes: MAX_RESPONSE_BYTES,
+      now: this.now,
+      unreachable: (why) => unreachable(req.peer, why),
+      timedOut: () => timedOut(req.peer, req.timeoutMs),
     });
   }
 

@@ -11,7 +11,7 @@ import { SocksProxyAgent } from 'socks-proxy-agent';
 import { ErrorCodes, InfonetError } from '../../protocol/errors.js';
 import { transportKind } from '../../protocol/peer-url.js';
 import { routePath } from '../../protocol/peer-routes.js';
-import { parseRetryAfter } from '../../protocol/retry-after.js';
+import { boundedPost } from '../bounded-post.js';
 import type { PeerCallRequest, PeerCallResponse, PeerTransport } from '../../ports/peer.js';
 import { isOnionV3ServiceId } from './onion-key.js';
 
@@ -82,46 +82,15 @@ export class OnionPeerTransport implements PeerTransport {
     const agent = this.socksAgent();
     if (!agent) return Promise.reject(unavailable(req.peer, 'tor is not running'));
     const url = new URL(req.peer + routePath(req.route));
-    return new Promise<PeerCallResponse>((resolve, reject) => {
-      let settled = false;
-      const done = (f: () => void): void => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        f();
-      };
-      const r = http.request(url, {
-        method: 'POST',
-        agent,
-        headers: { 'Content-Type': 'application/json', 'Content-Length': req.body.length, ...req.headers },
-      }, (res) => {
-        const chunks: Buffer[] = [];
-        let total = 0;
-        res.on('data', (c: Buffer) => {
-          total += c.length;
-          if (total > MAX_ONION_RESPONSE_BYTES) {
-            res.destroy();
-            done(() => reject(unavailable(req.peer, `answer larger than ${MAX_ONION_RESPONSE_BYTES} bytes`)));
-            return;
-          }
-          chunks.push(c);
-        });
-        res.on('end', () => done(() => {
-          this.answered++;
-          const ra = res.headers['retry-after'];
-          const out: PeerCallResponse = { status: res.statusCode ?? 0, body: Buffer.concat(chunks, total) };
-          if (typeof ra === 'string') out.retryAfterS = parseRetryAfter(ra, this.now());
-          resolve(out);
-        }));
-        res.on('error', (e) => done(() => reject(unavailable(req.peer, e.message))));
-      });
+    return boundedPost(url, req, {
+      request: http.request,
+      agent,
+      maxResponseBytes: MAX_ONION_RESPONSE_BYTES,
+      now: this.now,
+      unreachable: (why) => unavailable(req.peer, why),
       // One overall deadline (SOCKS + circuit + rendezvous + answer), not an idle timeout.
-      const timer = setTimeout(() => {
-        done(() => reject(new InfonetError(ErrorCodes.TIMEOUT, `peer ${req.peer} did not answer within ${req.timeoutMs} ms`, { peer: req.peer, timeout_ms: req.timeoutMs, transport: 'onion' })));
-        r.destroy();
-      }, req.timeoutMs);
-      r.on('error', (e) => done(() => reject(unavailable(req.peer, (e as NodeJS.ErrnoException).code ?? e.message))));
-      r.end(req.body);
+      timedOut: () => new InfonetError(ErrorCodes.TIMEOUT, `peer ${req.peer} did not answer within ${req.timeoutMs} ms`, { peer: req.peer, timeout_ms: req.timeoutMs, transport: 'onion' }),
+      onAnswer: () => { this.answered++; },
     });
   }
 
