@@ -27,6 +27,17 @@ function defaultNatsUrl(): string {
   return process.env.INFONET_NATS_URL ?? 'nats://127.0.0.1:4222';
 }
 
+/** The bus connection both `record` and `replay` open (--nats, else the default URL); a failure is reported as `<cmd>: …`. */
+async function connectOrReport(io: CliIo, cmd: string, v: { nats?: string; creds?: string }, name: string): Promise<{ nc: NatsConnection; url: string } | undefined> {
+  const url = v.nats ?? defaultNatsUrl();
+  try {
+    return { nc: await connectFromArgs({ nats: url, creds: v.creds, name }), url };
+  } catch (e) {
+    io.err(`${cmd}: ${(e as Error).message}`);
+    return undefined;
+  }
+}
+
 function untilSignalOrTimeout(durationS: number | undefined, extra?: Promise<void>): Promise<string> {
   return untilStopped({ duration: durationS === undefined ? undefined : elapsed(durationS), stopped: extra });
 }
@@ -68,14 +79,9 @@ export async function recordCommand(args: string[], io: CliIo = defaultIo, stopS
     return 2;
   }
   const subjects = (v.subjects ?? ALL_SUBJECTS).split(',').map((s) => s.trim()).filter(Boolean);
-  const url = v.nats ?? defaultNatsUrl();
-  let nc: NatsConnection;
-  try {
-    nc = await connectFromArgs({ nats: url, creds: v.creds, name: 'infonet-recorder' });
-  } catch (e) {
-    io.err(`record: ${(e as Error).message}`);
-    return 1;
-  }
+  const conn = await connectOrReport(io, 'record', v, 'infonet-recorder');
+  if (!conn) return 1;
+  const { nc, url } = conn;
   try {
     const recorder = await startRecorder({
       nc,
@@ -171,14 +177,9 @@ export async function replayCommand(args: string[], io: CliIo = defaultIo, hooks
     io.err(`replay: ${(e as Error).message}`);
     return 2;
   }
-  const url = v.nats ?? defaultNatsUrl();
-  let nc: NatsConnection;
-  try {
-    nc = await connectFromArgs({ nats: url, creds: v.creds, name: 'infonet-replay' });
-  } catch (e) {
-    io.err(`replay: ${(e as Error).message}`);
-    return 1;
-  }
+  const conn = await connectOrReport(io, 'replay', v, 'infonet-replay');
+  if (!conn) return 1;
+  const { nc, url } = conn;
   try {
     const total = recording.entries.filter((e) => e.kind === 'cmd').length;
     io.err(`replaying ${total} commands from ${file} against ${url} (speed ${speed})`);
