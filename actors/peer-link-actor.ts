@@ -27,7 +27,7 @@ import { isRetryableTransportError, responseJson } from '../protocol/peer-call.j
 import { ACK_MAX_BYTES } from '../protocol/peer-routes.js';
 import type { PeerCallResponse as TransportResponse, PeerRoute } from '../ports/peer.js';
 import type { ReplicationMetrics } from './replication-metrics.js';
-import { unrefClock } from './unref-clock.js';
+import { unrefClock } from '../protocol/unref-clock.js';
 
 export interface RetryPolicy {
   /** First backoff step (s); doubles per consecutive failure. */

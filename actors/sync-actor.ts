@@ -31,7 +31,7 @@ import type { GroupCommitter } from '../store/group-commit.js';
 import { peerAllowed, PRIVATE_TRANSPORT_ERROR } from '../protocol/peer-call.js';
 import { PEER_BEHIND, PEER_REBUILDS_FROM_US, syncFromPeer, type SyncFromPeerResult } from './sync-client.js';
 import { KeptAside, type KeptAsideMetrics } from './sync-rebuild.js';
-import { unrefClock } from './unref-clock.js';
+import { unrefClock } from '../protocol/unref-clock.js';
 
 export type PeerRole = 'relay' | 'seed';
 export type PeerSource = 'config' | 'bundle' | 'promoted';

@@ -8,7 +8,7 @@
 // apart (the reference rate-limits path requests on new interfaces). Waiters for a path are rejected as soon as a
 // request times out, so "no path" surfaces as a retryable UNAVAILABLE instead of hanging.
 import { assign, createActor, setup, type Actor } from 'xstate';
-import { unrefClock } from './unref-clock.js';
+import { unrefClock } from '../../protocol/unref-clock.js';
 
 export interface PathDiscoveryPolicy {
   /** How long to wait for a path response (§8: ~15 s). */

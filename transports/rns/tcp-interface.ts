@@ -6,7 +6,7 @@ import { createConnection, createServer, type Server, type Socket } from 'node:n
 import { assign, createActor, setup, type Actor } from 'xstate';
 import { HdlcDecoder, hdlcFrame } from './hdlc.js';
 import type { RnsInterface, RnsInterfaceHost, RnsInterfaceStatus } from './interface.js';
-import { unrefClock } from './unref-clock.js';
+import { unrefClock } from '../../protocol/unref-clock.js';
 
 export interface ReconnectPolicy {
   firstDelayMs: number;
