@@ -41,13 +41,17 @@ export async function newKeyPackage(identity: string, keys: SignatureKeys): Prom
   return { publicBytes: encodeMlsMessage({ keyPackage: kp.publicPackage, wireformat: 'mls_key_package', version: 'mls10' }), privatePackage: kp.privatePackage };
 }
 
-export function decodeKeyPackage(bytes: Uint8Array): KeyPackage {
-  let d;
+/** Outsider bytes that are not an MLS message at all decode to undefined (the caller names what it expected). */
+function decodeLenient(bytes: Uint8Array): NonNullable<ReturnType<typeof decodeMlsMessage>>[0] | undefined {
   try {
-    d = decodeMlsMessage(bytes, 0)?.[0];
+    return decodeMlsMessage(bytes, 0)?.[0];
   } catch {
-    d = undefined;
+    return undefined;
   }
+}
+
+export function decodeKeyPackage(bytes: Uint8Array): KeyPackage {
+  const d = decodeLenient(bytes);
   if (!d || d.wireformat !== 'mls_key_package') return bad('not an MLS key package');
   return d.keyPackage;
 }
@@ -137,12 +141,7 @@ export async function encryptApplication(state: ClientState, plaintext: Uint8Arr
 
 /** Group id and epoch a PrivateMessage claims, read from its clear header. */
 export function peekPrivateMessage(bytes: Uint8Array): { groupId: string; epoch: number } {
-  let d;
-  try {
-    d = decodeMlsMessage(bytes, 0)?.[0];
-  } catch {
-    d = undefined;
-  }
+  const d = decodeLenient(bytes);
   if (!d || d.wireformat !== 'mls_private_message') return bad('not an MLS private message');
   return { groupId: dec.decode(d.privateMessage.groupId), epoch: Number(d.privateMessage.epoch) };
 }
