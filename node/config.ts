@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ErrorCodes, InfonetError } from '../protocol/errors.js';
 import { z } from 'zod';
+import type { OnionConfig } from '../transports/onion/onion-node.js';
 import { DURATION_BOUNDS, loadSettingsReport, type Env, type Settings } from '../protocol/settings.js';
 
 export type ConfigKey =
@@ -159,7 +160,8 @@ export const PROTOCOL_SETTINGS: ConfigRow[] = [
   return { key: env, env, file: `env.${env}`, default: b ? `${def} (${b.min}..${b.max} s, clamped)` : def, description };
 });
 
-export interface NodeConfig {
+/** The onion settings (tor … torTorrcExtra) are declared once, in OnionConfig, which the onion node reads. */
+export interface NodeConfig extends OnionConfig {
   data: string;
   /** Empty = embedded server. */
   nats: string;
@@ -175,12 +177,6 @@ export interface NodeConfig {
   logLevel: string;
   commandTimeoutMs: number;
   quarantineCorrupt: boolean;
-  tor: boolean;
-  torControl: string;
-  torCookie: string;
-  torPasswordFile: string;
-  onionPort: number;
-  torTorrcExtra: string;
   rns: boolean;
   rnsTcpConnect: string;
   rnsTcpListen: string;
