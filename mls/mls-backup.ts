@@ -4,13 +4,12 @@
 // the data directory's LevelDB, which fails with "data directory in use" while a node owns it, and re-seals every
 // record under that node's at-rest key.
 import { createCipheriv, createDecipheriv, randomBytes, scryptSync } from 'node:crypto';
-import { Packr } from 'msgpackr';
 import { ErrorCodes, InfonetError } from '../protocol/errors.js';
 import { openDatabase } from '../store/db.js';
 import { GroupCommitter } from '../store/group-commit.js';
 import { MlsStore } from '../store/mls-store.js';
+import { msgpackrBigInt as packr } from '../protocol/msgpack.js';
 
-const packr = new Packr({ useRecords: false, mapsAsObjects: true });
 const MAGIC = 'infonet-mls-backup-v1';
 export const BACKUP_MAX_BYTES = 64 * 1024 * 1024;
 

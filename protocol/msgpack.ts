@@ -1,5 +1,5 @@
-// The one msgpackr setup (pure: msgpackr does no I/O) for bus bodies and store values. Plain data only: no records
-// or structures (both sides would have to share them, and values on disk must stay readable by later versions), no
+// The msgpackr setups (pure: msgpackr does no I/O), in one place: `msgpackr` for bus bodies and store values, and
+// `msgpackrBigInt` (below) for private state that must keep bigints. or structures (both sides would have to share them, and values on disk must stay readable by later versions), no
 // proprietary extension types (Error/RegExp/Set objects from an outsider's body), maps decode as plain objects, and a
 // 64-bit integer decodes to a bigint only when it does not fit a JS number exactly (never a silently rounded number).
 import { Packr } from 'msgpackr';
@@ -20,3 +20,10 @@ export function packMsgpack(value: unknown): Buffer {
 export function unpackMsgpack(bytes: Uint8Array): unknown {
   return msgpackr.unpack(bytes);
 }
+
+/**
+ * The setup for this node's own private state that carries 64-bit integers as bigints (MLS group state: ts-mls keeps
+ * epochs and generations as bigint): every int64 decodes back to a bigint, so state round-trips exactly. Never used for
+ * bodies from outside.
+ */
+export const msgpackrBigInt = new Packr({ useRecords: false, mapsAsObjects: true });

@@ -11,12 +11,11 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Packr } from 'msgpackr';
 import { ErrorCodes, InfonetError } from '../protocol/errors.js';
 import { sublevel, type Db, type Sublevel } from './db.js';
 import type { BatchOp, GroupCommitter } from './group-commit.js';
+import { msgpackrBigInt as packr } from '../protocol/msgpack.js';
 
-const packr = new Packr({ useRecords: false, mapsAsObjects: true });
 export const AT_REST_KEY_FILE = join('mls', 'at-rest.key');
 
 export class MlsRecordUnreadable extends Error {
