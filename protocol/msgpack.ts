@@ -1,5 +1,6 @@
 // The msgpackr setups (pure: msgpackr does no I/O), in one place: `msgpackr` for bus bodies and store values, and
-// `msgpackrBigInt` (below) for private state that must keep bigints. or structures (both sides would have to share them, and values on disk must stay readable by later versions), no
+// `msgpackrBigInt` (below) for private state that must keep bigints. `msgpackr` is plain data only: no records or
+// structures (both sides would have to share them, and values on disk must stay readable by later versions), no
 // proprietary extension types (Error/RegExp/Set objects from an outsider's body), maps decode as plain objects, and a
 // 64-bit integer decodes to a bigint only when it does not fit a JS number exactly (never a silently rounded number).
 import { Packr } from 'msgpackr';
