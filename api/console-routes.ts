@@ -52,6 +52,8 @@ function loadAssets(): Assets {
     ['vendor/preact.mjs', { type: js, body: readFileSync(join(pkgDir('preact'), 'dist/preact.mjs'), 'utf8') }],
     ['vendor/hooks.mjs', { type: js, body: readFileSync(join(pkgDir('preact'), 'hooks/dist/hooks.mjs'), 'utf8') }],
     ['vendor/htm.mjs', { type: js, body: readFileSync(join(pkgDir('htm'), 'dist/htm.module.js'), 'utf8') }],
+    ['vendor/uplot.mjs', { type: js, body: readFileSync(join(pkgDir('uplot'), 'dist/uPlot.esm.js'), 'utf8') }],
+    ['vendor/uplot.css', { type: 'text/css; charset=utf-8', body: readFileSync(join(pkgDir('uplot'), 'dist/uPlot.min.css'), 'utf8') }],
     ['app.js', { type: js, body: readFileSync(join(root, 'console', 'app.js'), 'utf8') }],
     ['console.css', { type: 'text/css; charset=utf-8', body: readFileSync(join(root, 'console', 'console.css'), 'utf8') }],
   ]);
@@ -63,12 +65,12 @@ function loadAssets(): Assets {
 const resolveRoot = (preactDir: string): string => dirname(dirname(preactDir));
 
 const IMPORT_MAP = JSON.stringify({
-  imports: { preact: '/console/vendor/preact.mjs', 'preact/hooks': '/console/vendor/hooks.mjs', htm: '/console/vendor/htm.mjs' },
+  imports: { preact: '/console/vendor/preact.mjs', 'preact/hooks': '/console/vendor/hooks.mjs', htm: '/console/vendor/htm.mjs', uplot: '/console/vendor/uplot.mjs' },
 });
 
 const PAGE = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>infonet console</title><link rel="stylesheet" href="/console/console.css">
+<title>infonet console</title><link rel="stylesheet" href="/console/vendor/uplot.css"><link rel="stylesheet" href="/console/console.css">
 <script type="importmap">${IMPORT_MAP}</script></head>
 <body><div id="app"><main><h1>infonet console</h1><p>Loading…</p></main></div>
 <script type="module" src="/console/app.js"></script></body></html>`;
@@ -181,7 +183,9 @@ export function registerConsoleRoutes(app: FastifyInstance, authorized: (authori
     void push();
     const sub = opts.changes$.subscribe(() => void push());
     // Peer links have no state stream yet: the node (not the page) checks them each second and pushes on change.
-    const timer = setInterval(() => void push(true), LINK_CHECK_MS);
+    // Every CHART_SAMPLE_TICKS-th check pushes even without change, so the page's charts get a sample per interval.
+    let ticks = 0;
+    const timer = setInterval(() => void push(++ticks % CHART_SAMPLE_TICKS !== 0), LINK_CHECK_MS);
     const end = (): void => {
       clearInterval(timer);
       sub.unsubscribe();
@@ -194,6 +198,7 @@ export function registerConsoleRoutes(app: FastifyInstance, authorized: (authori
 }
 
 const LINK_CHECK_MS = 1000;
+const CHART_SAMPLE_TICKS = 5;
 
 /** What the page shows that can change without a chain notice: link states, outbox depths, errors, height. */
 function fingerprint(s: unknown): string {

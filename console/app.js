@@ -1,8 +1,9 @@
 // infonet operator console (issue 13, docs/console.md): Preact + htm as plain ES modules, no build step. One
 // EventSource on /console-api/events carries the node's status whenever it changes; the page never polls.
 import { h, render } from 'preact';
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import htm from 'htm';
+import uPlot from 'uplot';
 
 const html = htm.bind(h);
 
@@ -84,11 +85,51 @@ function pageFromHash() {
   return PAGES.some((p) => p.id === id) ? id : 'overview';
 }
 
+// Chart history: one sample per pushed status (the node pushes on change and at least every few seconds), kept for
+// the last CHART_WINDOW_S seconds. Replications are push-ok per interval (difference of the counter).
+const CHART_WINDOW_S = 600;
+const samples = { t: [], height: [], deposits: [], pushOk: [] };
+let lastPushOk = null;
+function recordSample(s) {
+  const m = (s.replication && s.replication.metrics) || {};
+  const ok = m.dm_replication_push_ok ?? 0;
+  const now = Date.now() / 1000;
+  samples.t.push(now);
+  samples.height.push(s.height ?? null);
+  samples.deposits.push(s.mailboxes ? s.mailboxes.stored + s.mailboxes.live : null);
+  samples.pushOk.push(lastPushOk === null ? 0 : Math.max(0, ok - lastPushOk));
+  lastPushOk = ok;
+  while (samples.t.length && samples.t[0] < now - CHART_WINDOW_S) for (const k of Object.keys(samples)) samples[k].shift();
+}
+
+function Charts({ s }) {
+  const box = useRef(null);
+  const plot = useRef(null);
+  useEffect(() => {
+    plot.current = new uPlot({
+      width: 720, height: 240,
+      series: [{}, { label: 'Sync height', stroke: '#1f5fa8', width: 2, scale: 'h' },
+        { label: 'Mailboxes (deposits)', stroke: '#2e7d32', width: 2 },
+        { label: 'Replications (push ok / interval)', stroke: '#b3541e', width: 2, paths: uPlot.paths.stepped({ align: 1 }) }],
+      axes: [{}, { scale: 'h', label: 'height' }, { side: 1, label: 'count' }],
+      scales: { h: {} },
+    }, [samples.t, samples.height, samples.deposits, samples.pushOk], box.current);
+    return () => plot.current.destroy();
+  }, []);
+  useEffect(() => { plot.current && plot.current.setData([samples.t, samples.height, samples.deposits, samples.pushOk]); }, [s]);
+  const last = samples.t.length - 1;
+  return html`<figure class="charts">
+    <div ref=${box} data-testid="charts" role="img"
+      aria-label=${`Chart of the last ${CHART_WINDOW_S / 60} minutes: sync height ${samples.height[last] ?? '—'}, mailboxes ${samples.deposits[last] ?? '—'}, replications in the last interval ${samples.pushOk[last] ?? 0}`}></div>
+    <figcaption>Sync height, mailboxes (deposits) and replications (push ok per interval) over the last ${CHART_WINDOW_S / 60} minutes, from the live status stream.</figcaption>
+  </figure>`;
+}
+
 function useLiveStatus() {
   const [state, setState] = useState({ status: null, connected: false });
   useEffect(() => {
     const es = new EventSource('/console-api/events');
-    es.addEventListener('status', (e) => setState({ status: JSON.parse(e.data), connected: true }));
+    es.addEventListener('status', (e) => { const st = JSON.parse(e.data); recordSample(st); setState({ status: st, connected: true }); });
     es.onerror = () => setState((s) => ({ ...s, connected: false }));
     return () => es.close();
   }, []);
@@ -129,6 +170,8 @@ function Overview({ s }) {
       <dt>Peer HTTP listener</dt><dd>${(s.inbound && s.inbound.http_url) || '—'}</dd>
       <dt>Bus</dt><dd>${s.nats ? `${s.nats.url}${s.nats.embedded ? ' (embedded)' : ''}` : '—'}</dd>
     </dl>
+    <h3>Activity</h3>
+    <${Charts} s=${s} />
     <h3>Peers by transport</h3>
     ${Object.keys(peersByTransport).length === 0
       ? html`<p>No peers configured.</p>`

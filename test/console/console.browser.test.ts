@@ -12,7 +12,7 @@ import { resolveConfig } from '../../node/config.js';
 import { InfonetNode } from '../../node/infonet-node.js';
 import { generateIdentity } from '../../protocol/identity.js';
 import { busPeerUrl } from '../../transports/bus-peer-protocol.js';
-import { chromiumPath, launchBrowser, seriousA11yViolations, testOutputDir } from '../helpers/browser.js';
+import { canvasHasInk, chromiumPath, launchBrowser, seriousA11yViolations, testOutputDir } from '../helpers/browser.js';
 import { startServer, stopAll } from '../helpers/nats.js';
 import { messagePayload, removeTempDirs, silentLogger, tempDataDir } from '../node/helpers.js';
 
@@ -74,6 +74,10 @@ run('console: token flow, live overview, peers page, loopback only, screenshots,
   await client.appendSigned(generateIdentity(), 'message', messagePayload(1));
   await page.getByTestId('height').filter({ hasText: String(a.chain.length) }).waitFor();
   await expect(page.getByTestId('head').textContent()).resolves.toBe(a.chain.head);
+  // uPlot chart fed by the same stream: a labelled canvas with something drawn on it.
+  await page.locator('[data-testid="charts"] canvas').waitFor();
+  expect(await canvasHasInk(page, '[data-testid="charts"] canvas')).toBe(true);
+  await expect(page.getByTestId('charts').getAttribute('aria-label')).resolves.toContain('sync height');
   await page.screenshot({ path: join(out, 'console-overview.png'), fullPage: true });
   expect(await seriousA11yViolations(page)).toEqual([]);
 
