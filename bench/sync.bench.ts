@@ -1,0 +1,109 @@
+// npm run bench:sync [-- --events N] — a fresh node catching up a peer's chain of N events (issue 14): once over
+// loopback HTTP, once over the bus (nats://<node id> peer, signed), each driven by the node's own sync scheduler
+// (§9.3: pages of 100, 5 rounds a cycle; cycles run back to back here). Baseline in the same run: local chain
+// ingest of the same events (verify + validate + fsync'd batch, pages of 500, as bench:chain). Target: each
+// sync rate ≥ 0.8 × local ingest. The chain is the cached mixed fixture (.infonet/bench/chain-N).
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { performance } from 'node:perf_hooks';
+import { pino } from 'pino';
+import { openChainAt } from '../actors/open-chain.js';
+import { freePort, natsServerVersion, startNatsServer } from '../bus/nats-server.js';
+import { resolveConfig } from '../node/config.js';
+import { InfonetNode } from '../node/infonet-node.js';
+import type { ChainEvent } from '../protocol/event.js';
+import { generateIdentity } from '../protocol/identity.js';
+import { defaultSettings } from '../protocol/settings.js';
+import { busPeerUrl } from '../transports/bus-peer-protocol.js';
+import { chainFixture } from './fixtures/chain-fixture.js';
+import { machineLine, NO_RATE_LIMITS, rate } from './machine.js';
+
+const SECRET = randomBytes(16).toString('hex');
+const INGEST_PAGE = 500;
+// The scheduler's own timer stays out of the way: the bench drives cycles with runCycle().
+const QUIET = { MESH_PEER_PUSH_SECRET: SECRET, MESH_SYNC_INTERVAL_S: '86400' };
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { events: { type: 'string' } } });
+  const n = Number(values.events ?? process.env.BENCH_EVENTS ?? 100_000);
+  console.log(machineLine());
+  console.log(`nats-server ${natsServerVersion() ?? '?'}; chain of ${n} events (cached under .infonet/bench/chain-${n}; generated on first use)`);
+  const fixture = await chainFixture(n);
+  const root = mkdtempSync(join(tmpdir(), 'infonet-bench-sync-'));
+  const nodes: InfonetNode[] = [];
+  const hub = await startNatsServer({ serverName: 'bench_sync_hub', leafListen: true, monitor: false, configDir: join(root, 'hub') });
+  try {
+    const dirA = join(root, 'a');
+    execFileSync('cp', ['-r', fixture, dirA]);
+
+    // Baseline: the same events ingested locally into a fresh durable chain.
+    const src = await openChainAt(dirA, { settings: defaultSettings().chain });
+    const events: ChainEvent[] = [];
+    for (let i = 0; i < n; i += 5000) events.push(...(await src.chain.readRange(i, 5000)));
+    await src.close();
+    const local = await openChainAt(join(root, 'local'), { settings: defaultSettings().chain });
+    let t = performance.now();
+    for (let i = 0; i < n; i += INGEST_PAGE) {
+      const r = await local.chain.ingest(events.slice(i, i + INGEST_PAGE), 0);
+      if (r.accepted !== Math.min(INGEST_PAGE, n - i)) throw new Error(`ingest rejected: ${JSON.stringify(r.rejected[0])}`);
+    }
+    const ingestRate = rate(n, performance.now() - t);
+    await local.close();
+    events.length = 0;
+
+    const idHttp = generateIdentity();
+    const idBus = generateIdentity();
+    const portA = await freePort();
+    const urlA = `http://127.0.0.1:${portA}`;
+    const a = await InfonetNode.start({
+      dataDir: dirA, identity: generateIdentity(), leafRemote: hub.leafUrl!, logger: pino({ level: 'silent' }),
+      config: resolveConfig({ env: { ...QUIET, INFONET_HTTP_PORT: String(portA), MESH_PUBLIC_PEER_URL: urlA, MESH_RELAY_PEERS: busPeerUrl(idBus.nodeId) } }),
+      inbound: { rateLimits: NO_RATE_LIMITS },
+    });
+    nodes.push(a);
+    if (a.chain.length !== n) throw new Error(`peer has ${a.chain.length} events, expected ${n}`);
+
+    const catchUp = async (name: string, identity: typeof idHttp, peer: string, extra: Record<string, string>): Promise<{ rate: number; cycles: number }> => {
+      const b = await InfonetNode.start({
+        dataDir: join(root, name), identity, leafRemote: hub.leafUrl!, logger: pino({ level: 'silent' }),
+        config: resolveConfig({ env: { ...QUIET, ...extra, MESH_RELAY_PEERS: peer } }),
+      });
+      nodes.push(b);
+      // The clock starts with the node up; the boot-time cycle (if any) counts towards the catch-up.
+      const t0 = performance.now();
+      let cycles = 0;
+      while (b.chain.length < n) {
+        const rep = await b.inbound!.sync.runCycle();
+        cycles++;
+        if (rep.outcome !== 'ok') throw new Error(`${name}: sync cycle ${cycles}: ${JSON.stringify(rep)}`);
+        if (cycles % 200 === 0) process.stderr.write(`${name}: ${b.chain.length}/${n} events\n`);
+      }
+      const ms = performance.now() - t0;
+      if (b.chain.head !== a.chain.head) throw new Error(`${name}: head differs after catch-up`);
+      await b.stop();
+      nodes.splice(nodes.indexOf(b), 1);
+      return { rate: rate(n, ms), cycles };
+    };
+    // Loopback HTTP is clearnet under §9.1: allowed explicitly for this peer.
+    const http = await catchUp('http', idHttp, urlA, { MESH_INFONET_ALLOW_CLEARNET_SYNC: 'true' });
+    const bus = await catchUp('bus', idBus, busPeerUrl(a.nodeId), {});
+
+    console.log('');
+    console.log(`local chain ingest (durable, pages of ${INGEST_PAGE}): ${String(ingestRate).padStart(7)} events/s`);
+    console.log(`sync over loopback HTTP:                  ${String(http.rate).padStart(7)} events/s  ratio ${(http.rate / ingestRate).toFixed(2)} (target >= 0.8; ${http.cycles} cycles)`);
+    console.log(`sync over the bus (nats://<node id>):     ${String(bus.rate).padStart(7)} events/s  ratio ${(bus.rate / ingestRate).toFixed(2)} (target >= 0.8; ${bus.cycles} cycles)`);
+  } finally {
+    for (const node of nodes) await node.stop().catch(() => undefined);
+    await hub.stop();
+    rmSync(root, { recursive: true, force: true });
+  }
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exitCode = 1;
+});
