@@ -8,6 +8,7 @@ import { createInterface } from 'node:readline';
 import { openChainAt } from '../../actors/open-chain.js';
 import { validateChain } from '../../protocol/chain-validator.js';
 import { defaultSettings } from '../../protocol/settings.js';
+import { seededRandom } from '../helpers/seeded-random.js';
 
 const worker = join(__dirname, '..', 'helpers', 'chain-append-worker.ts');
 
@@ -35,10 +36,12 @@ describe('crash safety', () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   test('T73 every acknowledged append survives SIGKILL (4 rounds at random points)', async () => {
+
+    const rnd = seededRandom('chain crash test');
     const settings = defaultSettings().chain;
     const allAcked: string[] = [];
     for (let round = 0; round < 4; round++) {
-      const killAfter = 5 + Math.floor(Math.random() * 300);
+      const killAfter = 5 + Math.floor(rnd() * 300);
       const acked = await appendUntilKilled(dir, killAfter);
       expect(acked.length).toBeGreaterThanOrEqual(killAfter);
       allAcked.push(...acked);

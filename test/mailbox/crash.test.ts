@@ -5,6 +5,7 @@ import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import { openRelay, removeDir, shared, tempDir } from './helpers.js';
+import { seededRandom } from '../helpers/seeded-random.js';
 
 const ROOT = join(__dirname, '..', '..');
 
@@ -38,13 +39,15 @@ function runAndKill(dir: string, round: number, killAfterAcks: number, extraMs: 
 }
 
 test('acknowledged deposits survive SIGKILL at random points; claimed messages never reappear', async () => {
+
+  const rnd = seededRandom('mailbox crash test');
   const dir = tempDir('mbx-crash-');
   const acked = new Map<string, string>();
   const claimed = new Set<string>();
   const uncertainTokens = new Set<string>();
   try {
     for (let round = 0; round < 4; round++) {
-      const res = await runAndKill(dir, round, 20 + Math.floor(Math.random() * 200), Math.floor(Math.random() * 15));
+      const res = await runAndKill(dir, round, 20 + Math.floor(rnd() * 200), Math.floor(rnd() * 15));
       expect(res.acked.size).toBeGreaterThan(0);
       for (const [id, tok] of res.acked) acked.set(id, tok);
       for (const id of res.claimed) claimed.add(id);

@@ -11,6 +11,7 @@ import { identityToKeyFile } from '../../protocol/identity.js';
 import { waitFor } from '../helpers/nats.js';
 import { removeTempDirs } from './outbound-helpers.js';
 import { Mesh } from './outbound-mesh.js';
+import { seededRandom } from '../helpers/seeded-random.js';
 
 const ROOT = join(__dirname, '..', '..');
 
@@ -51,12 +52,14 @@ function runAndKill(dataDir: string, env: Record<string, string>, killAfterAcks:
 }
 
 test('SIGKILL of the sending node mid-replication loses no acknowledged DM', async () => {
+
+  const rnd = seededRandom('outbound crash test');
   const mesh = await Mesh.create(['a', 'b']);
   try {
     const a = mesh.nodes.get('a')!;
     writeFileSync(join(a.dataDir, 'node.key.json'), JSON.stringify(identityToKeyFile(a.identity)), { mode: 0o600 });
     const b = await mesh.start('b');
-    const acked = await runAndKill(a.dataDir, a.env, 40 + Math.floor(Math.random() * 40), Math.floor(Math.random() * 30));
+    const acked = await runAndKill(a.dataDir, a.env, 40 + Math.floor(rnd() * 40), Math.floor(rnd() * 30));
     expect(acked.size).toBeGreaterThanOrEqual(40);
 
     const restarted = await mesh.start('a');
