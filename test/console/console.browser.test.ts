@@ -4,6 +4,7 @@
 // lists A's link to B, a gate created through the API appears in the Gates page without reload, the Chain page
 // lists the events newest first (metadata only), every request stays on 127.0.0.1, screenshots of each page, axe-core without serious
 // violations, navigation by keyboard.
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { apiTargetOf, callApi } from '../../api/client.js';
@@ -13,7 +14,7 @@ import { InfonetNode } from '../../node/infonet-node.js';
 import { generateIdentity } from '../../protocol/identity.js';
 import { busPeerUrl } from '../../transports/bus-peer-protocol.js';
 import { canvasHasInk, chromiumPath, launchBrowser, seriousA11yViolations, testOutputDir } from '../helpers/browser.js';
-import { startServer, stopAll } from '../helpers/nats.js';
+import { startServer, stopAll, waitFor } from '../helpers/nats.js';
 import { messagePayload, removeTempDirs, silentLogger, tempDataDir } from '../node/helpers.js';
 
 jest.setTimeout(120_000);
@@ -123,4 +124,42 @@ run('console: token flow, live overview, peers page, loopback only, screenshots,
 
   // Every request the page made went to 127.0.0.1.
   expect([...hosts]).toEqual(['127.0.0.1']);
+});
+
+run('console Peers page: a peer killed during the test turns to backoff, and back to ready after its restart', async () => {
+  const server = await startServer();
+  const idA = generateIdentity();
+  const idB = generateIdentity();
+  const dirA = tempDataDir('infonet-console-');
+  const dirB = tempDataDir('infonet-console-');
+  const start = async (dir: string, id: typeof idA, peer: string) => {
+    const config = resolveConfig({ env: { MESH_PEER_PUSH_SECRET: 'console-test-secret', MESH_RELAY_PEERS: busPeerUrl(peer) } });
+    const n = await InfonetNode.start({ dataDir: dir, natsUrl: server.clientUrl, identity: id, logger: silentLogger(), config });
+    nodes.push(n);
+    return n;
+  };
+  const a = await start(dirA, idA, idB.nodeId);
+  let b = await start(dirB, idB, idA.nodeId);
+  const { url, token } = apiTargetOf(dirA);
+  browser ??= await launchBrowser();
+  const page = await browser.newPage({ viewport: { width: 1100, height: 800 } });
+  await page.goto(`${url}/console/?token=${token}#/peers`);
+  const state = page.locator(`tr[data-peer="${busPeerUrl(idB.nodeId)}"]`).getByTestId('link-state');
+  await state.filter({ hasText: /^ready$/ }).waitFor();
+
+  // Kill B, then give A something to replicate: the push fails and the page (pushed over SSE) shows backoff.
+  await b.stop();
+  nodes.splice(nodes.indexOf(b), 1);
+  const dm = () => ({ sender_id: 'alice', ciphertext: randomBytes(48).toString('base64'), delivery_class: 'shared', recipient_token: randomBytes(16).toString('hex') });
+  await a.mailboxes.deposit(dm());
+  await state.filter({ hasText: /^backoff$/ }).waitFor({ timeout: 30_000 });
+  await page.screenshot({ path: join(testOutputDir(), 'console-peers-backoff.png'), fullPage: true });
+
+  // B back (same data dir and identity): A's next retry succeeds and the link returns to ready on the page.
+  b = await start(dirB, idB, idA.nodeId);
+  await state.filter({ hasText: /^ready$/ }).waitFor({ timeout: 60_000 });
+  await page.screenshot({ path: join(testOutputDir(), 'console-peers-ready.png'), fullPage: true });
+  // The deposit made while B was down was delivered by that retry.
+  await waitFor(() => a.replication!.metrics.get('dm_replication_push_ok') >= 1);
+  await page.close();
 });
