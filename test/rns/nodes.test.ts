@@ -78,17 +78,24 @@ test('DM push, ack, pull and sync with private events between nodes linked only 
   await waitFor(async () => (await b.mailboxes.count('bob', claims(tok))) === 0, 15_000);
   await waitFor(() => c.replication!.metrics.get('dm_ack_push_ok') >= 1, 10_000); // counted when B's answer arrives
 
-  // Sync with private events: A pulls B's chain over RNS, the DM event included (a private caller). (Requests that a
-  // node with only a TCP server interface starts towards its clients are not yet reliable: see docs/rns.md.)
+  // Sync with private events in both directions (RNS callers are private callers): B — the node with only a TCP
+  // server interface — pulls A's chain, the DM event included, then A pulls B's.
   const author = generateIdentity();
-  await b.chain.appendLocal(author, 'message', { message: 'hi over rns', destination: 'broadcast', channel: 'LongFast', priority: 'normal', ephemeral: false });
-  await b.chain.appendLocal(generateIdentity(), 'dm_message', {
+  await a.chain.appendLocal(author, 'message', { message: 'hi over rns', destination: 'broadcast', channel: 'LongFast', priority: 'normal', ephemeral: false });
+  await a.chain.appendLocal(generateIdentity(), 'dm_message', {
     recipient_id: 'bob-agent', delivery_class: 'request', recipient_token: '', ciphertext: Buffer.from('cipher-rns-dm-1').toString('base64'),
     msg_id: 'rns-dm-1', timestamp: Math.floor(Date.now() / 1000), format: 'mls1', transport_lock: 'private_strong',
   });
   await waitFor(async () => {
+    const rep = await b.inbound!.sync.runCycle();
+    return rep.outcome === 'ok' && b.chain.head === a.chain.head;
+  }, 20_000);
+  expect((await b.chain.readRange(0, 10)).map((e) => e.event_type)).toEqual(['message', 'dm_message']);
+
+  await b.chain.appendLocal(author, 'message', { message: 'back over rns', destination: 'broadcast', channel: 'LongFast', priority: 'normal', ephemeral: false });
+  await waitFor(async () => {
     const rep = await a.inbound!.sync.runCycle();
     return rep.outcome === 'ok' && a.chain.head === b.chain.head;
   }, 20_000);
-  expect((await a.chain.readRange(0, 10)).map((e) => e.event_type)).toEqual(['message', 'dm_message']);
+  expect((await a.chain.readRange(0, 10)).map((e) => e.event_type)).toEqual(['message', 'dm_message', 'message']);
 });

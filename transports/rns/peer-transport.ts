@@ -33,6 +33,8 @@ export class RnsPeerService implements PeerTransport {
   private readonly waiting = new Map<string, Waiting>();
   private app: PeerApplication | null = null;
   private inboundInFlight = 0;
+  /** Requests that arrived before listen(app); at most maxInboundInFlight, the rest are answered 503. */
+  private readonly beforeListen: RnsPeerRequestMessage[] = [];
   private closed = false;
   readonly stats = { requestsSent: 0, responsesReceived: 0, requestsServed: 0, requestsRefused: 0, malformed: 0 };
 
@@ -50,6 +52,7 @@ export class RnsPeerService implements PeerTransport {
   /** Start serving inbound requests with the node's peer application. */
   listen(app: PeerApplication): void {
     this.app = app;
+    for (const m of this.beforeListen.splice(0)) void this.serve(m);
   }
 
   handles(peer: string): boolean {
@@ -106,9 +109,17 @@ export class RnsPeerService implements PeerTransport {
   }
 
   private async serve(m: RnsPeerRequestMessage): Promise<void> {
+    if (this.closed) return;
     const app = this.app;
-    if (!app || this.closed) return;
     const max = this.opts.maxInboundInFlight ?? 64;
+    if (!app && this.beforeListen.length < max) {
+      // The endpoint is up (interfaces connected, announce sent) before the composition root calls listen(app), so a
+      // node that heard our announce — typically a TCP server node pulling from a client that just connected — can
+      // ask before we can answer. Dropping it silently cost the caller a TIMEOUT and a §9.6 cooldown; hold it
+      // (bounded) and serve it once the application is registered.
+      this.beforeListen.push(m);
+      return;
+    }
     let status: number;
     let body: string;
     let retryAfter: string | undefined;
@@ -129,7 +140,7 @@ export class RnsPeerService implements PeerTransport {
       this.stats.requestsRefused++;
       status = 413;
       body = JSON.stringify({ ok: false, detail: 'body too large' });
-    } else if (this.inboundInFlight >= max) {
+    } else if (!app || this.inboundInFlight >= max) {
       this.stats.requestsRefused++;
       status = 503;
       retryAfter = '1';
@@ -162,5 +173,6 @@ export class RnsPeerService implements PeerTransport {
   async close(): Promise<void> {
     this.closed = true;
     this.app = null;
+    this.beforeListen.length = 0;
   }
 }
