@@ -5,24 +5,13 @@
 import { derivePeerKey, peerMac } from '../../protocol/peer-auth.js';
 import { normalizePeerUrl } from '../../protocol/peer-url.js';
 import { GENESIS_HASH } from '../../protocol/constants.js';
+import { prng } from '../helpers/seeded-random.js';
 
 export interface FuzzRequest {
   method: 'GET' | 'POST';
   path: string;
   body: Buffer;
   headers: Record<string, string>;
-}
-
-/** mulberry32: small, seedable, good enough to pick mutations. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const WEIRD: unknown[] = [
