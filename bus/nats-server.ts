@@ -23,7 +23,7 @@ export const NATS_INSTALL_HINT =
 
 const WELL_KNOWN_PATHS = ['/usr/sbin/nats-server', '/usr/bin/nats-server', '/usr/local/bin/nats-server'];
 
-function isExecutableFile(p: string): boolean {
+export function isExecutableFile(p: string): boolean {
   try {
     const st = statSync(p);
     // any execute bit; good enough for a lookup (spawn reports the real error if not runnable)

@@ -2,29 +2,21 @@
 // hold is tor's), reaping one a killed owner left behind (pid file, like bus/nats-server.ts), and stopping it.
 // Shared by the node's managed tor (managed-tor.ts) and the private test network (harness/tor-network.ts).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
+import { isExecutableFile } from '../../bus/nats-server.js';
 import { ErrorCodes, InfonetError } from '../../protocol/errors.js';
 
 export const TOR_INSTALL_HINT =
   'tor was not found on PATH nor at /usr/sbin/tor or /usr/bin/tor. Install it with `apt-get install tor` (Debian/Ubuntu) ' +
   '(npm start / npm test do this when run as root), or point the node at an existing tor with --tor-control HOST:PORT.';
 
-function isExecutable(p: string): boolean {
-  try {
-    const st = statSync(p);
-    return st.isFile() && (st.mode & 0o111) !== 0;
-  } catch {
-    return false;
-  }
-}
-
 /** `$TOR_BIN`, then PATH, then /usr/sbin and /usr/bin. Throws UNAVAILABLE with install instructions. */
 export function findBinary(name: 'tor' | 'tor-gencert', env: NodeJS.ProcessEnv = process.env): string {
   const override = name === 'tor' ? env.TOR_BIN : undefined;
-  if (override && isExecutable(override)) return override;
+  if (override && isExecutableFile(override)) return override;
   const dirs = [...(env.PATH ?? '').split(delimiter).filter(Boolean), '/usr/sbin', '/usr/bin', '/usr/local/bin'];
-  for (const d of dirs) if (isExecutable(join(d, name))) return join(d, name);
+  for (const d of dirs) if (isExecutableFile(join(d, name))) return join(d, name);
   throw new InfonetError(ErrorCodes.UNAVAILABLE, TOR_INSTALL_HINT, { missing: name });
 }
 
