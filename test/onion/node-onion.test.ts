@@ -96,6 +96,9 @@ beforeAll(async () => {
       ].join(','),
       MESH_SYNC_TIMEOUT_S: '60',
       MESH_SYNC_INTERVAL_S: '3600',
+      // A start-up sync that runs before a peer's descriptor is published fails; the 120 s default cooldown would
+      // then outlast the test's wait (seen in CI under load). The cooldown rules have their own tests.
+      MESH_RELAY_FAILURE_COOLDOWN_S: '1',
       INFONET_TOR: 'true',
       INFONET_TOR_TORRC_EXTRA: torrcExtra,
       ...(n.name === 'a' ? { INFONET_HTTP_HOST: '0.0.0.0' } : {}),
@@ -143,10 +146,12 @@ describeTor('nodes over a private Tor network', () => {
       recipient_id: 'bob-agent', delivery_class: 'request', recipient_token: '', ciphertext: randomBytes(64).toString('base64'),
       msg_id: `onion-dm-${token()}`, timestamp: Math.floor(Date.now() / 1000), format: 'mls1', transport_lock: 'private_strong',
     });
+    let last: unknown;
     await waitUntil(async () => {
       const rep = await b.inbound!.sync.runCycle();
+      last = { outcome: rep.outcome, error: rep.error, heights: [b.chain.length, a.chain.length] };
       return rep.outcome === 'ok' && b.chain.head === a.chain.head;
-    }, 120_000, 'B to sync A over onion', 500);
+    }, 180_000, 'B to sync A over onion', 500).catch((e: Error) => { throw new Error(`${e.message}; last cycle: ${JSON.stringify(last)}`); });
     const events = await b.chain.readRange(0, b.chain.length);
     expect(events.map((e) => e.event_type)).toContain('dm_message');
   });
