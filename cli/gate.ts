@@ -13,6 +13,7 @@ const USAGE = `usage: infonet gate <verb> --data DIR [options]      (or --api UR
   key-package --persona P [--out FILE]          a key package + welcome_dh_pub + recipient_id to give an inviter
   invite --gate ID --key-package FILE           Add + Commit; the sealed Welcome goes to the invitee's mailbox
   accept --persona P                            poll the persona's mailbox and join the gates it was invited to
+  pending [--persona P]                         pending invitations per persona (counted, not taken)
   post --gate ID --text TEXT [--epoch N]        encrypted post (gate_state_stale if --epoch is not current)
   read --gate ID [--after N]                    decrypt the gate's events from the chain
   rotate --gate ID                              new epoch (empty commit)
@@ -61,6 +62,7 @@ export async function gateCommand(args: string[]): Promise<number> {
         return 0;
       }
       case 'accept': printJson(await callApi(t, 'gate.accept', { persona: need(values.persona, '--persona') })); return 0;
+      case 'pending': printJson(await callApi(t, 'gate.pending', values.persona ? { persona: values.persona } : {})); return 0;
       case 'post': printJson(await callApi(t, 'gate.post', { gate: need(gate, '--gate'), text: need(values.text, '--text'), ...(values.epoch ? { epoch: Number(values.epoch) } : {}) })); return 0;
       case 'read': printJson(await callApi(t, 'gate.read', { gate: need(gate, '--gate'), ...(values.after ? { after: Number(values.after) } : {}) })); return 0;
       case 'rotate': printJson(await callApi(t, 'gate.rotate', { gate: need(gate, '--gate') })); return 0;

@@ -18,6 +18,8 @@ export interface MlsHost {
   readRange(from: number, limit: number): Promise<ChainEvent[]>;
   deposit(req: DepositRequest): Promise<{ msg_id: string }>;
   poll(agentId: string, claims: readonly MailboxClaim[]): Promise<{ messages: PolledMessage[] }>;
+  /** §7.6 count_claims: pending messages, non-destructive (the console's pending invitations). */
+  count(agentId: string, claims: readonly MailboxClaim[]): Promise<number>;
 }
 
 export function mlsHostOf(chain: ChainActor, identity: Identity, mailboxes: MailboxRegistry, clock: Clock): MlsHost {
@@ -29,5 +31,6 @@ export function mlsHostOf(chain: ChainActor, identity: Identity, mailboxes: Mail
     readRange: (from, limit) => chain.readRange(from, limit),
     deposit: (req) => mailboxes.deposit(req),
     poll: (agentId, claims) => mailboxes.poll(agentId, claims),
+    count: (agentId, claims) => mailboxes.count(agentId, claims),
   };
 }

@@ -6,7 +6,7 @@ import type { MlsOwner } from './mls-owner.js';
 
 export const MLS_COMMANDS = [
   'gate.create', 'gate.key_package', 'gate.invite', 'gate.accept', 'gate.post', 'gate.read', 'gate.rotate', 'gate.remove',
-  'gate.list', 'gate.show',
+  'gate.list', 'gate.show', 'gate.pending',
   'dm_session.key_package', 'dm_session.create', 'dm_session.accept', 'dm_session.send', 'dm_session.read', 'dm_session.reset',
   'mls.export', 'mls.status',
 ] as const;
@@ -31,6 +31,7 @@ export function mlsHandlers(owner: MlsOwner): Record<MlsCommand, MlsHandler> {
     'gate.remove': (b) => owner.remove(record(b)),
     'gate.list': () => owner.list(),
     'gate.show': (b) => owner.show(record(b).gate),
+    'gate.pending': (b) => owner.pending(record(b)),
     'dm_session.key_package': (b) => owner.keyPackage({ ...record(b), purpose: 'dm' }),
     'dm_session.create': (b) => owner.sessionCreate(record(b)),
     'dm_session.accept': (b) => owner.sessionRead(record(b)),

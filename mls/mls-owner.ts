@@ -152,6 +152,7 @@ export class MlsOwner {
     const cursor = rec.cursor;
     return {
       ...base,
+      persona: rec.persona,
       display_name: base.display_name || rec.display_name,
       rules: d?.created_by ? base.rules : rec.rules,
       member: mls.isActive(state),
@@ -495,6 +496,22 @@ export class MlsOwner {
       return;
     }
     throw new Error('no key package of this persona opens the Welcome');
+  }
+
+  /**
+   * Pending requests (invitations) per persona of this node, counted without taking them from the mailbox: what
+   * `gate.accept` would find. Only existing personas (a name never seen is not created here).
+   */
+  pending(body: { persona?: unknown }): Promise<{ personas: Array<{ persona: string; pending: number }> }> {
+    return this.serial(async () => {
+      const only = body.persona === undefined || body.persona === null ? undefined : String(body.persona).trim();
+      const list = [...this.personas.values()].filter((p) => only === undefined || p.name === only).sort((a, b) => a.name.localeCompare(b.name));
+      const personas: Array<{ persona: string; pending: number }> = [];
+      for (const p of list.slice(0, LIMITS.pendingPersonas)) {
+        personas.push({ persona: p.name, pending: await this.host.count(p.recipient_id, [{ type: 'requests', token: p.claim_token }]) });
+      }
+      return { personas };
+    });
   }
 
   accept(body: { persona?: unknown }): Promise<Record<string, unknown>> {

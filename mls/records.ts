@@ -22,6 +22,8 @@ export const LIMITS = {
   partialFragments: 16,
   fragmentsPerMessage: 64,
   readPage: 500,
+  /** gate.pending answers for at most this many personas (sorted by name). */
+  pendingPersonas: 64,
   personaName: /^[A-Za-z0-9._@-]{1,64}$/,
 };
 

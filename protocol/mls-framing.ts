@@ -144,6 +144,8 @@ export interface GateDirectoryRecord {
   waiting: number;
   /** Set when this gate's stored MLS state could not be loaded: the gate fails closed. */
   locked?: string;
+  /** This node's member persona of the gate (the one whose view `gate.read` returns); absent when not a member. */
+  persona?: string;
 }
 
 export const GATE_ID_RE = /^[a-z0-9][a-z0-9._-]{0,63}$/;
