@@ -47,6 +47,13 @@ const STATUS: Partial<Record<string, number>> = {
   [ErrorCodes.INTERNAL]: 500,
 };
 
+/** A handler's failure as an HTTP answer: typed errors keep code and reason (a rule is a 4xx); anything else is a 500
+ *  that names only the command (never the body: it may hold a post's text). Also used by the console's gate actions. */
+export function apiErrorOf(e: unknown, command: string): { status: number; body: { ok: false; error: { code: string; reason: string; details?: Record<string, unknown> } } } {
+  if (e instanceof InfonetError) return { status: STATUS[e.code] ?? 400, body: { ok: false, error: e.toJSON() } };
+  return { status: 500, body: { ok: false, error: { code: ErrorCodes.INTERNAL, reason: `internal error in ${command}` } } };
+}
+
 export async function startLocalApi(opts: LocalApiOptions): Promise<LocalApi> {
   const token = loadOrCreateApiToken(opts.dataDir);
   const expected = digest(`Bearer ${token}`);
@@ -71,8 +78,8 @@ export async function startLocalApi(opts: LocalApiOptions): Promise<LocalApi> {
     try {
       return { ok: true, result: await handler(req.body ?? {}) };
     } catch (e) {
-      if (e instanceof InfonetError) return reply.code(STATUS[e.code] ?? 400).send({ ok: false, error: e.toJSON() });
-      return fail(reply, 500, ErrorCodes.INTERNAL, `internal error in ${name}`);
+      const { status, body } = apiErrorOf(e, name);
+      return reply.code(status).send(body);
     }
   });
 
