@@ -36,6 +36,8 @@ export interface MailboxDeps {
   limits: RelayLimits;
   /** Called (synchronously, inside the transition) with messages that expired. Must not re-enter. */
   onExpired(mailboxKey: string, expired: StoredMessage[]): void;
+  /** Called (synchronously) with the old and the new state on every change: the counts of actors/mailbox-stats.ts. */
+  onChange?(before: MailboxState, after: MailboxState): void;
 }
 
 /** What every mailbox actor shares: its dependencies (the "machine" the actors run). */
@@ -156,7 +158,9 @@ export class MailboxActor {
   }
 
   private update(mailbox: MailboxState, changed: boolean): void {
-    if (changed) this.ctx = { mailbox, deadline: nextDeadline(mailbox, this.machine.deps.limits), rev: this.ctx.rev + 1 };
+    if (!changed) return;
+    this.machine.deps.onChange?.(this.ctx.mailbox, mailbox);
+    this.ctx = { mailbox, deadline: nextDeadline(mailbox, this.machine.deps.limits), rev: this.ctx.rev + 1 };
   }
 
   /** (Re-)arms the expiry timer for the current deadline; a timer already set for it stays. */

@@ -26,6 +26,7 @@ import { planHydration } from '../protocol/dm-hydration.js';
 import { normalizePeerUrl } from '../protocol/peer-url.js';
 import { type MailboxMachine, createMailboxMachine } from './mailbox-actor.js';
 import { MailboxActors } from './mailbox-actors.js';
+import { MailboxStats } from './mailbox-stats.js';
 
 export type MailboxDomainEvent =
   | { type: 'deposited'; mailbox_key: string; msg_id: string; origin: StoredMessage['origin']; delivery_class: string; recipient_id?: string }
@@ -111,6 +112,8 @@ export class MailboxRegistry {
   private housekeeping?: NodeJS.Timeout;
   private hooks: ReplicationHooks = {};
   readonly events$: Observable<MailboxDomainEvent> = this.subject.asObservable();
+  /** Counts per class/state, oldest pending age, deposits/polls/claims (issue 13, actors/mailbox-stats.ts). */
+  readonly stats = new MailboxStats();
 
   private constructor(readonly store: MailboxStore, readonly pepper: string, private readonly blocks: BlockList, private readonly opts: MailboxRegistryOptions) {
     this.clock = opts.clock ?? systemClock;
@@ -123,6 +126,7 @@ export class MailboxRegistry {
       onExpired: (key, expired) => queueMicrotask(() => {
         for (const m of expired) this.subject.next({ type: 'expired', mailbox_key: key, msg_id: m.msg_id });
       }),
+      onChange: (before, after) => this.stats.change(before, after),
     });
     this.actors = new MailboxActors(store, this.machine, opts.maxLive ?? 5000);
   }
@@ -134,7 +138,10 @@ export class MailboxRegistry {
     await store.loadKnownKeys();
     const blocks = new BlockList();
     for (const [rid, ref] of await store.loadBlocks()) blocks.add(rid, ref);
-    return new MailboxRegistry(store, pepper, blocks, opts);
+    const registry = new MailboxRegistry(store, pepper, blocks, opts);
+    // The iterator's snapshot is taken now, before the first command: base + counted changes stay exact.
+    void registry.stats.countBase(store.boxes.values()).catch(() => undefined);
+    return registry;
   }
 
   /** Installs (or with undefined removes) the replication hooks. */
@@ -181,6 +188,7 @@ export class MailboxRegistry {
    */
   async poll(agentId: string, claims: readonly MailboxClaim[], limit = this.opts.settings.pollBatch, proof?: MailboxProof): Promise<PollResult> {
     this.checkAgent(agentId);
+    this.stats.polls++;
     // Pull first, keys after: claimKeys refreshes the binding, and pulled replicas must land in the same mailbox as
     // the copies already here (the delivery key before this poll), or a late answer would escape the tombstones.
     if (this.hooks.beforePoll) await this.hooks.beforePoll(agentId, claims, proof);
@@ -405,6 +413,8 @@ export class MailboxRegistry {
   }
 
   private emitStored(type: 'deposited' | 'claimed', key: string, m: StoredMessage, proof?: MailboxProof): void {
+    if (type === 'deposited') this.stats.deposits[m.origin]++;
+    else this.stats.claims++;
     this.subject.next({
       type, mailbox_key: key, msg_id: m.msg_id, origin: m.origin, delivery_class: m.delivery_class,
       ...(m.recipient_id ? { recipient_id: m.recipient_id } : {}),
