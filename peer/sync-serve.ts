@@ -1,7 +1,7 @@
 // Serving sync, GET and POST /api/mesh/infonet/sync (§9.4, §9.5). Unauthenticated (rate-limited per client: the socket
-// address over HTTP, the claimed peer URL on private listeners). What a caller sees depends on where the request
-// arrived: bus, onion and RNS listeners carry private callers only; a plain HTTP caller is judged by socket address
-// and forwarding headers (§9.5.2). Public callers get the redacted page (docs/public-sync-redaction.md).
+// address over HTTP; on private listeners the HMAC-authenticated peer URL, else one shared bucket — see syncClient).
+// What a caller sees depends on where the request arrived: bus, onion and RNS listeners carry private callers only; a
+// plain HTTP caller is judged by socket address and forwarding headers (§9.5.2). Public callers get the redacted page (docs/public-sync-redaction.md).
 import type { InboundPeerRequest, InboundPeerResponse } from '../ports/peer.js';
 import { GENESIS_HASH, PROTOCOL_VERSION } from '../protocol/constants.js';
 import type { ChainEvent } from '../protocol/event.js';
@@ -10,6 +10,7 @@ import { SYNC_DEFAULT_LIMIT, SYNC_MAX_LIMIT, type PeerRouteSpec } from '../proto
 import { includePrivateEvents } from '../protocol/private-caller.js';
 import { redactPage } from '../protocol/public-redaction.js';
 import type { PeerContext } from './context.js';
+import type { PeerAuthResult } from '../protocol/peer-auth.js';
 import { authenticate, rateLimited } from './preamble.js';
 import { header, INVALID_JSON, parseJsonBody, refuse, syncReply, tooLarge } from './reply.js';
 import { check, syncPostBody } from '../protocol/peer-schemas.js';
@@ -26,15 +27,27 @@ function callerView(ctx: PeerContext, req: InboundPeerRequest): { includePrivate
   return { includePrivate: includePrivateEvents({ remoteAddress: req.remoteAddress, headers: req.headers, allowClearnetSync }) };
 }
 
-const syncClient = (req: InboundPeerRequest): string =>
-  req.via === 'http' ? `addr:${req.remoteAddress}` : `${req.via}:${header(req.headers, 'x-peer-url') ?? ''}`;
+/**
+ * The §9.4 rate-limit client of a sync request, and the HMAC check when one was made. Plain HTTP: the socket
+ * address. Private listeners (onion, RNS, bus) have no address to go by (every onion caller arrives from 127.0.0.1
+ * through tor), and X-Peer-Url alone is whatever the caller wrote, so rotating it would buy fresh buckets: the
+ * HMAC-authenticated peer URL when the request carries a valid X-Peer-HMAC, else one bucket that every
+ * unauthenticated caller of that listener shares.
+ */
+function syncClient(ctx: PeerContext, req: InboundPeerRequest): { key: string; auth: PeerAuthResult | null } {
+  if (req.via === 'http') return { key: `addr:${req.remoteAddress}`, auth: null };
+  if (header(req.headers, 'x-peer-hmac') === undefined) return { key: `${req.via}:unauthenticated`, auth: null };
+  const auth = authenticate(ctx, req);
+  return { key: auth.ok ? `${req.via}:peer:${auth.peerUrl}` : `${req.via}:unauthenticated`, auth };
+}
 
 const wrongVersion = (): InboundPeerResponse => refuse(426, 'Unsupported protocol_version', { protocol_version: PROTOCOL_VERSION });
 
 export async function syncPost(ctx: PeerContext, spec: PeerRouteSpec, req: InboundPeerRequest): Promise<InboundPeerResponse> {
   const { chain } = ctx.deps;
   if (req.body.length > spec.maxBytes) return tooLarge(spec);
-  const rl = rateLimited(ctx, 'infonet_sync', syncClient(req));
+  const client = syncClient(ctx, req);
+  const rl = rateLimited(ctx, 'infonet_sync', client.key);
   if (rl) return rl;
   const parsed = parseJsonBody(req.body);
   if (!parsed.ok) return INVALID_JSON();
@@ -50,7 +63,7 @@ export async function syncPost(ctx: PeerContext, spec: PeerRouteSpec, req: Inbou
   const limit = clampLimit(body.value.limit ?? req.query?.get('limit') ?? undefined);
   const view = callerView(ctx, req);
   // [extension] An authenticated private peer may ask for pages without §9.5.4, so it can ingest them.
-  const auth = view.includePrivate && body.value.unredacted === true ? authenticate(ctx, req) : null;
+  const auth = view.includePrivate && body.value.unredacted === true ? client.auth ?? authenticate(ctx, req) : null;
   if (auth?.ok) ctx.deps.onPeerContact?.(auth.peerUrl);
   const m = matchLocator(locator, (id) => chain.heightOf(id) ?? -1);
   const slice: ChainEvent[] = m.startIndex >= 0 ? await chain.readRange(m.startIndex, limit) : [];
@@ -63,7 +76,7 @@ export async function syncPost(ctx: PeerContext, spec: PeerRouteSpec, req: Inbou
 
 export async function syncGet(ctx: PeerContext, req: InboundPeerRequest): Promise<InboundPeerResponse> {
   const { chain } = ctx.deps;
-  const rl = rateLimited(ctx, 'infonet_sync', syncClient(req));
+  const rl = rateLimited(ctx, 'infonet_sync', syncClient(ctx, req).key);
   if (rl) return rl;
   const q = req.query ?? new URLSearchParams();
   const pv = q.get('protocol_version');
