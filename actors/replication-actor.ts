@@ -121,7 +121,7 @@ export class Replicator {
     for (const peer of r.pushPeers) {
       const snapshot = await o.store.loadLink(peer);
       r.links.set(peer, new PeerLink({
-        peer, store: o.store, clock: o.clock, metrics: r.metrics, logger: o.logger, policy: o.policy,
+        peer, store: o.store, clock: o.clock, metrics: r.metrics.forPeer(peer), logger: o.logger, policy: o.policy,
         send: (route, body) => r.send(peer, route, body),
       }, queued.get(peer) ?? [], snapshot));
       queued.delete(peer);
@@ -354,6 +354,7 @@ export class Replicator {
         url: l.peer, state: l.state, queued: l.queued, failures: l.context.failures, retry_at: l.context.retryAt, last_error: l.lastError,
       })),
       metrics: this.metrics.snapshot(),
+      by_transport: this.metrics.byTransport(),
     };
   }
 

@@ -7,6 +7,8 @@ export interface ReplicationStatus {
   reason?: string;
   peers: Array<{ url: string; state: string; queued: number; failures: number; retry_at: number; last_error: string }>;
   metrics: Record<string, number>;
+  /** The same counters split by the peer's transport (http, bus, onion, rns) — issue 13, actors/replication-metrics.ts. */
+  by_transport?: Record<string, Record<string, number>>;
 }
 
 export interface InboundStatus {
