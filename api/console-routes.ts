@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Observable } from 'rxjs';
+import { registerConsoleGateRoutes, type GateCommands } from './console-gate-routes.js';
 
 export const CONSOLE_COOKIE = 'infonet_console';
 
@@ -21,8 +22,8 @@ export interface ConsoleRouteOptions {
   dataDir: string;
   /** Chain length and a page of events [from, from+limit) for the Chain page (metadata only leaves the node). */
   chain?: { length(): number; readRange(from: number, limit: number): Promise<Array<{ event_id: string; event_type: string; node_id: string; timestamp: number; payload: unknown }>> };
-  /** gate.list of the node's MLS owner (the same handler the API and CLI use). */
-  gates?: () => Promise<unknown>;
+  /** The node's MLS handler table (the one the local API and the CLI use): the Gate directory and its actions. */
+  gateCommands?: GateCommands;
 }
 
 export const CHAIN_PAGE_MAX = 50;
@@ -55,6 +56,7 @@ function loadAssets(): Assets {
     ['vendor/uplot.mjs', { type: js, body: readFileSync(join(pkgDir('uplot'), 'dist/uPlot.esm.js'), 'utf8') }],
     ['vendor/uplot.css', { type: 'text/css; charset=utf-8', body: readFileSync(join(pkgDir('uplot'), 'dist/uPlot.min.css'), 'utf8') }],
     ['app.js', { type: js, body: readFileSync(join(root, 'console', 'app.js'), 'utf8') }],
+    ['gates.js', { type: js, body: readFileSync(join(root, 'console', 'gates.js'), 'utf8') }],
     ['console.css', { type: 'text/css; charset=utf-8', body: readFileSync(join(root, 'console', 'console.css'), 'utf8') }],
   ]);
   assets = { files };
@@ -149,10 +151,8 @@ export function registerConsoleRoutes(app: FastifyInstance, authorized: (authori
     };
   });
 
-  app.get('/console-api/gates', async (req, reply) => {
-    if (!allowed(req) || !opts.gates) return deny(reply);
-    return { ok: true, result: await opts.gates() };
-  });
+  // Gate directory and its actions (api/console-gate-routes.ts): the same MLS handlers as the API and the CLI.
+  if (opts.gateCommands) registerConsoleGateRoutes(app, allowed, deny, opts.gateCommands);
 
   const streams = new Set<() => void>();
   // Open SSE streams would hold app.close() forever: end them first.
@@ -200,8 +200,9 @@ export function registerConsoleRoutes(app: FastifyInstance, authorized: (authori
 const LINK_CHECK_MS = 1000;
 const CHART_SAMPLE_TICKS = 5;
 
-/** What the page shows that can change without a chain notice: link states, outbox depths, errors, height. */
+/** What the page shows that can change without a chain notice: link states, outbox depths, errors, height, and the
+ *  mailbox counts (a replicated gate invitation arriving is a pending invitation on the Gates page). */
 function fingerprint(s: unknown): string {
-  const st = s as { height?: number; replication?: { peers?: Array<{ url: string; state: string; queued: number; last_error?: string }> } };
-  return JSON.stringify([st.height, (st.replication?.peers ?? []).map((p) => [p.url, p.state, p.queued, p.last_error])]);
+  const st = s as { height?: number; mailboxes?: { stored?: number; live?: number }; replication?: { peers?: Array<{ url: string; state: string; queued: number; last_error?: string }> } };
+  return JSON.stringify([st.height, st.mailboxes?.stored, st.mailboxes?.live, (st.replication?.peers ?? []).map((p) => [p.url, p.state, p.queued, p.last_error])]);
 }

@@ -4,6 +4,7 @@ import { h, render } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import htm from 'htm';
 import uPlot from 'uplot';
+import { Gates } from './gates.js';
 
 const html = htm.bind(h);
 
@@ -43,22 +44,6 @@ function useFetchOnPush(path, s) {
     return () => { live = false; };
   }, [path, s && s.height, s && s.uptime_s]);
   return { data, error };
-}
-
-function Gates({ s }) {
-  const { data, error } = useFetchOnPush('/console-api/gates', s);
-  const gates = (data && data.gates) || [];
-  return html`<section aria-labelledby="h-gates">
-    <h2 id="h-gates">Gate directory</h2>
-    ${error ? html`<p role="alert">${error}</p>` : ''}
-    ${gates.length === 0 ? html`<p>No gates known to this node.</p>` : html`<table data-testid="gates">
-      <caption>Gates (membership of this node's personas)</caption>
-      <thead><tr><th scope="col">Gate</th><th scope="col">Display name</th><th scope="col">Member</th><th scope="col">Epoch</th>
-        <th scope="col">Members</th><th scope="col">Last post</th><th scope="col">Undecrypted events</th></tr></thead>
-      <tbody>${gates.map((g) => html`<tr data-gate=${g.gate_id}><td><code>${g.gate_id}</code></td><td>${g.display_name}</td>
-        <td>${g.locked ? 'locked: ' + g.locked : g.member ? 'yes' : 'no'}</td><td>${g.epoch}</td><td>${g.member_count}</td>
-        <td>${g.last_post_at ? fmtTime(g.last_post_at) : '—'}</td><td>${g.waiting}</td></tr>`)}</tbody></table>`}
-  </section>`;
 }
 
 function Chain({ s }) {
@@ -219,7 +204,7 @@ function App() {
       <nav aria-label="Pages"><ul>${PAGES.map((p) => html`<li><a href=${'#/' + p.id} aria-current=${p.id === page ? 'page' : undefined}>${p.title}</a></li>`)}</ul></nav>
       <p class="live" role="status" data-testid="live">${connected ? 'live' : 'connecting…'}</p></header>
     <main><h1>${PAGES.find((p) => p.id === page).title}${status ? html` — <code>${status.node_id}</code>` : ''}</h1>
-      ${status ? html`<${Page} s=${status} />` : html`<p>Waiting for the node…</p>`}</main>`;
+      ${status ? html`<${Page} s=${status} fmtTime=${fmtTime} />` : html`<p>Waiting for the node…</p>`}</main>`;
 }
 
 render(html`<${App} />`, document.getElementById('app'));

@@ -240,7 +240,7 @@ export class InfonetNode {
           registerMetricsRoute(app, authorized, { ...metrics, publicLoopback: this.config.metricsPublicLoopback });
           registerConsoleRoutes(app, authorized, {
             status: () => this.status(), changes$: this.chain.events$, dataDir: this.dataDir,
-            chain: { length: () => this.chain.length, readRange: (f, n) => this.chain.readRange(f, n) }, gates: () => mls.list(),
+            chain: { length: () => this.chain.length, readRange: (f, n) => this.chain.readRange(f, n) }, gateCommands: mlsHandlers(mls),
           });
         },
       });
