@@ -34,6 +34,8 @@ export interface ServiceTarget {
   chain: ChainActor;
   mailboxes: MailboxRegistry;
   status(): Promise<NodeStatus>;
+  /** Told once per answered command: seconds from receipt to reply, and how it ended (node/metrics.ts histograms). */
+  observe?(command: CommandName, seconds: number, outcome: 'ok' | 'rejected' | 'error'): void;
 }
 
 export interface BusService {
@@ -116,6 +118,7 @@ export async function startBusService(nc: NatsConnection, target: ServiceTarget,
   };
 
   const run = async (name: CommandName, msg: ServiceMsg): Promise<void> => {
+    const started = performance.now();
     let reply: unknown;
     const d = decodeRequest(msg.data);
     if (!d.ok) reply = d.error;
@@ -135,6 +138,7 @@ export async function startBusService(nc: NatsConnection, target: ServiceTarget,
       logger.debug({ command: name, code: reply.code }, 'command rejected');
       publishRejection(name, reply.code, reply.reason);
     }
+    target.observe?.(name, (performance.now() - started) / 1000, !(reply instanceof InfonetError) ? 'ok' : reply.code === ErrorCodes.INTERNAL ? 'error' : 'rejected');
     if (!msg.reply) return;
     try {
       msg.respond(toReply(reply));

@@ -7,9 +7,13 @@ import { peerAllowed, privateTransportRequired } from '../protocol/peer-call.js'
 import { transportKind } from '../protocol/peer-url.js';
 import type { PeerCallRequest, PeerCallResponse, PeerPort, PeerTransport } from '../ports/peer.js';
 
+/** How a peer call ended: the HTTP-like status of the answer, or 'error' (unreachable, timeout, refused by policy). */
+export type PeerCallObserver = (req: PeerCallRequest, seconds: number, outcome: number | 'error') => void;
+
 /** Routes a request to the first registered transport that handles the peer; §9.1 policy is checked first. */
 export class TransportSet implements PeerPort {
   private readonly transports: PeerTransport[] = [];
+  private observer?: PeerCallObserver;
 
   constructor(transports: readonly PeerTransport[], private readonly allowClearnet: boolean) {
     for (const t of transports) this.register(t);
@@ -24,11 +28,25 @@ export class TransportSet implements PeerPort {
     return this;
   }
 
+  /** Told the round-trip time of every call (node/metrics.ts: latency histograms and the console's chart). */
+  observe(fn: PeerCallObserver | undefined): void {
+    this.observer = fn;
+  }
+
+  send(req: PeerCallRequest): Promise<PeerCallResponse> {
+    const obs = this.observer;
+    if (!obs) return this.route(req);
+    const t0 = performance.now();
+    const p = this.route(req);
+    p.then((r) => obs(req, (performance.now() - t0) / 1000, r.status), () => obs(req, (performance.now() - t0) / 1000, 'error'));
+    return p;
+  }
+
   get names(): string[] {
     return this.transports.map((t) => t.name);
   }
 
-  send(req: PeerCallRequest): Promise<PeerCallResponse> {
+  private route(req: PeerCallRequest): Promise<PeerCallResponse> {
     // Policy first: a clearnet peer in private mode is an error for that peer, with no connection attempt.
     if (!peerAllowed(req.peer, this.allowClearnet)) return Promise.reject(privateTransportRequired(req.peer));
     const t = this.transports.find((x) => x.handles(req.peer));
