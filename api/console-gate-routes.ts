@@ -33,13 +33,14 @@ function body(v: unknown): Record<string, unknown> {
   return v as Record<string, unknown>;
 }
 
-/** A string field from the page: absent → undefined, else a string of at most CONSOLE_FIELD_MAX characters. */
-function text(b: Record<string, unknown>, name: string, required = false): string | undefined {
+/** A string field from the page: absent → undefined, else a string of at most CONSOLE_FIELD_MAX characters (trimmed,
+ *  except a post's text, which is the member's own words). */
+function text(b: Record<string, unknown>, name: string, required = false, trim = true): string | undefined {
   const v = b[name];
   if (v === undefined || v === null || v === '') return required ? bad(`${name} is required`) : undefined;
   if (typeof v !== 'string') return bad(`${name} must be text`);
   if (v.length > CONSOLE_FIELD_MAX) return bad(`${name} is longer than ${CONSOLE_FIELD_MAX} characters`);
-  return v.trim();
+  return trim ? v.trim() : v;
 }
 
 function jsonObject(raw: string, what: string): Record<string, unknown> {
@@ -87,7 +88,7 @@ const ACTIONS: Record<string, Action> = {
   rotate: { command: 'gate.rotate', args: (b) => ({ gate: text(b, 'gate', true) }) },
   remove: { command: 'gate.remove', args: (b) => ({ gate: text(b, 'gate', true), member: text(b, 'member', true) }) },
   read: { command: 'gate.read', asMember: true, args: (b) => ({ gate: text(b, 'gate', true) }) },
-  post: { command: 'gate.post', asMember: true, args: (b) => ({ gate: text(b, 'gate', true), text: text(b, 'text', true) }) },
+  post: { command: 'gate.post', asMember: true, args: (b) => ({ gate: text(b, 'gate', true), text: text(b, 'text', true, false) }) },
 };
 
 export const CONSOLE_GATE_ACTIONS = Object.keys(ACTIONS);

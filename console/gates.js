@@ -162,11 +162,11 @@ function Manage({ gate, s, run, busy, version }) {
         <textarea id="inv-kp" name="key_package" required rows="5" cols="60"></textarea><//>
       <button type="submit" disabled=${busy}>Invite</button>
     </form>
-    <form onSubmit=${remove} aria-label=${`Remove a member from ${gate}`} data-testid="remove">
+    ${others.length === 0 ? html`<p>No other members to remove.</p>` : html`<form onSubmit=${remove} aria-label=${`Remove a member from ${gate}`} data-testid="remove">
       <${Field} id="rm-member" label="Member to remove">
         <select id="rm-member" name="member" required>${others.map((m) => html`<option value=${m}>${m}</option>`)}</select><//>
-      <button type="submit" disabled=${busy || others.length === 0}>Remove member</button>
-    </form>
+      <button type="submit" disabled=${busy}>Remove member</button>
+    </form>`}
     ${data && data.member && data.persona ? html`<${Posts} gate=${gate} persona=${data.persona} s=${s} run=${run} busy=${busy} version=${version} />` : ''}
   </section>`;
 }
@@ -181,7 +181,7 @@ export function Gates({ s, fmtTime }) {
   return html`<section aria-labelledby="h-gates">
     <h2 id="h-gates">Gate directory</h2>
     ${error ? html`<p role="alert">${error}</p>` : ''}
-    <p role="status" data-testid="gate-result" class=${msg && !msg.ok ? 'result error' : 'result'}>${msg ? msg.text : ''}</p>
+    <div class="result" data-testid="gate-result"><p role="status">${msg && msg.ok ? msg.text : ''}</p><p role="alert" class="error">${msg && !msg.ok ? msg.text : ''}</p></div>
     ${gates.length === 0 ? html`<p>No gates known to this node.</p>` : html`<table data-testid="gates">
       <caption>Gates (membership of this node's personas)</caption>
       <thead><tr><th scope="col">Gate</th><th scope="col">Display name</th><th scope="col">Member</th><th scope="col">Persona</th><th scope="col">Epoch</th>
