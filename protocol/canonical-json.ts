@@ -26,7 +26,35 @@ function compareCodePoints(a: string, b: string): number {
 
 export function sortedKeys(obj: object): string[] {
   const keys = Object.keys(obj);
-  return keys.length > 1 ? keys.sort(compareCodePoints) : keys;
+  const n = keys.length;
+  if (n > 24) return keys.sort(compareCodePoints);
+  // Payloads have a handful of keys: an in-place insertion sort (same order, keys are distinct) does
+  // not allocate the work array Array.prototype.sort does on every call (the append hot path, issue 14).
+  for (let i = 1; i < n; i++) {
+    const k = keys[i];
+    let j = i - 1;
+    while (j >= 0 && compareCodePoints(keys[j], k) > 0) {
+      keys[j + 1] = keys[j];
+      j--;
+    }
+    keys[j + 1] = k;
+  }
+  return keys;
+}
+
+// `"key":` texts, reused across calls (payload keys repeat on every event). Keys come from outsiders,
+// so the cache is bounded: cleared when full.
+const QUOTED_KEYS_MAX = 4096;
+const quotedKeys = new Map<string, string>();
+
+function quotedKey(k: string): string {
+  let q = quotedKeys.get(k);
+  if (q === undefined) {
+    q = JSON.stringify(k) + ':';
+    if (quotedKeys.size >= QUOTED_KEYS_MAX) quotedKeys.clear();
+    quotedKeys.set(k, q);
+  }
+  return q;
 }
 
 function numberText(n: number): string {
@@ -54,7 +82,7 @@ export function canonicalJson(value: unknown): string {
       for (const k of sortedKeys(value)) {
         const v = (value as Record<string, unknown>)[k];
         if (v === undefined) continue;
-        out += (first ? '' : ',') + JSON.stringify(k) + ':' + canonicalJson(v);
+        out += (first ? quotedKey(k) : ',' + quotedKey(k)) + canonicalJson(v);
         first = false;
       }
       return out + '}';

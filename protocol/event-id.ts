@@ -1,6 +1,6 @@
 // §2.5 event_id = SHA-256(prev:type:node:canonical(payload):ts_text:seq:network); the payload as stored,
 // i.e. with its received literal forms (Appendix D), see payloadJsonOf.
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { payloadJsonOf, type ChainEvent } from './event.js';
 import { integerText, pythonFloatRepr } from './python-float.js';
 
@@ -8,7 +8,7 @@ type IdFields = Pick<ChainEvent, 'prev_hash' | 'event_type' | 'node_id' | 'paylo
 
 export function eventIdWithTimestampText(ev: IdFields, tsText: string, payloadJson = payloadJsonOf(ev)): string {
   const pre = `${ev.prev_hash}:${ev.event_type}:${ev.node_id}:${payloadJson}:${tsText}:${ev.sequence}:${ev.network_id}`;
-  return createHash('sha256').update(pre, 'utf8').digest('hex');
+  return hash('sha256', pre, 'hex'); // one-shot (UTF-8 for strings): no Hash object per event
 }
 
 /** Id of a locally produced event: timestamps are always floats (rule 1). */
