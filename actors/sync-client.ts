@@ -37,6 +37,8 @@ export const SYNC_PAGE = 100;
  * peer-push limit is 30/min per client, so a few per cycle leave room for other pushers. */
 export const PUSH_BEHIND_MAX_REQUESTS = 4;
 export const SYNC_MAX_ROUNDS = 5;
+/** Pages asked for ahead of the one being ingested (PagesAhead); each is a spec-sized request of SYNC_PAGE. */
+export const SYNC_PREFETCH_PAGES = 4;
 export const PEER_BEHIND = 'peer behind';
 /** Both chains short and forked, ours wins (protocol/sync-fork.ts peerChainWins): the peer rebuilds from us. */
 export const PEER_REBUILDS_FROM_US = 'peer forked; it rebuilds from this chain';
@@ -71,6 +73,8 @@ export interface SyncClientOptions {
   busSelfUrl?: string;
   pageSize?: number;
   maxRounds?: number;
+  /** Pages asked for ahead while one is ingested (default SYNC_PREFETCH_PAGES; 0 = one request at a time). */
+  prefetchPages?: number;
   /** Ingest freshness bound override (default: the chain's MESH_INGEST_EVENT_MAX_AGE_S). */
   maxAgeS?: number;
   /** Durable kept-aside set. Without it a real fork is only reported (`fork detected`), never rebuilt. */
@@ -239,6 +243,77 @@ async function pushToBehindPeer(peer: string, peerHead: unknown, chain: ChainPor
   return pushed;
 }
 
+/**
+ * Pipelined catch-up (issue 14): once a full page has arrived, the next page is asked for at once — locator
+ * `[last served id, GENESIS]`, as the rebuild fetch does — while the current page is verified and ingested, and
+ * each answer that is again a full page asks for the one after it, up to `depth` pages requested and not yet
+ * taken, and `budget` requests in all (the rounds left). Every request is an ordinary §9.3/§9.4 request of
+ * `page` events; only the order of waiting changes. Pages are taken strictly in order and handled exactly as a
+ * page asked for with the chain's own locator (every event verified, linked and ingested; rejections and forks
+ * end the pipeline); requests still in flight when the caller stops are awaited and their answers dropped.
+ */
+class PagesAhead {
+  private readonly asked: Array<Promise<Page>> = [];
+  /** Answers already here, by their promise (so a run of them can be taken without waiting). */
+  private readonly arrived = new WeakMap<Promise<Page>, Page>();
+  private issued = 0;
+  private inFlight = false;
+  private closed = false;
+
+  constructor(
+    private readonly peer: string,
+    /** The id the next request starts after; null once an answer was not a full page of events. */
+    private after: string | null,
+    private readonly budget: number,
+    private readonly depth: number,
+    private readonly page: number,
+    private readonly opts: SyncClientOptions,
+  ) {
+    this.pump();
+  }
+
+  private pump(): void {
+    if (this.closed || this.inFlight || this.after === null || this.issued >= this.budget || this.asked.length >= this.depth) return;
+    this.issued++;
+    this.inFlight = true;
+    const asked: Promise<Page> = requestPage(this.peer, [this.after, GENESIS_HASH], this.page, this.opts).then((got) => {
+      this.inFlight = false;
+      this.arrived.set(asked, got);
+      const events = got.ok && got.value.forked !== true ? got.value.events : undefined;
+      const last: unknown = Array.isArray(events) && events.length >= this.page ? events[events.length - 1] : undefined;
+      this.after = isEventLike(last) ? last.event_id : null;
+      this.pump();
+      return got;
+    });
+    this.asked.push(asked);
+  }
+
+  /**
+   * The next page's events when its answer is already here and is a plain page of events (ok, not forked, a
+   * non-empty list); anything else stays queued for next() and the usual handling.
+   */
+  takeArrived(): unknown[] | null {
+    const head = this.asked[0];
+    const got = head && this.arrived.get(head);
+    if (!got || !got.ok || got.value.forked === true || !Array.isArray(got.value.events) || got.value.events.length === 0) return null;
+    this.asked.shift();
+    this.pump();
+    return got.value.events as unknown[];
+  }
+
+  /** The next page in order (possibly still on its way), or null when nothing more was asked for. */
+  next(): Promise<Page> | null {
+    const p = this.asked.shift();
+    this.pump();
+    return p ?? this.asked.shift() ?? null;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.all(this.asked.splice(0));
+  }
+}
+
 /** `sync_from_peer(peer, page=100, max_rounds=5)` (§9.3). */
 export async function syncFromPeer(peerUrl: string, chain: RebuildChainPort, opts: SyncClientOptions): Promise<SyncFromPeerResult> {
   const peer = normalizePeerUrl(peerUrl) || peerUrl;
@@ -306,50 +381,85 @@ export async function syncFromPeer(peerUrl: string, chain: RebuildChainPort, opt
     return fetched.complete ? withTotals(result(true)) : null;
   };
 
-  for (let round = 0; round < maxRounds;) {
-    const got = await requestPage(peer, await chainLocator(chain), page, opts);
-    if (!got.ok) return withTotals(got.result);
-    const resp = got.value;
-    const verdict = classifySyncAnswer(resp, (id) => chain.heightOf(id) !== undefined);
-    const behind = async (): Promise<SyncFromPeerResult> => {
-      const pushed = opts.pushBehind === false ? 0 : await pushToBehindPeer(peer, resp.head_hash, chain, opts);
-      return { ...(await caughtUp(PEER_BEHIND)), ...(pushed ? { pushed } : {}) };
-    };
-    if (verdict === 'behind') return behind();
-    if (verdict === 'forked') {
-      const r = await onFork(resp.head_hash);
-      if (r) return r;
-      round++;
-      continue;
-    }
-    const events = resp.events;
-    if (!Array.isArray(events)) return withTotals(result(false, 'peer sync events must be a list'));
-    if (events.length === 0) {
-      // Nothing new, and the peer's head is an older event of ours: it is behind (without a fork flag).
-      const h = resp.head_hash;
-      return typeof h === 'string' && h !== chain.head && chain.heightOf(h) !== undefined ? behind() : caughtUp();
-    }
+  // Pages requested ahead while the current one is verified and ingested (null until a full page arrives).
+  let ahead: PagesAhead | null = null;
+  const dropAhead = async (): Promise<void> => {
+    const a = ahead;
+    ahead = null;
+    await a?.close();
+  };
+  try {
+    for (let round = 0; round < maxRounds;) {
+      const fromAhead = ahead?.next() ?? null;
+      const got = await (fromAhead ?? requestPage(peer, await chainLocator(chain), page, opts));
+      if (!got.ok) return withTotals(got.result);
+      const resp = got.value;
+      if (fromAhead && resp.forked === true) {
+        // The peer no longer knows the id the prefetch started after (its chain changed): ask again with our
+        // own locator (the usual §9.3 request), which sees whatever the peer has now.
+        await dropAhead();
+        round++;
+        continue;
+      }
+      const verdict = classifySyncAnswer(resp, (id) => chain.heightOf(id) !== undefined);
+      const behind = async (): Promise<SyncFromPeerResult> => {
+        const pushed = opts.pushBehind === false ? 0 : await pushToBehindPeer(peer, resp.head_hash, chain, opts);
+        return { ...(await caughtUp(PEER_BEHIND)), ...(pushed ? { pushed } : {}) };
+      };
+      if (verdict === 'behind') return behind();
+      if (verdict === 'forked') {
+        const r = await onFork(resp.head_hash);
+        if (r) return r;
+        round++;
+        continue;
+      }
+      const events = resp.events;
+      if (!Array.isArray(events)) return withTotals(result(false, 'peer sync events must be a list'));
+      if (events.length === 0) {
+        // Nothing new, and the peer's head is an older event of ours: it is behind (without a fork flag).
+        const h = resp.head_hash;
+        return typeof h === 'string' && h !== chain.head && chain.heightOf(h) !== undefined ? behind() : caughtUp();
+      }
 
-    const wasEmpty = chain.length === 0;
-    const out = await chain.ingest(events, opts.maxAgeS);
-    accepted += out.accepted;
-    const ancestor = out.accepted === 0 ? divergencePoint(events, out.rejected, chain) : null;
-    if (ancestor !== null) {
-      // Both sides appended after a common event: the fork the flag reports at genesis (§9.3), here found by the
-      // first new served event linking to an older event of ours. Same handling.
-      const r = await onFork(resp.head_hash, ancestor);
-      if (r) return r;
-      round++;
-      continue;
+      // A full page: the next ones are asked for now, while this one is verified and ingested.
+      const last = events[events.length - 1] as unknown;
+      if (!ahead && events.length >= page && round + 1 < maxRounds && isEventLike(last)) {
+        ahead = new PagesAhead(peer, last.event_id, maxRounds - round - 1, opts.prefetchPages ?? SYNC_PREFETCH_PAGES, page, opts);
+      }
+      // Pages that arrived meanwhile continue this one (each starts after the previous page's last id): one
+      // ingest batch, as if the rounds had been taken one by one (a rejection stops the batch at the same event).
+      let batch: unknown[] = events;
+      let pages = 1;
+      let lastPage: unknown[] = events;
+      for (let more: unknown[] | null; lastPage.length >= page && round + pages < maxRounds && (more = ahead?.takeArrived() ?? null);) {
+        batch = batch.concat(more);
+        lastPage = more;
+        pages++;
+      }
+      const wasEmpty = chain.length === 0;
+      const out = await chain.ingest(batch, opts.maxAgeS);
+      accepted += out.accepted;
+      const ancestor = out.accepted === 0 ? divergencePoint(batch, out.rejected, chain) : null;
+      if (ancestor !== null) {
+        // Both sides appended after a common event: the fork the flag reports at genesis (§9.3), here found by the
+        // first new served event linking to an older event of ours. Same handling.
+        await dropAhead();
+        const r = await onFork(resp.head_hash, ancestor);
+        if (r) return r;
+        round++;
+        continue;
+      }
+      if (out.rejected.length > 0) {
+        const reasons = out.rejected.map((r) => r.reason);
+        let msg = `sync ingest rejected ${out.rejected.length} event(s): ${reasons.join(', ')}`;
+        if (wasEmpty && reasonMentionsFreshness(reasons)) msg += EXPIRED_GENESIS_HINT;
+        return withTotals(result(false, msg));
+      }
+      if (out.duplicates === batch.length || lastPage.length < page) return caughtUp();
+      round += pages;
     }
-    if (out.rejected.length > 0) {
-      const reasons = out.rejected.map((r) => r.reason);
-      let msg = `sync ingest rejected ${out.rejected.length} event(s): ${reasons.join(', ')}`;
-      if (wasEmpty && reasonMentionsFreshness(reasons)) msg += EXPIRED_GENESIS_HINT;
-      return withTotals(result(false, msg));
-    }
-    if (out.duplicates === events.length || events.length < page) return caughtUp();
-    round++;
+  } finally {
+    await dropAhead();
   }
   return withTotals(result(true));
 }

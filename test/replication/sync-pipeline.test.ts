@@ -1,0 +1,105 @@
+// Pipelined catch-up (issue 14, actors/sync-client.ts PagesAhead): the next §9.3 page is asked for while the
+// current one is ingested, every request stays a spec-sized one, and a bad event in a page that was asked for
+// ahead still stops the sync at that event. Real HTTP peer on 127.0.0.1, real LevelDB directories.
+import { createPeerApplication } from '../../peer/app.js';
+import { syncFromPeer, type SyncClientOptions } from '../../actors/sync-client.js';
+import { GENESIS_HASH } from '../../protocol/constants.js';
+import { generateIdentity } from '../../protocol/identity.js';
+import type { PeerCallRequest, PeerCallResponse, PeerPort } from '../../ports/peer.js';
+import { HttpPeerTransport } from '../../transports/loopback-http.js';
+import { startPeerHttpServer, type PeerHttpServer } from '../../transports/http-server.js';
+import { TransportSet } from '../../transports/transport.js';
+import { openFixture, removeTempDirs, type Fixture } from './inbound-helpers.js';
+
+const msg = (text: string) => ({ message: text, destination: 'broadcast', channel: 'LongFast', priority: 'normal', ephemeral: false });
+
+type Closable = { close(): Promise<void> };
+const opened: Closable[] = [];
+afterEach(async () => {
+  for (const o of opened.splice(0)) await o.close();
+  removeTempDirs();
+});
+
+async function fixture(opts: Parameters<typeof openFixture>[0] = {}): Promise<Fixture> {
+  const f = await openFixture(opts);
+  opened.push(f);
+  return f;
+}
+
+async function peerWith(n: number): Promise<{ a: Fixture; srv: PeerHttpServer }> {
+  const a = await fixture();
+  const k = generateIdentity();
+  for (let i = 0; i < n; i++) await a.chain.appendLocal(k, 'message', msg(`m${i}`));
+  const srv = await startPeerHttpServer(createPeerApplication(a));
+  opened.unshift(srv);
+  return { a, srv };
+}
+
+interface Sent { locator: unknown[]; limit: unknown; localLength: number; servedBefore: number }
+
+/** The node's HTTP peer port, recording each sync request (and the puller's height when it was sent). */
+function recordingPort(f: Fixture, sent: Sent[], edit: (body: string) => string = (b) => b): PeerPort {
+  const inner = new TransportSet([new HttpPeerTransport({ clock: f.clock })], f.settings.peers.allowClearnetSync);
+  opened.unshift(inner);
+  let served = 0;
+  return {
+    async send(req: PeerCallRequest): Promise<PeerCallResponse> {
+      const body = JSON.parse(Buffer.from(req.body).toString('utf8')) as { locator: unknown[]; limit: unknown };
+      sent.push({ locator: body.locator, limit: body.limit, localLength: f.chain.length, servedBefore: served });
+      const r = await inner.send(req);
+      const text = Buffer.from(r.body).toString('utf8');
+      served += (JSON.parse(text) as { count?: number }).count ?? 0;
+      return { ...r, body: Buffer.from(edit(text), 'utf8') };
+    },
+  };
+}
+
+const opts = (f: Fixture, transports: PeerPort, extra: Partial<SyncClientOptions> = {}): SyncClientOptions => ({
+  transports, settings: f.settings.peers, clock: f.clock, ...extra,
+});
+
+describe('pipelined sync', () => {
+  test('requests run ahead of ingest, each a spec-sized §9.3 request, and the chain ends identical', async () => {
+    const { a, srv } = await peerWith(230);
+    const b = await fixture({ clock: a.clock });
+    const sent: Sent[] = [];
+    const r = await syncFromPeer(srv.url, b.chain, opts(b, recordingPort(b, sent), { pageSize: 20, maxRounds: 50 }));
+    expect(r).toMatchObject({ ok: true, error: '', forked: false, accepted: 230 });
+    expect(b.chain.head).toBe(a.chain.head);
+    expect(b.chain.length).toBe(230);
+    // 12 pages (the last one short): no request beyond it.
+    expect(sent).toHaveLength(12);
+    for (const s of sent) {
+      expect(s.limit).toBe(20);
+      expect(s.locator.length).toBeLessThanOrEqual(32);
+      expect(s.locator[s.locator.length - 1]).toBe(GENESIS_HASH);
+    }
+    // Each later request was sent before the events served so far were all ingested: the pipeline.
+    for (const s of sent.slice(1)) expect(s.localLength).toBeLessThan(s.servedBefore);
+  });
+
+  test('rounds bound the requests: maxRounds 3 of pages of 20 asks three times and stops at 60 events', async () => {
+    const { a, srv } = await peerWith(100);
+    const b = await fixture({ clock: a.clock });
+    const sent: Sent[] = [];
+    const r = await syncFromPeer(srv.url, b.chain, opts(b, recordingPort(b, sent), { pageSize: 20, maxRounds: 3 }));
+    expect(r).toMatchObject({ ok: true, accepted: 60 });
+    expect(sent).toHaveLength(3);
+    expect(b.chain.length).toBe(60);
+  });
+
+  test('a bad signature in a page asked for ahead stops the sync at that event; nothing after it is ingested', async () => {
+    const { a, srv } = await peerWith(100);
+    const [bad] = await a.chain.readRange(45, 1);
+    const forged = bad.signature.slice(0, -4) + (bad.signature.endsWith('AAAA') ? 'BBBB' : 'AAAA');
+    const b = await fixture({ clock: a.clock });
+    const sent: Sent[] = [];
+    const port = recordingPort(b, sent, (body) => body.replace(`"signature":"${bad.signature}"`, `"signature":"${forged}"`));
+    const r = await syncFromPeer(srv.url, b.chain, opts(b, port, { pageSize: 20, maxRounds: 50 }));
+    expect(r.ok).toBe(false);
+    expect(r.error).toMatch(/^sync ingest rejected \d+ event\(s\): /);
+    expect(r.forked).toBe(false);
+    expect(b.chain.length).toBe(45);
+    expect(b.chain.head).toBe((await a.chain.readRange(44, 1))[0].event_id);
+  });
+});
