@@ -7,11 +7,12 @@
 // Targets from issue 5: p99 < 20 ms, ≥ 5k DMs/s on a 2-core machine. The inbound §8.4.6 rate limit (60 req/min per
 // peer) would cap replication at one DM per second per peer, so the peer servers here run with it raised: this
 // measures the pipeline, not the limiter (each node's own inbound listener, started with rate-limit overrides).
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
+import { Session } from 'node:inspector/promises';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { connectBus } from '../bus/connect.js';
 import { pino } from 'pino';
@@ -32,6 +33,17 @@ const RATE_LIMITS = NO_RATE_LIMITS;
 const SECRET = randomBytes(16).toString('hex');
 
 const cpuUs = (u: NodeJS.CpuUsage): number => u.user + u.system;
+/** CPU time (µs) of the main JS thread alone (Linux /proc, 10 ms ticks; NaN elsewhere): the nodes' JS runs there,
+ * LevelDB writes and fsyncs on libuv's pool threads. A 2-core machine's ceiling is the main thread's share. */
+function mainThreadCpuUs(): number {
+  try {
+    const f = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
+    const v = f.slice(f.lastIndexOf(')') + 2).split(' ');
+    return (Number(v[11]) + Number(v[12])) * 10_000; // utime + stime in clock ticks (USER_HZ = 100)
+  } catch {
+    return NaN;
+  }
+}
 const f = fmtMs;
 const stats = latencyStats;
 
@@ -140,10 +152,26 @@ async function main(): Promise<void> {
     for (let i = 0; i < WARMUP; i++) await oneDm();
     const latT: number[] = [];
     for (let i = 0; i < LATENCY_N; i++) latT.push(await oneDm());
+    // BENCH_PROFILE=<file.cpuprofile>: a V8 CPU profile of the throughput phase alone (where the time goes).
+    const prof = process.env.BENCH_PROFILE ? new Session() : undefined;
+    if (prof) {
+      prof.connect();
+      await prof.post('Profiler.enable');
+      await prof.post('Profiler.start');
+    }
     const tpStart = performance.now();
     const tpCpu = process.cpuUsage();
+    const tpMain = mainThreadCpuUs();
+    const commits0 = nodes.map((n) => n.mailboxes.store.committer.commits);
     await pool(DMS, CONCURRENCY, oneDm);
     const tpMs = performance.now() - tpStart;
+    const tpMainUs = (mainThreadCpuUs() - tpMain) / DMS;
+    const tpCommits = nodes.map((n, i) => n.mailboxes.store.committer.commits - commits0[i]);
+    if (prof) {
+      const { profile } = await prof.post('Profiler.stop');
+      writeFileSync(process.env.BENCH_PROFILE!, JSON.stringify(profile));
+      prof.disconnect();
+    }
     const tpCpuUs = cpuUs(process.cpuUsage(tpCpu)) / DMS;
     const dmRate = rate(DMS, tpMs);
 
@@ -174,7 +202,9 @@ async function main(): Promise<void> {
     console.log(`ratio to raw: p50 ${(lat.p50 / raw.p50).toFixed(1)}×, p99 ${(lat.p99 / raw.p99).toFixed(1)}×, throughput ${(dmRate / rawRate).toFixed(2)}×`);
     console.log(`targets: p99 < 20 ms → ${lat.p99 < 20 ? 'OK' : 'MISSED'} (${lat.p99.toFixed(2)} ms); ≥ 5000 DMs/s → ${dmRate >= 5000 ? 'OK' : 'MISSED'} (${dmRate}/s)`);
     console.log(`CPU of this process per DM: replicated ${tpCpuUs.toFixed(0)} µs (deposit on A + push + accept on B and C; one-core ceiling ${Math.round(1e6 / tpCpuUs)}/s), local-only ${soloCpuUs.toFixed(0)} µs`);
+    console.log(`  of which the main JS thread: ${tpMainUs.toFixed(0)} µs per replicated DM (its ceiling ${Math.round(1e6 / tpMainUs)}/s; the rest is libuv's pool: LevelDB writes and fsyncs)`);
     console.log(`load average (1 min) at start ${load0.toFixed(1)}, at end ${loadavg()[0].toFixed(1)} on ${cpus().length} cores`);
+    console.log(`fsync'd group commits during the throughput run: ${names.map((n, i) => `${n.toUpperCase()} ${tpCommits[i]} (${(DMS / tpCommits[i]).toFixed(1)} DMs each)`).join(', ')}`);
     const st = (await a.status()).replication!;
     console.log(`A: ${JSON.stringify({ ok: st.metrics.dm_replication_push_ok, rejected: st.metrics.dm_replication_push_rejected, error: st.metrics.dm_replication_push_error, batches: st.metrics.dm_replication_batches, batch_fallback: st.metrics.dm_replication_batch_fallback })}`);
   } finally {

@@ -12,10 +12,24 @@ const KEY_SALT = 'sb-peer-auth-v1';
 
 const bytesOf = (body: Uint8Array | string): Uint8Array => (typeof body === 'string' ? Buffer.from(body, 'utf8') : body);
 
+/**
+ * Derived keys by secret and URL: every signed or verified peer request needs one, and deriving costs two HMACs
+ * (a measurable share of a replicated DM, issue 14). Bounded: verification derives only for allowlisted URLs, and
+ * the cache is emptied when it reaches KEY_CACHE_MAX entries anyway. Keys never leave this module's callers.
+ */
+const KEY_CACHE_MAX = 256;
+const keyCache = new Map<string, Buffer>();
+
 /** One-block HKDF-SHA256 (§8.2.2): PRK = HMAC(salt, secret); K = HMAC(PRK, url ‖ 0x01). `url` must be normalised. */
 export function derivePeerKey(secret: string, normalizedUrl: string): Buffer {
+  const id = `${secret}\u0000${normalizedUrl}`;
+  const hit = keyCache.get(id);
+  if (hit) return Buffer.from(hit);
   const prk = createHmac('sha256', KEY_SALT).update(secret, 'utf8').digest();
-  return createHmac('sha256', prk).update(normalizedUrl, 'utf8').update(Buffer.from([1])).digest();
+  const key = createHmac('sha256', prk).update(normalizedUrl, 'utf8').update(Buffer.from([1])).digest();
+  if (keyCache.size >= KEY_CACHE_MAX) keyCache.clear();
+  keyCache.set(id, Buffer.from(key));
+  return key;
 }
 
 /** Lower-case hex HMAC-SHA256 over the exact body bytes (§8.2.3). */
@@ -36,6 +50,13 @@ export function parsePeerSecrets(csv: string): Map<string, string> {
   return out;
 }
 
+/** parsePeerSecrets of the last setting seen (settings do not change while a node runs; every request asks). */
+let lastSecrets: { csv: string; map: Map<string, string> } = { csv: '', map: new Map() };
+function peerSecretsOf(csv: string): Map<string, string> {
+  if (lastSecrets.csv !== csv) lastSecrets = { csv, map: parsePeerSecrets(csv) };
+  return lastSecrets.map;
+}
+
 /**
  * The secret for a peer (§8.2.1): its MESH_PEER_SECRETS entry if any (the global secret is then ignored
  * for it), else MESH_PEER_PUSH_SECRET, else ''. There is deliberately no built-in fleet secret: a
@@ -44,7 +65,7 @@ export function parsePeerSecrets(csv: string): Map<string, string> {
 export function resolvePeerSecret(url: string, settings: PeerSecretSettings): string {
   const normalized = normalizePeerUrl(url);
   if (!normalized) return '';
-  const perPeer = parsePeerSecrets(settings.peerSecrets ?? '').get(normalized);
+  const perPeer = peerSecretsOf(settings.peerSecrets ?? '').get(normalized);
   if (perPeer !== undefined) return perPeer;
   return (settings.pushSecret ?? '').trim();
 }

@@ -166,6 +166,7 @@ test('backoff: exponential per consecutive failure, capped, one probe at a time;
   s.replicator.retryNow();
   await waitFor(() => link.queued === 0);
   expect(m.get('dm_replication_push_expired')).toBe(5);
+  await s.replicator.whenIdle(); // the expired items' removal is a group-committed write of its own
   expect(await s.outbox.count()).toBe(0);
 });
 
