@@ -20,6 +20,7 @@ import { signAppend } from '../protocol/local-sign.js';
 import { parse, printJson, readJsonFile, reportError, UsageError, writeOutput } from './args.js';
 import { BUS_CLI_OPTIONS, clientFromArgs } from './connect.js';
 import { batchElements, PROGRESS_EVERY, streamChainFile, writeChainStream } from './chain-stream.js';
+import { CryptoPool, POOL_MIN_BATCH } from '../actors/crypto-pool.js';
 
 // Streaming sizes (issue 14): memory stays bounded by one batch whatever the file size.
 const VALIDATE_BATCH = 2_000;
@@ -66,29 +67,61 @@ interface Checkpoint {
   state: SerializedChainState;
 }
 
-/** Validates the streamed file from its start, or only past a checkpoint whose head is still at its index. */
+/**
+ * Validates the streamed file from its start, or only past a checkpoint whose head is still at its index.
+ * Signatures of the next batch are checked on the crypto worker pool while this one is validated in
+ * order (the validator only looks the verdicts up), so at most two batches are held at a time.
+ */
 async function validateStream(file: string, ctx: ValidationContext, checkpoint: Checkpoint | null): Promise<{ verdict: ChainVerdict; resumed: boolean } | null> {
   let state = checkpoint ? deserializeChainState(checkpoint.state) : emptyChainState();
-  let index = 0;
-  for await (const batch of batchElements(streamChainFile(file), VALIDATE_BATCH)) {
-    let events = batch.map((el) => el.value);
-    if (checkpoint && index < checkpoint.count) {
-      const skip = Math.min(events.length, checkpoint.count - index);
-      if (index + skip === checkpoint.count) {
-        const last = events[skip - 1];
-        if (!isPlainObject(last) || last.event_id !== checkpoint.head) return null;
-      }
-      events = events.slice(skip);
-      index += skip;
-    }
-    const v = validateChain(events, ctx, state);
-    if (!v.valid) return { verdict: { ...v, index: index + v.index }, resumed: checkpoint !== null };
+  let index = 0; // events validated so far (skipped prefix included)
+  let read = 0; // events read so far
+  let pool: CryptoPool | null = null;
+  let pending: { events: unknown[]; verdicts: Promise<WeakMap<object, boolean> | undefined> } | null = null;
+  const validatePending = async (): Promise<ChainVerdict | null> => {
+    const { events, verdicts } = pending!;
+    pending = null;
+    const v = validateChain(events, { ...ctx, signatureVerdicts: await verdicts }, state);
+    if (!v.valid) return { ...v, index: index + v.index };
     state = v.state;
     const before = index;
     index += events.length;
     if (Math.floor(index / PROGRESS_EVERY) > Math.floor(before / PROGRESS_EVERY)) process.stderr.write(`validate: ${index} events\n`);
+    return null;
+  };
+  try {
+    for await (const batch of batchElements(streamChainFile(file), VALIDATE_BATCH)) {
+      let events = batch.map((el) => el.value);
+      if (checkpoint && read < checkpoint.count) {
+        const skip = Math.min(events.length, checkpoint.count - read);
+        if (read + skip === checkpoint.count) {
+          const last = events[skip - 1];
+          if (!isPlainObject(last) || last.event_id !== checkpoint.head) return null;
+        }
+        events = events.slice(skip);
+        read += skip;
+        index += skip;
+      }
+      read += events.length;
+      if (events.length === 0) continue;
+      if (events.length >= POOL_MIN_BATCH) pool ??= new CryptoPool();
+      // A batch whose check fails (or is dropped by an early return) leaves its events to the inline check.
+      const verdicts = pool && events.length >= POOL_MIN_BATCH ? pool.verifyEvents(events).catch(() => undefined) : Promise.resolve(undefined);
+      const next = { events, verdicts };
+      if (pending) {
+        const bad = await validatePending();
+        if (bad) return { verdict: bad, resumed: checkpoint !== null };
+      }
+      pending = next;
+    }
+    if (pending) {
+      const bad = await validatePending();
+      if (bad) return { verdict: bad, resumed: checkpoint !== null };
+    }
+  } finally {
+    await pool?.close();
   }
-  if (checkpoint && index < checkpoint.count) return null; // the file is shorter than the checked prefix
+  if (checkpoint && read < checkpoint.count) return null; // the file is shorter than the checked prefix
   return { verdict: { valid: true, count: state.length, head: state.head, state }, resumed: checkpoint !== null };
 }
 
