@@ -18,10 +18,12 @@ import { removeTempDirs, silentLogger, tempDataDir } from '../node/helpers.js';
 jest.setTimeout(120_000);
 
 const nodes: InfonetNode[] = [];
-let browser: Browser | undefined;
+let browser: Promise<Browser> | undefined;
+/** One chromium for the file, launched while the nodes start. */
+const getBrowser = (): Promise<Browser> => (browser ??= launchBrowser());
 
 afterAll(async () => {
-  await browser?.close();
+  await (await browser?.catch(() => undefined))?.close();
   for (const n of nodes) await n.stop();
   await stopAll();
   removeTempDirs();
@@ -37,8 +39,7 @@ async function startNode(natsUrl: string, env: Record<string, string> = {}, id =
 }
 
 async function openGates(api: ApiTarget): Promise<Page> {
-  browser ??= await launchBrowser();
-  const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
+  const page = await (await getBrowser()).newPage({ viewport: { width: 1100, height: 900 } });
   await page.goto(`${api.url}/console/?token=${api.token}#/gates`);
   await page.getByRole('heading', { level: 2, name: 'Gate directory' }).waitFor();
   return page;
@@ -47,6 +48,7 @@ async function openGates(api: ApiTarget): Promise<Page> {
 const epochOf = async (api: ApiTarget, gate: string): Promise<number> => (await callApi<{ epoch: number }>(api, 'gate.show', { gate })).epoch;
 
 run('an invite accepted from the page makes the node a member', async () => {
+  void getBrowser();
   const server = await startServer();
   const idA = generateIdentity();
   const idB = generateIdentity();
@@ -85,6 +87,7 @@ run('an invite accepted from the page makes the node a member', async () => {
 });
 
 run('create, invite, rotate and remove from the page; bad input shows the error and changes nothing', async () => {
+  void getBrowser();
   const server = await startServer();
   const { node: a, api } = await startNode(server.clientUrl);
   const page = await openGates(api);
