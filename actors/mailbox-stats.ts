@@ -11,35 +11,16 @@
 // before the registry takes its first command (LevelDB iterators read a snapshot taken when they are created), so
 // base + the changes counted since are exact. Until it finishes, `ready` is false (status says `counted: false`).
 import type { MailboxState, StoredMessage } from '../protocol/mailbox-rules.js';
+import type { DepositOrigin, MailboxClass, MailboxStatsSnapshot } from '../ports/status.js';
 
-export const MAILBOX_CLASSES = ['request', 'shared', 'self', 'other'] as const;
-export type MailboxClass = (typeof MAILBOX_CLASSES)[number];
+export type { MailboxStatsSnapshot };
+
 
 const classOf = (m: StoredMessage): MailboxClass => {
   const c = m.delivery_class;
   return c === 'request' || c === 'shared' || c === 'self' ? c : 'other';
 };
 
-export interface MailboxStatsSnapshot {
-  /** False until the stored mailboxes have been counted once after start. */
-  counted: boolean;
-  /** Pending messages per delivery class. */
-  pending: Record<MailboxClass, number>;
-  /** Mailboxes holding at least one pending message, per class (a mailbox's messages share one class). */
-  with_pending: Record<MailboxClass, number>;
-  /** Claim tombstones held (claimed messages remembered until their expiry). */
-  claimed: number;
-  /** Seconds since the oldest pending message was stored (whole seconds), null when nothing is pending. */
-  oldest_pending_age_s: number | null;
-  /** Messages stored since start, by origin (local deposit, chain hydration, peer replica); duplicates not counted. */
-  deposits: Record<DepositOrigin, number>;
-  /** Polls answered since start (empty ones too). */
-  polls: number;
-  /** Messages removed by a poll or a selective claim since start (claim = ack, §7.6). */
-  claims: number;
-}
-
-export type DepositOrigin = StoredMessage['origin'];
 
 const zero = (): Record<MailboxClass, number> => ({ request: 0, shared: 0, self: 0, other: 0 });
 

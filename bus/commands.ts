@@ -32,7 +32,7 @@
 // transport) but is never logged.
 import type { AppendInput } from '../protocol/append-rules.js';
 import type { ReplicationStatus } from '../actors/replication-actor.js';
-import type { InboundStatus } from '../ports/status.js';
+import type { InboundStatus, LatencyStatus, MailboxStatsSnapshot } from '../ports/status.js';
 import type { ChainEvent } from '../protocol/event.js';
 import type { SignedBlockRequest } from '../protocol/block-list.js';
 import type { SignedMailboxRequest } from '../protocol/mailbox-access.js';
@@ -80,7 +80,10 @@ export interface NodeStatus extends ChainStatus {
   version: string;
   started_at: number;
   uptime_s: number;
-  mailboxes: { stored: number; live: number };
+  /** `stats`: counts per class/state, oldest pending age, deposits/polls/claims (issue 13, actors/mailbox-stats.ts). */
+  mailboxes: { stored: number; live: number; stats?: MailboxStatsSnapshot };
+  /** Replication push round trips of the last seconds per transport (issue 13, node/metrics.ts). */
+  latency?: LatencyStatus;
   previous_run: { clean_stop: boolean; height: number; head: string } | null;
   nats: { url: string; embedded: boolean; leaf: string[] };
   /** Outbound replication: peer links and dm_replication_* / ack / pull counters (issue 5). */

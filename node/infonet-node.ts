@@ -222,12 +222,15 @@ export class InfonetNode {
       if (rns) this.onStop(() => rns.stop());
       this.peers = buildPeerTransports({ nodeId: this.nodeId, clock: this.clock, allowClearnet: this.settings.peers.allowClearnetSync, nc: this.nc, extra: [...(onion ? [onion.transport] : []), ...(rns ? [rns.peer] : [])] });
       const peers = this.peers;
+      // Issue 13: every peer call's round trip feeds the latency histograms and the console's chart (node/metrics.ts).
+      peers.observe((req, seconds, outcome) => this.metrics?.observePeerCall(req, seconds, outcome));
       // Registered first, so it runs after replication and sync have stopped (stop hooks run in reverse).
       this.onStop(() => peers.close());
       const peerHost = { ...this.hostView(), peers, onPeerContact: this.reportPeerContact };
       this.replication = await startReplication(peerHost);
       this.publisher = startEventPublisher(this.nc, this.nodeId, this.chain, this.mailboxes, log);
-      this.service = await startBusService(this.nc, { nodeId: this.nodeId, chain: this.chain, mailboxes: this.mailboxes, status: () => this.status() }, log);
+      this.service = await startBusService(this.nc, { nodeId: this.nodeId, chain: this.chain, mailboxes: this.mailboxes, status: () => this.status(),
+        observe: (command, seconds, outcome) => this.metrics?.observeCommand(command, seconds, outcome) }, log);
       // Issue 12: MLS gates and DM sessions — one owner, served on the bus and on the local API (docs/mls.md). Needs only the chain,
       // the mailboxes and the bus, so it is up before the peer listener, onion service and sync (which may take long).
       const mls = (this.mls = await MlsOwner.open(MlsStore.open(this.db, this.chain.ledger.store.committer, this.dataDir), mlsHostOf(this.chain, this.identity, this.mailboxes, this.clock)));
@@ -295,7 +298,12 @@ export class InfonetNode {
       head: this.chain.head,
       started_at: this.startedAt,
       uptime_s: Math.max(0, Math.round((this.clock() - this.startedAt) * 1000) / 1000),
-      mailboxes: { stored: await this.mailboxes.store.mailboxCount(), live: this.mailboxes.liveCount },
+      // Stored count from the store's in-memory key set (a full key scan only before it is loaded).
+      mailboxes: {
+        stored: this.mailboxes.store.knownCount ?? await this.mailboxes.store.mailboxCount(), live: this.mailboxes.liveCount,
+        stats: this.mailboxes.stats.snapshot(this.clock()),
+      },
+      ...(this.metrics ? { latency: this.metrics.latency() } : {}),
       previous_run: prev ? { clean_stop: prev.cleanStop, height: prev.length, head: prev.head } : null,
       nats: { url: this.natsUrl, embedded: !!this.natsServer, leaf: this.config.leaf },
       ...(this.replication ? { replication: this.replication.status() } : {}),

@@ -19,3 +19,37 @@ export interface InboundStatus {
     metrics?: Record<string, number>;
   };
 }
+
+/** Delivery classes the mailbox counts split by (anything else counts as `other`). */
+export type MailboxClass = 'request' | 'shared' | 'self' | 'other';
+/** Where a stored mailbox message came from (protocol/mailbox-rules.ts StoredMessage.origin). */
+export type DepositOrigin = 'local' | 'chain' | 'replica';
+
+/** Mailbox counts in node status (issue 13, actors/mailbox-stats.ts): counts only, never keys, ids or contents. */
+export interface MailboxStatsSnapshot {
+  /** False until the stored mailboxes have been counted once after start. */
+  counted: boolean;
+  /** Pending messages per delivery class. */
+  pending: Record<MailboxClass, number>;
+  /** Mailboxes holding at least one pending message, per class (a mailbox's messages share one class). */
+  with_pending: Record<MailboxClass, number>;
+  /** Claim tombstones held (claimed messages remembered until their expiry). */
+  claimed: number;
+  /** Seconds since the oldest pending message was stored (whole seconds), null when nothing is pending. */
+  oldest_pending_age_s: number | null;
+  /** Messages stored since start, by origin (local deposit, chain hydration, peer replica); duplicates not counted. */
+  deposits: Record<DepositOrigin, number>;
+  /** Polls answered since start (empty ones too). */
+  polls: number;
+  /** Messages removed by a poll or a selective claim since start (claim = ack, §7.6). */
+  claims: number;
+}
+
+export interface LatencySummary { count: number; p50_ms: number; p95_ms: number; max_ms: number }
+
+/** Replication push round trips of the last `window_s` seconds (issue 13, node/metrics.ts). */
+export interface LatencyStatus {
+  window_s: number;
+  /** DM replication pushes (dm/replicate-envelope[s]) answered 200 by the peer, per transport. */
+  replication_push: Record<string, LatencySummary>;
+}
