@@ -48,10 +48,10 @@ const f = fmtMs;
 const stats = latencyStats;
 
 async function main(): Promise<void> {
-  // `npm run bench:replication -- --transport rns` (issue 11): the RNS run lives in its own file.
+  // `npm run bench:replication -- --transport rns` (issue 11) / `onion` (issue 10): those runs live in their own files.
   const t = process.argv.indexOf('--transport');
-  if (t >= 0 && process.argv[t + 1] === 'rns') {
-    await import('./rns-replication.bench.js');
+  if (t >= 0 && (process.argv[t + 1] === 'rns' || process.argv[t + 1] === 'onion')) {
+    await import(process.argv[t + 1] === 'rns' ? './rns-replication.bench.js' : './onion-replication.bench.js');
     return new Promise<void>(() => undefined); // that module exits the process when done
   }
   console.log(machineLine());
