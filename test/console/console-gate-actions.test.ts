@@ -1,7 +1,10 @@
 // The console's gate action routes without a browser (issue 13): they need the token (cookie or header), the console
 // header and the node's own origin (a cookie-authenticated POST from another page changes nothing); unknown actions
 // are 404; bad fields are typed bad_input and change nothing; posts are read only as the gate's member persona; the
-// pending invitations of a persona are counted without being taken, and accepting from the console takes them.
+// pending invitations of a persona are counted without being taken (API, console and `infonet gate pending`), and
+// accepting from the console takes them.
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
 import { apiTargetOf, callApi } from '../../api/client.js';
 import { CONSOLE_ACTION_HEADER, CONSOLE_FIELD_MAX } from '../../api/console-gate-routes.js';
 import { resolveConfig } from '../../node/config.js';
@@ -87,6 +90,10 @@ test('console gate actions: auth, same-origin proof, typed bad input, member per
   };
   expect(await pending()).toEqual([{ persona: 'alice', pending: 0 }, { persona: 'bob', pending: 1 }]);
   expect(await callApi(api, 'gate.pending', { persona: 'bob' })).toEqual({ personas: [{ persona: 'bob', pending: 1 }] });
+  // The CLI's verb for the same count.
+  const cli = await new Promise<string>((resolve, reject) => execFile(process.execPath, ['--import', 'tsx', join(__dirname, '../../cli/main.ts'), 'gate', 'pending', '--data', dir, '--persona', 'bob'],
+    { cwd: join(__dirname, '../..') }, (err, stdout) => (err ? reject(err) : resolve(stdout))));
+  expect(JSON.parse(cli)).toEqual({ personas: [{ persona: 'bob', pending: 1 }] });
   expect((await action('accept', { persona: 'bob' })).status).toBe(200);
   expect(await pending()).toEqual([{ persona: 'alice', pending: 0 }, { persona: 'bob', pending: 0 }]);
 });
