@@ -3,7 +3,7 @@
 // `chain export` writes it page by page. Number literals survive as in a whole-file read: each top-level
 // element is put back together as JSON text (numbers keep their source text, §2.5 / Appendix D) and read
 // by parseEventsJson, so per event the result is exactly what reading the whole file gave.
-import { createReadStream, closeSync, openSync, writeSync } from 'node:fs';
+import { createReadStream, closeSync, openSync, rmSync, writeSync } from 'node:fs';
 import { jsonParser } from 'stream-json/core/parser.js';
 import { getManyValues, isMany, none } from 'stream-chain/defs.js';
 import { parseEventsJson } from '../protocol/lossless-json.js';
@@ -173,8 +173,13 @@ export async function writeChainStream(pages: AsyncIterable<readonly string[]>, 
       }
     }
     await put(count === 0 ? '[]\n' : '\n]\n');
-  } finally {
-    if (fd >= 0) closeSync(fd);
+  } catch (e) {
+    if (fd >= 0) {
+      closeSync(fd);
+      rmSync(outFile!, { force: true }); // no half a chain left behind under the asked-for name
+    }
+    throw e;
   }
+  if (fd >= 0) closeSync(fd);
   return count;
 }

@@ -21,6 +21,8 @@ import { parse, printJson, readJsonFile, reportError, UsageError, writeOutput } 
 import { BUS_CLI_OPTIONS, clientFromArgs } from './connect.js';
 import { batchElements, PROGRESS_EVERY, streamChainFile, writeChainStream } from './chain-stream.js';
 import { CryptoPool, POOL_MIN_BATCH } from '../actors/crypto-pool.js';
+import { GENESIS_HASH } from '../protocol/constants.js';
+import { checkStoredEvent, corruptStoreError } from '../store/chain-store.js';
 
 // Streaming sizes (issue 14): memory stays bounded by one batch whatever the file size.
 const VALIDATE_BATCH = 2_000;
@@ -226,10 +228,25 @@ async function exportCmd(args: string[]): Promise<number> {
       return 0;
     });
   }
-  return withChain(values.data, async ({ chain }) => {
+  const dataDir = values.data;
+  return withChain(dataDir, async ({ chain }) => {
+    // Every exported event is re-hashed and re-linked on its way out (§3.2.1, T74: a corrupt store is
+    // refused with its height, the partial file removed), so the background pass of the same heights
+    // would only decode everything a second time alongside: it is stopped.
+    await chain.ledger.stopBackground();
     const length = chain.length;
+    let prev = GENESIS_HASH;
     async function* pages(): AsyncGenerator<string[]> {
-      for (let from = 0; from < length; from += EXPORT_PAGE) yield (await chain.readRange(from, Math.min(EXPORT_PAGE, length - from))).map(eventToWireJson);
+      for (let from = 0; from < length; from += EXPORT_PAGE) {
+        const events = await chain.readRange(from, Math.min(EXPORT_PAGE, length - from));
+        for (let i = 0; i < events.length; i++) {
+          const problem = checkStoredEvent(events[i], prev);
+          if (problem) throw corruptStoreError(dataDir!, from + i, problem);
+          prev = events[i].event_id;
+        }
+        if (events.length !== Math.min(EXPORT_PAGE, length - from)) throw corruptStoreError(dataDir!, from + events.length, 'event log shorter than its head record');
+        yield events.map(eventToWireJson);
+      }
     }
     await writeChainStream(pages(), values.out);
     return 0;

@@ -2,7 +2,10 @@
 // fsync'd batch); a reopen checks the snapshot's head event and the tail only, and re-hashes the older
 // events in the background. A corrupt old event is still found (T74): the ledger is then failed and
 // refuses writes naming the height. A corrupt tail is refused at open; a bad snapshot is ignored.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { openChainAt, type OpenedChain } from '../../actors/open-chain.js';
+import { chainCommand } from '../../cli/chain.js';
 import { rebuildChainState } from '../../protocol/chain-state.js';
 import { ErrorCodes } from '../../protocol/errors.js';
 import type { ChainEvent } from '../../protocol/event.js';
@@ -75,6 +78,29 @@ test('T74 an old event tampered below the snapshot is found by the background ch
   expect(refused.code).toBe(ErrorCodes.STORE_CORRUPT);
   expect(refused.reason).toContain('height 3');
   expect(node.chain.length).toBe(25);
+});
+
+test('T74 chain export of a store tampered below the snapshot fails naming the height and leaves no file (export re-hashes what it writes)', async () => {
+  const { dir, events } = await storeWith25();
+  {
+    const node = await open(dir);
+    await node.chain.ledger.integrityChecked();
+    await node.chain.stop();
+    await sublevel(node.db, 'chain-ev').put(heightKey(3), { ...events[3], payload: { ...events[3].payload, message: 'tampered' } });
+    await node.close();
+  }
+  const out = join(pool.tempDir(), 'chain.json');
+  const err: string[] = [];
+  const se = jest.spyOn(process.stderr, 'write').mockImplementation((s) => { err.push(String(s)); return true; });
+  let code: number;
+  try {
+    code = await chainCommand(['export', '--data', dir, '--out', out]);
+  } finally {
+    se.mockRestore();
+  }
+  expect(code).toBe(2);
+  expect(err.join('')).toMatch(/integrity check failed at height 3: Hash mismatch/);
+  expect(existsSync(out)).toBe(false);
 });
 
 test('a tampered event in the tail after the snapshot is refused at open', async () => {
