@@ -201,8 +201,10 @@ const LINK_CHECK_MS = 1000;
 const CHART_SAMPLE_TICKS = 5;
 
 /** What the page shows that can change without a chain notice: link states, outbox depths, errors, height, and the
- *  mailbox counts (a replicated gate invitation arriving is a pending invitation on the Gates page). */
+ *  mailbox counts and pending messages per class (a replicated gate invitation arriving is a pending invitation on
+ *  the Gates page). */
 function fingerprint(s: unknown): string {
-  const st = s as { height?: number; mailboxes?: { stored?: number; live?: number }; replication?: { peers?: Array<{ url: string; state: string; queued: number; last_error?: string }> } };
-  return JSON.stringify([st.height, st.mailboxes?.stored, st.mailboxes?.live, (st.replication?.peers ?? []).map((p) => [p.url, p.state, p.queued, p.last_error])]);
+  const st = s as { height?: number; mailboxes?: { stored?: number; live?: number; stats?: { pending?: unknown } }; replication?: { peers?: Array<{ url: string; state: string; queued: number; last_error?: string }> } };
+  const mb = st.mailboxes;
+  return JSON.stringify([st.height, mb?.stored, mb?.live, mb?.stats?.pending, (st.replication?.peers ?? []).map((p) => [p.url, p.state, p.queued, p.last_error])]);
 }

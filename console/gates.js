@@ -101,7 +101,7 @@ function KeyPackage({ run, busy }) {
 function Pending({ personas, run, busy }) {
   return html`<section aria-labelledby="h-pending">
     <h3 id="h-pending">Pending invitations</h3>
-    ${personas.length === 0 ? html`<p>No personas on this node yet (make a key package to get invited).</p>` : html`<table data-testid="pending">
+    ${personas.length === 0 ? html`<p>No personas on this node yet (make a key package to get invited).</p>` : html`<table data-testid="pending-invitations">
       <caption>Requests waiting in each persona's mailbox (counted, not opened)</caption>
       <thead><tr><th scope="col">Persona</th><th scope="col">Pending</th><th scope="col">Action</th></tr></thead>
       <tbody>${personas.map((p) => html`<tr data-persona=${p.persona}><td>${p.persona}</td><td data-testid="pending-count">${p.pending}</td>

@@ -64,7 +64,7 @@ run('an invite accepted from the page makes the node a member', async () => {
 
   // B's page: the Welcome replicated to B shows as bob's pending invitation (pushed, no reload).
   const page = await openGates(apiB);
-  const bob = page.locator('[data-testid="pending"] tr[data-persona="bob"]');
+  const bob = page.locator('[data-testid="pending-invitations"] tr[data-persona="bob"]');
   await bob.getByTestId('pending-count').filter({ hasText: /^[1-9]\d*$/ }).waitFor({ timeout: 30_000 });
   await page.screenshot({ path: join(testOutputDir(), 'console-gates-pending.png'), fullPage: true });
 
