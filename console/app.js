@@ -16,18 +16,42 @@ const PAGES = [
   { id: 'peers', title: 'Peers' },
 ];
 
+const CLASSES = ['request', 'shared', 'self', 'other'];
+const fmtAge = (s) => (typeof s === 'number' ? (s < 120 ? `${s} s` : s < 7200 ? `${Math.floor(s / 60)} min ${s % 60} s` : `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`) : 'nothing pending');
+const sum = (o) => Object.values(o || {}).reduce((n, v) => n + v, 0);
+
+// Counts only (node status `mailboxes.stats`, actors/mailbox-stats.ts): never contents, keys or recipient ids.
 function Mailboxes({ s }) {
   const mb = s.mailboxes || {};
+  const st = mb.stats;
   const m = (s.replication && s.replication.metrics) || {};
-  return html`<section aria-labelledby="h-mailboxes">
+  return html`<section aria-labelledby="h-mailboxes" data-testid="mailboxes">
     <h2 id="h-mailboxes">Mailboxes</h2>
     <p>Counts only: never contents or recipient ids.</p>
-    <table data-testid="mailboxes"><caption>Mailboxes by state</caption>
+    ${st && !st.counted ? html`<p role="status">Counting the stored mailboxes after start…</p>` : ''}
+    <dl class="facts">
+      <dt>Oldest pending message</dt><dd data-testid="oldest-pending">${st ? fmtAge(st.oldest_pending_age_s) : '—'}</dd>
+      <dt>Mailboxes stored (LevelDB)</dt><dd data-testid="mailboxes-stored">${mb.stored ?? '—'}</dd>
+      <dt>Mailbox actors live (in memory)</dt><dd>${mb.live ?? '—'}</dd>
+    </dl>
+    ${st ? html`<table data-testid="mailbox-classes"><caption>Pending mail by delivery class</caption>
+      <thead><tr><th scope="col">Class</th><th scope="col">Pending messages</th><th scope="col">Mailboxes with pending mail</th></tr></thead>
+      <tbody>${CLASSES.map((c) => html`<tr data-class=${c}><th scope="row">${c}</th><td data-testid="pending">${st.pending[c] ?? 0}</td><td>${st.with_pending[c] ?? 0}</td></tr>`)}
+        <tr><th scope="row">all</th><td data-testid="pending-all">${sum(st.pending)}</td><td>${sum(st.with_pending)}</td></tr></tbody></table>
+    <table data-testid="mailbox-states"><caption>Messages by state</caption>
       <thead><tr><th scope="col">State</th><th scope="col">Count</th></tr></thead>
-      <tbody><tr><td>stored (LevelDB)</td><td>${mb.stored ?? '—'}</td></tr><tr><td>live (in memory)</td><td>${mb.live ?? '—'}</td></tr></tbody></table>
+      <tbody><tr data-state="pending"><th scope="row">pending (waiting for the recipient)</th><td>${sum(st.pending)}</td></tr>
+        <tr data-state="claimed"><th scope="row">claimed (tombstone kept until expiry)</th><td data-testid="claimed">${st.claimed}</td></tr></tbody></table>
+    <table data-testid="mailbox-activity"><caption>Activity since start</caption>
+      <thead><tr><th scope="col">Counter</th><th scope="col">Value</th></tr></thead>
+      <tbody><tr><th scope="row">deposits (local)</th><td data-testid="deposits-local">${st.deposits.local}</td></tr>
+        <tr><th scope="row">deposits (from the chain)</th><td>${st.deposits.chain}</td></tr>
+        <tr><th scope="row">deposits (peer replicas)</th><td>${st.deposits.replica}</td></tr>
+        <tr><th scope="row">polls</th><td data-testid="polls">${st.polls}</td></tr>
+        <tr><th scope="row">messages claimed</th><td data-testid="claims">${st.claims}</td></tr></tbody></table>` : html`<p>No mailbox counts in this node's status.</p>`}
     <table><caption>Replication of deposited DMs</caption>
       <thead><tr><th scope="col">Counter</th><th scope="col">Value</th></tr></thead>
-      <tbody>${['dm_replication_enqueued', 'dm_replication_push_ok', 'dm_ack_push_ok', 'dm_pull_envelopes'].map((k) => html`<tr><td>${k}</td><td>${m[k] ?? 0}</td></tr>`)}</tbody></table>
+      <tbody>${['dm_replication_enqueued', 'dm_replication_push_ok', 'dm_ack_push_ok', 'dm_pull_envelopes'].map((k) => html`<tr><th scope="row">${k}</th><td>${m[k] ?? 0}</td></tr>`)}</tbody></table>
   </section>`;
 }
 
@@ -73,7 +97,7 @@ function pageFromHash() {
 // Chart history: one sample per pushed status (the node pushes on change and at least every few seconds), kept for
 // the last CHART_WINDOW_S seconds. Replications are push-ok per interval (difference of the counter).
 const CHART_WINDOW_S = 600;
-const samples = { t: [], height: [], deposits: [], pushOk: [] };
+const samples = { t: [], height: [], deposits: [], pushOk: [], p50: [], p95: [], max: [] };
 let lastPushOk = null;
 function recordSample(s) {
   const m = (s.replication && s.replication.metrics) || {};
@@ -83,6 +107,11 @@ function recordSample(s) {
   samples.height.push(s.height ?? null);
   samples.deposits.push(s.mailboxes ? s.mailboxes.stored + s.mailboxes.live : null);
   samples.pushOk.push(lastPushOk === null ? 0 : Math.max(0, ok - lastPushOk));
+  // Replication push round trips answered in the node's last window (null = none: a gap in the line).
+  const lat = s.latency && s.latency.replication_push_all;
+  samples.p50.push(lat ? lat.p50_ms : null);
+  samples.p95.push(lat ? lat.p95_ms : null);
+  samples.max.push(lat ? lat.max_ms : null);
   lastPushOk = ok;
   while (samples.t.length && samples.t[0] < now - CHART_WINDOW_S) for (const k of Object.keys(samples)) samples[k].shift();
 }
@@ -107,6 +136,33 @@ function Charts({ s }) {
     <div ref=${box} data-testid="charts" role="img"
       aria-label=${`Chart of the last ${CHART_WINDOW_S / 60} minutes: sync height ${samples.height[last] ?? '—'}, mailboxes ${samples.deposits[last] ?? '—'}, replications in the last interval ${samples.pushOk[last] ?? 0}`}></div>
     <figcaption>Sync height, mailboxes (deposits) and replications (push ok per interval) over the last ${CHART_WINDOW_S / 60} minutes, from the live status stream.</figcaption>
+  </figure>`;
+}
+
+// Replication latency: push round trip (deposit's envelope sent → peer's answer) of the node's last window, per sample.
+function LatencyChart({ s }) {
+  const box = useRef(null);
+  const plot = useRef(null);
+  const data = () => [samples.t, samples.p50, samples.p95, samples.max];
+  useEffect(() => {
+    plot.current = new uPlot({
+      width: 720, height: 200,
+      series: [{}, { label: 'p50 ms', stroke: '#1f5fa8', width: 2, spanGaps: false },
+        { label: 'p95 ms', stroke: '#b3541e', width: 2 }, { label: 'max ms', stroke: '#6a1b9a', width: 1, dash: [4, 4] }],
+      axes: [{}, { label: 'ms' }],
+      scales: { y: { range: (_u, _min, max) => [0, Math.max(1, max ?? 1)] } },
+    }, data(), box.current);
+    return () => plot.current.destroy();
+  }, []);
+  useEffect(() => { plot.current && plot.current.setData(data()); }, [s]);
+  const lat = s.latency || {};
+  const now = lat.replication_push_all;
+  const per = Object.entries(lat.replication_push || {}).map(([t, v]) => `${t} p95 ${v.p95_ms} ms (${v.count})`).join(', ');
+  return html`<figure class="charts">
+    <div ref=${box} data-testid="latency-chart" role="img"
+      aria-label=${now ? `Replication push round trip over the last ${lat.window_s} s: p50 ${now.p50_ms} ms, p95 ${now.p95_ms} ms, max ${now.max_ms} ms${per ? '; ' + per : ''}` : 'Replication push round trip: no push answered in the last window'}></div>
+    <figcaption>Replication latency: round trip of DM pushes to peers (p50, p95, max of the node's last ${lat.window_s ?? 10} s), one sample per status push, last ${CHART_WINDOW_S / 60} minutes.
+      ${now ? html` Now: <span data-testid="latency-now">p50 ${now.p50_ms} ms, p95 ${now.p95_ms} ms</span>${per ? ` — ${per}` : ''}.` : ' No push answered in the last window.'}</figcaption>
   </figure>`;
 }
 
@@ -157,6 +213,8 @@ function Overview({ s }) {
     </dl>
     <h3>Activity</h3>
     <${Charts} s=${s} />
+    <h3>Replication latency</h3>
+    <${LatencyChart} s=${s} />
     <h3>Peers by transport</h3>
     ${Object.keys(peersByTransport).length === 0
       ? html`<p>No peers configured.</p>`

@@ -55,23 +55,27 @@ class PushLatency {
   summary(): LatencyStatus {
     const since = performance.now() - LATENCY_WINDOW_S * 1000;
     const by = new Map<number, number[]>();
+    const all: number[] = [];
     for (let i = 0; i < this.size; i++) {
       if (this.at[i] < since) continue;
       let l = by.get(this.kind[i]);
       if (!l) by.set(this.kind[i], (l = []));
       l.push(this.secs[i] * 1000);
+      all.push(this.secs[i] * 1000);
     }
     const out: Record<string, LatencySummary> = {};
-    for (const [k, l] of by) {
-      l.sort((a, b) => a - b);
-      const q = (p: number): number => round3(l[Math.min(l.length - 1, Math.floor(p * l.length))]);
-      out[TRANSPORTS[k]] = { count: l.length, p50_ms: q(0.5), p95_ms: q(0.95), max_ms: round3(l[l.length - 1]) };
-    }
-    return { window_s: LATENCY_WINDOW_S, replication_push: out };
+    for (const [k, l] of by) out[TRANSPORTS[k]] = summarise(l);
+    return { window_s: LATENCY_WINDOW_S, replication_push: out, replication_push_all: all.length ? summarise(all) : null };
   }
 }
 
 const round3 = (x: number): number => Math.round(x * 1000) / 1000;
+
+function summarise(ms: number[]): LatencySummary {
+  ms.sort((a, b) => a - b);
+  const q = (p: number): number => round3(ms[Math.min(ms.length - 1, Math.floor(p * ms.length))]);
+  return { count: ms.length, p50_ms: q(0.5), p95_ms: q(0.95), max_ms: round3(ms[ms.length - 1]) };
+}
 
 /** Push/ack outcomes split per transport (actors/replication-metrics.ts counter names → kind + outcome labels). */
 const PUSH_OUTCOMES: Array<[counter: string, kind: string, outcome: string]> = [

@@ -52,4 +52,6 @@ export interface LatencyStatus {
   window_s: number;
   /** DM replication pushes (dm/replicate-envelope[s]) answered 200 by the peer, per transport. */
   replication_push: Record<string, LatencySummary>;
+  /** The same over every transport (the console's latency chart), null when no push was answered in the window. */
+  replication_push_all: LatencySummary | null;
 }

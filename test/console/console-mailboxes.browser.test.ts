@@ -1,0 +1,105 @@
+// The console's Mailboxes page and replication latency chart in a real browser (issue 13): Debian chromium via
+// playwright-core against two real nodes on a real nats-server (A replicates to B over the bus). After deposits on A
+// through the bus, the Mailboxes page shows the counts per class and state and the oldest pending age (counts only),
+// and the Overview's latency chart draws A's push round trips (canvas with ink, labelled with the numbers). Reached
+// by keyboard; axe-core finds no serious violations.
+import { join } from 'node:path';
+import type { Browser } from 'playwright-core';
+import { apiTargetOf } from '../../api/client.js';
+import { InfonetClient } from '../../bus/client.js';
+import { resolveConfig } from '../../node/config.js';
+import { InfonetNode } from '../../node/infonet-node.js';
+import { generateIdentity } from '../../protocol/identity.js';
+import { busPeerUrl } from '../../transports/bus-peer-protocol.js';
+import { canvasHasInk, chromiumPath, launchBrowser, seriousA11yViolations, testOutputDir } from '../helpers/browser.js';
+import { startServer, stopAll } from '../helpers/nats.js';
+import { removeTempDirs, sealed, silentLogger, tempDataDir } from '../node/helpers.js';
+
+jest.setTimeout(120_000);
+
+const nodes: InfonetNode[] = [];
+let browser: Browser | undefined;
+let client: InfonetClient | undefined;
+
+afterAll(async () => {
+  await browser?.close();
+  await client?.close();
+  for (const n of nodes) await n.stop();
+  await stopAll();
+  removeTempDirs();
+});
+
+const run = chromiumPath() ? test : test.skip;
+
+run('console: Mailboxes page counts after deposits, latency chart draws push round trips; keyboard, axe', async () => {
+  const server = await startServer();
+  const idA = generateIdentity();
+  const idB = generateIdentity();
+  const dirA = tempDataDir('infonet-console-mbx-');
+  const start = async (dir: string, id: typeof idA, peer: string) => {
+    const config = resolveConfig({ env: { MESH_PEER_PUSH_SECRET: 'console-mbx-secret', MESH_RELAY_PEERS: busPeerUrl(peer) } });
+    const n = await InfonetNode.start({ dataDir: dir, natsUrl: server.clientUrl, identity: id, logger: silentLogger(), config });
+    nodes.push(n);
+    return n;
+  };
+  const a = await start(dirA, idA, idB.nodeId);
+  await start(tempDataDir('infonet-console-mbx-'), idB, idA.nodeId);
+  await a.mailboxes.stats.whenCounted();
+
+  browser = await launchBrowser();
+  const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
+  const hosts = new Set<string>();
+  page.on('request', (r) => { hosts.add(new URL(r.url()).hostname); });
+  const { url, token } = apiTargetOf(dirA);
+  await page.goto(`${url}/console/?token=${token}`);
+  await page.getByTestId('live').filter({ hasText: 'live' }).waitFor();
+
+  // Three shared DMs for one token (three senders: the per-sender cap is 2) and one request DM, through the bus.
+  client = await InfonetClient.connect(a.natsUrl, a.nodeId);
+  for (let i = 0; i < 3; i++) {
+    await client.dmDeposit({ sender_id: `console-sender-${i}`, recipient_token: 'console-token', delivery_class: 'shared', ciphertext: sealed(), msg_id: `console-${i}` });
+  }
+  await client.dmDeposit({ sender_id: 'console-sender-r', sender_token_hash: 'h', recipient_id: idB.nodeId, delivery_class: 'request', ciphertext: sealed(), msg_id: 'console-r' });
+  await a.replication!.whenIdle();
+
+  // Overview: the latency chart gets a sample with A's push round trips (pushed by the node, no reload).
+  const chart = page.getByTestId('latency-chart');
+  await page.locator('[data-testid="latency-chart"][aria-label*="p50"]').waitFor({ timeout: 30_000 });
+  await expect(chart.getAttribute('aria-label')).resolves.toMatch(/p50 [\d.]+ ms, p95 [\d.]+ ms/);
+  await expect(chart.getAttribute('aria-label')).resolves.toContain('bus p95');
+  expect(await canvasHasInk(page, '[data-testid="latency-chart"] canvas')).toBe(true);
+  await page.screenshot({ path: join(testOutputDir(), 'console-overview-latency.png'), fullPage: true });
+  expect(await seriousA11yViolations(page)).toEqual([]);
+
+  // Keyboard: Tab reaches the Mailboxes link, Enter opens the page.
+  let reached = false;
+  for (let i = 0; i < 10 && !reached; i++) {
+    await page.keyboard.press('Tab');
+    reached = (await page.evaluate(() => (globalThis as unknown as { document: { activeElement: { textContent: string } | null } }).document.activeElement?.textContent)) === 'Mailboxes';
+  }
+  expect(reached).toBe(true);
+  await page.keyboard.press('Enter');
+  await page.getByRole('heading', { level: 2, name: 'Mailboxes' }).waitFor();
+
+  const shared = page.locator('[data-testid="mailbox-classes"] tr[data-class="shared"]');
+  await shared.getByTestId('pending').filter({ hasText: /^3$/ }).waitFor();
+  await expect(shared.locator('td').nth(1).textContent()).resolves.toBe('1');
+  await expect(page.locator('[data-testid="mailbox-classes"] tr[data-class="request"]').getByTestId('pending').textContent()).resolves.toBe('1');
+  await expect(page.getByTestId('pending-all').textContent()).resolves.toBe('4');
+  await expect(page.getByTestId('deposits-local').textContent()).resolves.toBe('4');
+  await expect(page.getByTestId('oldest-pending').textContent()).resolves.toMatch(/^\d+ s$/);
+  // Counts only: no recipient id, token or content on the page.
+  const text = (await page.textContent('main')) ?? '';
+  expect(text).not.toContain(idB.nodeId);
+  expect(text).not.toContain('console-token');
+  await page.screenshot({ path: join(testOutputDir(), 'console-mailboxes-counts.png'), fullPage: true });
+  expect(await seriousA11yViolations(page)).toEqual([]);
+
+  // A poll on A takes the shared three: the page follows (pushed), claimed tombstones appear.
+  await client.dmPoll(generateIdentity(), [{ type: 'shared', token: 'console-token' }]);
+  await shared.getByTestId('pending').filter({ hasText: /^0$/ }).waitFor({ timeout: 30_000 });
+  await expect(page.getByTestId('claimed').textContent()).resolves.toBe('3');
+  await expect(page.getByTestId('claims').textContent()).resolves.toBe('3');
+
+  expect([...hosts]).toEqual(['127.0.0.1']);
+});
