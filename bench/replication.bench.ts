@@ -36,8 +36,12 @@ const cpuUs = (u: NodeJS.CpuUsage): number => u.user + u.system;
 /** CPU time (µs) of the main JS thread alone (Linux /proc, 10 ms ticks; NaN elsewhere): the nodes' JS runs there,
  * LevelDB writes and fsyncs on libuv's pool threads. A 2-core machine's ceiling is the main thread's share. */
 function mainThreadCpuUs(): number {
+  return procCpuUs(`/proc/self/task/${process.pid}/stat`);
+}
+/** utime + stime (µs) of a /proc stat file; NaN when unreadable (not Linux, process gone). */
+function procCpuUs(statFile: string): number {
   try {
-    const f = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
+    const f = readFileSync(statFile, 'utf8');
     const v = f.slice(f.lastIndexOf(')') + 2).split(' ');
     return (Number(v[11]) + Number(v[12])) * 10_000; // utime + stime in clock ticks (USER_HZ = 100)
   } catch {
@@ -163,9 +167,14 @@ async function main(): Promise<void> {
     const tpCpu = process.cpuUsage();
     const tpMain = mainThreadCpuUs();
     const commits0 = nodes.map((n) => n.mailboxes.store.committer.commits);
+    // The four nats-servers (hub + one leaf per node) are processes of their own: their CPU belongs in the budget too.
+    const natsPids = [hub.pid, ...nodes.map((n) => n.natsServer?.pid ?? 0)];
+    const natsCpu = (): number => natsPids.reduce((t, pid) => t + procCpuUs(`/proc/${pid}/stat`), 0);
+    const tpNats = natsCpu();
     await pool(DMS, CONCURRENCY, oneDm);
     const tpMs = performance.now() - tpStart;
     const tpMainUs = (mainThreadCpuUs() - tpMain) / DMS;
+    const tpNatsUs = (natsCpu() - tpNats) / DMS;
     const tpCommits = nodes.map((n, i) => n.mailboxes.store.committer.commits - commits0[i]);
     if (prof) {
       const { profile } = await prof.post('Profiler.stop');
@@ -203,6 +212,7 @@ async function main(): Promise<void> {
     console.log(`targets: p99 < 20 ms → ${lat.p99 < 20 ? 'OK' : 'MISSED'} (${lat.p99.toFixed(2)} ms); ≥ 5000 DMs/s → ${dmRate >= 5000 ? 'OK' : 'MISSED'} (${dmRate}/s)`);
     console.log(`CPU of this process per DM: replicated ${tpCpuUs.toFixed(0)} µs (deposit on A + push + accept on B and C; one-core ceiling ${Math.round(1e6 / tpCpuUs)}/s), local-only ${soloCpuUs.toFixed(0)} µs`);
     console.log(`  of which the main JS thread: ${tpMainUs.toFixed(0)} µs per replicated DM (its ceiling ${Math.round(1e6 / tpMainUs)}/s; the rest is libuv's pool: LevelDB writes and fsyncs)`);
+    console.log(`  the 4 nats-servers: ${tpNatsUs.toFixed(0)} µs per replicated DM; all together ${(tpCpuUs + tpNatsUs).toFixed(0)} µs, so ${cpus().length} cores carry at most ~${Math.round((cpus().length * 1e6) / (tpCpuUs + tpNatsUs))} DMs/s`);
     console.log(`load average (1 min) at start ${load0.toFixed(1)}, at end ${loadavg()[0].toFixed(1)} on ${cpus().length} cores`);
     console.log(`fsync'd group commits during the throughput run: ${names.map((n, i) => `${n.toUpperCase()} ${tpCommits[i]} (${(DMS / tpCommits[i]).toFixed(1)} DMs each)`).join(', ')}`);
     const st = (await a.status()).replication!;
