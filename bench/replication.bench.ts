@@ -211,7 +211,7 @@ async function main(): Promise<void> {
     console.log(`ratio to raw: p50 ${(lat.p50 / raw.p50).toFixed(1)}×, p99 ${(lat.p99 / raw.p99).toFixed(1)}×, throughput ${(dmRate / rawRate).toFixed(2)}×`);
     console.log(`targets: p99 < 20 ms → ${lat.p99 < 20 ? 'OK' : 'MISSED'} (${lat.p99.toFixed(2)} ms); ≥ 5000 DMs/s → ${dmRate >= 5000 ? 'OK' : 'MISSED'} (${dmRate}/s)`);
     console.log(`CPU of this process per DM: replicated ${tpCpuUs.toFixed(0)} µs (deposit on A + push + accept on B and C; one-core ceiling ${Math.round(1e6 / tpCpuUs)}/s), local-only ${soloCpuUs.toFixed(0)} µs`);
-    console.log(`  of which the main JS thread: ${tpMainUs.toFixed(0)} µs per replicated DM (its ceiling ${Math.round(1e6 / tpMainUs)}/s; the rest is libuv's pool: LevelDB writes and fsyncs)`);
+    console.log(`  of which the main JS thread: ${tpMainUs.toFixed(0)} µs per replicated DM (its ceiling ${Math.round(1e6 / tpMainUs)}/s; the rest: other threads — libuv's pool with LevelDB writes and fsyncs, V8's GC helpers)`);
     console.log(`  the 4 nats-servers: ${tpNatsUs.toFixed(0)} µs per replicated DM; all together ${(tpCpuUs + tpNatsUs).toFixed(0)} µs, so ${cpus().length} cores carry at most ~${Math.round((cpus().length * 1e6) / (tpCpuUs + tpNatsUs))} DMs/s`);
     console.log(`load average (1 min) at start ${load0.toFixed(1)}, at end ${loadavg()[0].toFixed(1)} on ${cpus().length} cores`);
     console.log(`fsync'd group commits during the throughput run: ${names.map((n, i) => `${n.toUpperCase()} ${tpCommits[i]} (${(DMS / tpCommits[i]).toFixed(1)} DMs each)`).join(', ')}`);
