@@ -314,6 +314,16 @@ class PagesAhead {
   }
 }
 
+/** One ingest batch in flight (one or more consecutive served pages). */
+interface Ingesting {
+  batch: unknown[];
+  /** The batch's last served page: shorter than `page` = the peer's head was reached. */
+  lastPage: unknown[];
+  wasEmpty: boolean;
+  headHash: unknown;
+  out: Promise<{ accepted: number; duplicates: number; rejected: Array<{ index: number; reason: string }> }>;
+}
+
 /** `sync_from_peer(peer, page=100, max_rounds=5)` (§9.3). */
 export async function syncFromPeer(peerUrl: string, chain: RebuildChainPort, opts: SyncClientOptions): Promise<SyncFromPeerResult> {
   const peer = normalizePeerUrl(peerUrl) || peerUrl;
@@ -383,15 +393,72 @@ export async function syncFromPeer(peerUrl: string, chain: RebuildChainPort, opt
 
   // Pages requested ahead while the current one is verified and ingested (null until a full page arrives).
   let ahead: PagesAhead | null = null;
+  // The batch being ingested while the next page is awaited: its outcome is judged once the next batch is queued
+  // behind it (the chain actor runs them in order), so the next batch's signature checks overlap its write.
+  let ingesting: Ingesting | null = null;
   const dropAhead = async (): Promise<void> => {
     const a = ahead;
     ahead = null;
     await a?.close();
   };
+  /** Waits for the batch queued after the judged one (if any); its events only count when they were accepted. */
+  const finishQueued = async (): Promise<void> => {
+    const q = ingesting;
+    ingesting = null;
+    if (q) accepted += (await q.out).accepted;
+  };
+  /**
+   * §9.3 items 5–6 for one ingested batch: a result ends the sync; `retry` = a fork found at the batch was
+   * rebuilt and pulling goes on from the new chain; null = go on.
+   */
+  const judge = async (ing: Ingesting): Promise<SyncFromPeerResult | 'retry' | null> => {
+    const out = await ing.out;
+    accepted += out.accepted;
+    const ancestor = out.accepted === 0 ? divergencePoint(ing.batch, out.rejected, chain) : null;
+    if (ancestor !== null) {
+      // Both sides appended after a common event: the fork the flag reports at genesis (§9.3), here found by the
+      // first new served event linking to an older event of ours. Same handling.
+      await finishQueued();
+      await dropAhead();
+      return (await onFork(ing.headHash, ancestor)) ?? 'retry';
+    }
+    if (out.rejected.length > 0) {
+      // Every later event links to a rejected one, so a batch queued behind this one accepted nothing.
+      await finishQueued();
+      const reasons = out.rejected.map((r) => r.reason);
+      let msg = `sync ingest rejected ${out.rejected.length} event(s): ${reasons.join(', ')}`;
+      if (ing.wasEmpty && reasonMentionsFreshness(reasons)) msg += EXPIRED_GENESIS_HINT;
+      return withTotals(result(false, msg));
+    }
+    if (out.duplicates === ing.batch.length || ing.lastPage.length < page) {
+      await finishQueued();
+      return caughtUp();
+    }
+    return null;
+  };
+  /** Judges the batch in flight, if any, before a page that is not a plain continuation is handled. */
+  const settle = async (): Promise<SyncFromPeerResult | 'retry' | null> => {
+    const ing = ingesting;
+    ingesting = null;
+    return ing ? judge(ing) : null;
+  };
   try {
     for (let round = 0; round < maxRounds;) {
       const fromAhead = ahead?.next() ?? null;
+      // A request with the chain's own locator, or a page that is not a plain continuation: judge the batch in
+      // flight first (the locator must include it; its outcome may end the sync).
+      if (!fromAhead) {
+        const v = await settle();
+        if (v === 'retry') { round++; continue; }
+        if (v) return v;
+      }
       const got = await (fromAhead ?? requestPage(peer, await chainLocator(chain), page, opts));
+      const plain = got.ok && got.value.forked !== true && Array.isArray(got.value.events) && got.value.events.length > 0;
+      if (!plain) {
+        const v = await settle();
+        if (v === 'retry') { round++; continue; }
+        if (v) return v;
+      }
       if (!got.ok) return withTotals(got.result);
       const resp = got.value;
       if (fromAhead && resp.forked === true) {
@@ -436,30 +503,23 @@ export async function syncFromPeer(peerUrl: string, chain: RebuildChainPort, opt
         lastPage = more;
         pages++;
       }
-      const wasEmpty = chain.length === 0;
-      const out = await chain.ingest(batch, opts.maxAgeS);
-      accepted += out.accepted;
-      const ancestor = out.accepted === 0 ? divergencePoint(batch, out.rejected, chain) : null;
-      if (ancestor !== null) {
-        // Both sides appended after a common event: the fork the flag reports at genesis (§9.3), here found by the
-        // first new served event linking to an older event of ours. Same handling.
-        await dropAhead();
-        const r = await onFork(resp.head_hash, ancestor);
-        if (r) return r;
-        round++;
-        continue;
-      }
-      if (out.rejected.length > 0) {
-        const reasons = out.rejected.map((r) => r.reason);
-        let msg = `sync ingest rejected ${out.rejected.length} event(s): ${reasons.join(', ')}`;
-        if (wasEmpty && reasonMentionsFreshness(reasons)) msg += EXPIRED_GENESIS_HINT;
-        return withTotals(result(false, msg));
-      }
-      if (out.duplicates === batch.length || lastPage.length < page) return caughtUp();
+      const wasEmpty: boolean = chain.length === 0 && !ingesting;
+      const out = chain.ingest(batch, opts.maxAgeS);
+      out.catch(() => undefined); // awaited in judge(); a failed chain must not be an unhandled rejection meanwhile
+      const previous = ingesting;
+      ingesting = { batch, lastPage, wasEmpty, headHash: resp.head_hash, out };
       round += pages;
+      if (previous) {
+        const v = await judge(previous);
+        if (v === 'retry') continue;
+        if (v) return v;
+      }
     }
+    const v = await settle();
+    if (v && v !== 'retry') return v;
   } finally {
     await dropAhead();
+    await ingesting?.out.catch(() => undefined);
   }
   return withTotals(result(true));
 }

@@ -114,16 +114,16 @@ async function main(): Promise<void> {
       nodes.splice(nodes.indexOf(b), 1);
       return { rate: rate(n, ms), cycles, ...used, load: loadavg()[0] };
     };
-    // Loopback HTTP is clearnet under §9.1: allowed explicitly for this peer.
-    const http = await catchUp('http', idHttp, urlA, { MESH_INFONET_ALLOW_CLEARNET_SYNC: 'true' });
-    const bus = await catchUp('bus', idBus, busPeerUrl(a.nodeId), {});
-
     // CPU is this process's (both nodes and the crypto pool threads; the nats-servers are other processes): on a
-    // shared machine the wall-clock ratio moves with the neighbours' load, CPU per event much less.
+    // shared machine the wall-clock ratio moves with the neighbours' load, CPU per event much less. Each line is
+    // printed when its phase ends (a long run shows what it has so far).
     const cpuCol = (p: Phase): string => `${((p.cpuMs / n) * 1000).toFixed(0).padStart(5)} µs CPU/event, ${(p.wallS).toFixed(0)} s, load ${p.load.toFixed(1)}`;
     console.log('');
     console.log(`local chain ingest (durable, pages of ${INGEST_PAGE}): ${String(ingestRate).padStart(7)} events/s                     ${cpuCol(baseline)}`);
+    // Loopback HTTP is clearnet under §9.1: allowed explicitly for this peer.
+    const http = await catchUp('http', idHttp, urlA, { MESH_INFONET_ALLOW_CLEARNET_SYNC: 'true' });
     console.log(`sync over loopback HTTP:                  ${String(http.rate).padStart(7)} events/s  ratio ${(http.rate / ingestRate).toFixed(2)} (target >= 0.8)  ${cpuCol(http)}; ${http.cycles} cycles`);
+    const bus = await catchUp('bus', idBus, busPeerUrl(a.nodeId), {});
     console.log(`sync over the bus (nats://<node id>):     ${String(bus.rate).padStart(7)} events/s  ratio ${(bus.rate / ingestRate).toFixed(2)} (target >= 0.8)  ${cpuCol(bus)}; ${bus.cycles} cycles`);
     console.log(`load average now: ${loadavg().map((x) => x.toFixed(2)).join(' ')}; total ${((performance.now() - started) / 1000).toFixed(0)} s`);
   } finally {
