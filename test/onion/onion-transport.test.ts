@@ -1,7 +1,7 @@
 // The onion transport against a real private Tor network on 127.0.0.1: a managed tor publishes an onion service
 // (our own ED25519-V3 key) that forwards to a local listener; a second managed tor reaches it through its SOCKS
 // port with the name resolved by Tor. Failures are the retryable UNAVAILABLE, and the address survives a restart.
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -13,6 +13,7 @@ import { ManagedTor } from '../../transports/onion/managed-tor.js';
 import { loadOrCreateOnionKey, onionKeyFromSeed } from '../../transports/onion/onion-key.js';
 import { publishOnionService } from '../../transports/onion/onion-service.js';
 import { OnionPeerTransport } from '../../transports/onion/onion-transport.js';
+import { TorControl } from '../../transports/onion/tor-control.js';
 import { NETWORK_WAIT_MS, releaseTorNetwork, sharedTorNetwork, TOR_AVAILABLE, withTor } from '../helpers/tor.js';
 
 jest.setTimeout(NETWORK_WAIT_MS + 60_000);
@@ -28,6 +29,19 @@ async function managedTor(name: string): Promise<ManagedTor> {
   const t = await ManagedTor.start({ dir: join(scratch, name, 'tor'), extraTorrc: joinTorrcLines(net) });
   tors.push(t);
   return t;
+}
+
+/** SIGNAL NEWNYM over a second control connection: the managed tor forgets the onion descriptors and intro-point
+ * failures it cached (tor's hs_client_purge_state) and takes fresh circuits. */
+async function forgetOnions(name: string): Promise<void> {
+  const dir = join(scratch, name, 'tor');
+  const port = Number(/PORT=[0-9.]+:(\d+)/.exec(readFileSync(join(dir, 'control_port'), 'utf8'))?.[1]);
+  const c = await TorControl.open('127.0.0.1', port, { cookieFile: join(dir, 'control_auth_cookie') });
+  try {
+    await c.ok('SIGNAL NEWNYM');
+  } finally {
+    c.close();
+  }
 }
 
 beforeAll(async () => {
@@ -100,7 +114,13 @@ withTor('push over a real onion service: same bytes, status and Retry-After; sta
   expect(again.url).toBe(key.url);
   await publishOnionService(a, again, serverPort, { info: () => undefined, warn: () => undefined, error: () => undefined });
   const n = seen.length;
-  await waitUntil(() => call(t, key.url, '{"again":true}'), 90_000, 'the restarted onion service to answer', 500);
+  // B cached the old instance's descriptor (dead intro points) and may have marked those intro points failed; tor
+  // refetches on its own, but on a loaded machine that can outlast the wait. After each failed attempt B is told to
+  // forget its onion state (NEWNYM), so the next attempt fetches whatever the HSDirs hold by then.
+  await waitUntil(() => call(t, key.url, '{"again":true}').catch(async (e: unknown) => {
+    await forgetOnions('b');
+    throw e;
+  }), 120_000, 'the restarted onion service to answer', 500);
   expect(seen.length).toBeGreaterThan(n);
   await t.close();
 });
