@@ -6,10 +6,11 @@
 // exclusive, stopped) are a field. What outlives a run is a plain control record (height, head,
 // commands, clean stop) in the `actor-snapshots` sublevel; the chain itself is rebuilt from LevelDB.
 import { Subject, type Observable } from 'rxjs';
-import { payloadToSign, type AppendInput, type AppendRoute } from '../protocol/append-rules.js';
-import { signAppend } from '../protocol/local-sign.js';
+import type { AppendInput, AppendRoute } from '../protocol/append-rules.js';
+import { prepareLocalPayload, signAppend } from '../protocol/local-sign.js';
 import { domainOfEventType, lastSequence } from '../protocol/sequence-domains.js';
-import { signaturePayload } from '../protocol/signature-payload.js';
+import { signatureText } from '../protocol/signature-payload.js';
+import { signEd25519 } from '../protocol/signatures.js';
 import { systemClock, type Clock } from '../protocol/clock.js';
 import { ErrorCodes, InfonetError } from '../protocol/errors.js';
 import type { ChainEvent } from '../protocol/event.js';
@@ -229,7 +230,9 @@ export class ChainActor {
   /**
    * Sign with a key held in-process and append. The sequence (default: next in the author's domain) is
    * reserved at call time, so under load the signature can be made on a worker thread while earlier
-   * appends are validated; a rejected append only leaves a gap, which sequences allow.
+   * appends are validated; a rejected append only leaves a gap, which sequences allow. The payload is
+   * normalised and canonicalised once, here (prepareLocalPayload): the signed text and the stored event
+   * come from that one form, and the ordered step re-runs every check on it but not the normaliser.
    */
   appendLocal(id: Identity, eventType: string, payload: Record<string, unknown>, sequence?: number): Promise<ChainEvent> {
     this.guard(); // before reserving a sequence or starting the pool
@@ -238,15 +241,17 @@ export class ChainActor {
     const seq = sequence ?? Math.max(lastSequence(this.ledger.view, id.nodeId, domain), this.reserved.get(key) ?? 0) + 1;
     if (sequence === undefined) this.reserved.set(key, seq);
     const timestamp = this.ledger.clock();
+    const prepared = prepareLocalPayload(eventType, payload);
+    const text = prepared ? signatureText(eventType, id.nodeId, seq, prepared.signedJson) : null;
     // Under load the signature comes from the pool; the input is assembled in the ordered step (no extra promise hop).
-    const prepare = this.queue.length >= POOL_MIN_BATCH
-      ? (this.pool ??= new CryptoPool()).sign(id.seed, signaturePayload(eventType, id.nodeId, seq, payloadToSign(eventType, payload)))
-      : undefined;
-    return this.runSync('append', (signature: string | undefined) => {
+    const prepare = text !== null && this.queue.length >= POOL_MIN_BATCH ? (this.pool ??= new CryptoPool()).sign(id.seed, text) : undefined;
+    return this.runSync('append', (signed: string | undefined) => {
+      const signature = signed ?? (text !== null ? signEd25519(id.privateKey, text) : undefined);
+      // A payload the normaliser refused goes the plain way: the validator rejects it with the usual error.
       const input: AppendInput = signature === undefined
         ? signAppend(id, eventType, payload, seq, timestamp)
         : { event_type: eventType, node_id: id.nodeId, payload, sequence: seq, public_key: id.publicKey, public_key_algo: id.publicKeyAlgo, timestamp, signature };
-      const r = this.ledger.appendSigned(input, { trustedSignature: true });
+      const r = this.ledger.appendSigned(input, prepared ? { trustedSignature: true, prepared } : { trustedSignature: true });
       return { value: r.event, durable: r.durable };
     }, (event) => this.notices.next({ kind: 'appended', event }), prepare);
   }

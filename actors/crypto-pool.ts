@@ -18,6 +18,12 @@ const WORKER_MODULE = fileURLToPath(new URL('./crypto-worker.mjs', import.meta.u
 
 const HEX_RE = /^(?:[0-9a-fA-F]{2})+$/;
 export const POOL_MIN_BATCH = 16;
+/**
+ * At most this many signatures per task: results come back in small slices, so the ordered pass can
+ * start on the first appends of a burst while the rest are still being signed (a burst split into one
+ * task per worker kept it idle until a whole half was done).
+ */
+const SIGN_TASK_MAX = 32;
 
 /** The signature payload strings an event may be signed over (gate: the §4.4 variants; public: the normalised payload). */
 function jobFor(raw: unknown): VerifyJob | null {
@@ -40,7 +46,7 @@ function jobFor(raw: unknown): VerifyJob | null {
 /**
  * Piscina runs the workers (one per core); this class keeps the two batching rules that make them pay:
  * a received batch is split into one task per worker, and signatures requested in the same tick (local
- * appends under load) travel as one task per worker.
+ * appends under load) travel together, in tasks of at most SIGN_TASK_MAX.
  */
 export class CryptoPool {
   private readonly pool: Piscina<CryptoTask, CryptoResult>;
@@ -65,7 +71,7 @@ export class CryptoPool {
   private flushSigns(): void {
     const queue = this.signQueue;
     this.signQueue = [];
-    const chunk = Math.ceil(queue.length / this.size);
+    const chunk = Math.min(SIGN_TASK_MAX, Math.ceil(queue.length / this.size));
     for (let i = 0; i < queue.length; i += chunk) {
       const part = queue.slice(i, i + chunk);
       this.pool.run({ op: 'sign', jobs: part.map(({ seed, msg }) => ({ seed, msg })) }).then(

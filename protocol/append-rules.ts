@@ -44,6 +44,22 @@ export interface AppendOptions {
    * only gate_message) or `dm` (§5.6, only dm_message). Omitted = routed by type (local signing only).
    */
   route?: AppendRoute;
+  /**
+   * The payload already normalised by prepareLocalPayload (protocol/local-sign.ts) for this very input
+   * (same event_type and payload object): the checks still run, but the payload is not normalised or
+   * canonicalised a second time. Local signing only, like trustedSignature.
+   */
+  prepared?: PreparedPayload;
+}
+
+/** A local append's payload normalised once: the stored form, its canonical JSON, and the JSON the author signs. */
+export interface PreparedPayload {
+  /** The caller's payload object it was made from. */
+  readonly source: object;
+  readonly eventType: string;
+  readonly payload: Payload;
+  readonly json: string;
+  readonly signedJson: string;
 }
 
 export type AppendRoute = 'public' | 'gate' | 'dm';
@@ -62,29 +78,38 @@ const fail = (code: ErrorCode, reason: string): Verdict => ({ kind: 'rejected', 
 export function payloadToSign(eventType: string, rawPayload: Record<string, unknown>): Payload {
   if (!isPlainObject(rawPayload)) return {};
   if (!isIngestEventType(eventType)) return { ...rawPayload } as Payload;
-  if (eventType === 'gate_message') {
-    const { gate_envelope: _e, signed_context: _s, ...rest } = normalizeGatePayload(rawPayload);
-    return rest as Payload;
-  }
-  if (eventType === 'dm_message') return normalizeDmPayload(rawPayload);
-  return normalizePublicPayload(eventType, rawPayload);
+  return signedPartOf(eventType, normalizeLedgerPayload(eventType, rawPayload));
 }
 
-function normalizedOrReject(input: AppendInput, state: ChainState, ctx: ValidationContext): { payload: Payload } | Verdict {
+/** The stored (normalised) payload of an append of one of the ten routable types (may throw on junk). */
+export function normalizeLedgerPayload(eventType: string, raw: Record<string, unknown>): Payload {
+  if (eventType === 'gate_message') return normalizeGatePayload(raw);
+  if (eventType === 'dm_message') return normalizeDmPayload(raw);
+  return normalizePublicPayload(eventType, raw);
+}
+
+/** What the author signs of a normalised payload: all of it, except a gate post's envelope and signed context (§4.4). */
+export function signedPartOf(eventType: string, normalized: Payload): Payload {
+  if (eventType !== 'gate_message' || (!('gate_envelope' in normalized) && !('signed_context' in normalized))) return normalized;
+  const { gate_envelope: _e, signed_context: _s, ...rest } = normalized;
+  return rest as Payload;
+}
+
+function normalizedOrReject(input: AppendInput, state: ChainState, ctx: ValidationContext, prepared?: Payload): { payload: Payload } | Verdict {
   const raw = input.payload as Record<string, unknown>;
   const type = input.event_type;
   if (type === 'gate_message') {
     // §6: plaintext bait is checked on the raw input, before normalisation could drop it.
     if (hasPlaintextBait(raw)) return fail(ErrorCodes.PLAINTEXT, 'private gate ledger payload must not contain plaintext');
     if (normalizeLock(raw.transport_lock) !== GATE_APPEND_LOCK) return fail(ErrorCodes.TRANSPORT_LOCK, 'gate messages require private_strong transport_lock');
-    const payload = normalizeGatePayload(raw);
+    const payload = prepared ?? normalizeGatePayload(raw);
     const bad = validateGateLedgerPayload(payload, { normalized: true });
     return bad ? { kind: 'rejected', rejection: bad } : { payload };
   }
   if (type === 'dm_message') {
     if (hasPlaintextBait(raw)) return fail(ErrorCodes.PLAINTEXT, 'private DM ledger payload must not contain plaintext');
     if (normalizeLock(raw.transport_lock) !== DM_LOCK) return fail(ErrorCodes.TRANSPORT_LOCK, 'DM hashchain spool requires private_strong transport_lock');
-    const payload = normalizeDmPayload(raw);
+    const payload = prepared ?? normalizeDmPayload(raw);
     const now = ctx.clock();
     const bad = validateDmLedgerPayload(payload, { normalized: true })
       ?? checkSpoolTimestampWindow(payload, now, ctx.settings.spool)
@@ -93,7 +118,7 @@ function normalizedOrReject(input: AppendInput, state: ChainState, ctx: Validati
   }
   // §2.8 steps 4–7: normalise (Appendix D; `ephemeral` is defaulted on message and dropped elsewhere
   // by the normaliser itself), then the schema and the public-ledger rules on the normalised form.
-  const normalized = normalizePublicPayload(type, raw);
+  const normalized = prepared ?? normalizePublicPayload(type, raw);
   const bad = validatePublicSchema(type, normalized, normalized) ?? validatePublicLedgerPayload(type, normalized);
   return bad ? { kind: 'rejected', rejection: bad } : { payload: normalized };
 }
@@ -107,10 +132,11 @@ export function validateLocalAppend(state: ChainState, input: AppendInput, ctx: 
   const last = lastSequence(state, input.node_id, domainOfEventType(type));
   if (input.sequence <= last) return fail(ErrorCodes.REPLAY, `Replay detected: sequence ${input.sequence} <= last ${last}`);
   if (!isPlainObject(input.payload)) return fail(ErrorCodes.SCHEMA, 'payload must be an object');
-  const normalized = normalizedOrReject(input, state, ctx);
+  const pre = opts.prepared && opts.prepared.source === input.payload && opts.prepared.eventType === type ? opts.prepared : undefined;
+  const normalized = normalizedOrReject(input, state, ctx, pre?.payload);
   if ('kind' in normalized) return normalized;
   const payload = normalized.payload;
-  const payloadJson = canonicalJson(payload);
+  const payloadJson = pre ? pre.json : canonicalJson(payload);
   if (utf8Length(payloadJson) > MAX_PAYLOAD_BYTES) return fail(ErrorCodes.PAYLOAD_TOO_LARGE, 'payload exceeds max size');
   const protocolVersion = input.protocol_version ?? PROTOCOL_VERSION;
   if (protocolVersion !== PROTOCOL_VERSION) return fail(ErrorCodes.PROTOCOL_VERSION, 'Unsupported protocol_version');

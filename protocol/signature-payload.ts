@@ -4,5 +4,10 @@ import { canonicalJson } from './canonical-json.js';
 import { NETWORK_ID, PROTOCOL_VERSION } from './constants.js';
 
 export function signaturePayload(eventType: string, nodeId: string, sequence: number, payload: unknown): string {
-  return `${PROTOCOL_VERSION}|${NETWORK_ID}|${eventType}|${nodeId}|${sequence}|${canonicalJson(payload)}`;
+  return signatureText(eventType, nodeId, sequence, canonicalJson(payload));
+}
+
+/** The same string from the payload's canonical JSON, when the caller already has it (local appends). */
+export function signatureText(eventType: string, nodeId: string, sequence: number, payloadJson: string): string {
+  return `${PROTOCOL_VERSION}|${NETWORK_ID}|${eventType}|${nodeId}|${sequence}|${payloadJson}`;
 }

@@ -1,12 +1,14 @@
 // The crypto worker pool (piscina + actors/crypto-worker.ts): batch verdicts match inline
 // verification, including gate variants, public events signed over their normalised payload, bad
-// signatures and malformed events; batched signing matches node:crypto signatures.
+// signatures and malformed events; batched signing matches node:crypto signatures; local appends signed
+// on the pool are accepted by another node's ingest.
+import { createHash } from 'node:crypto';
 import { CryptoPool, POOL_MIN_BATCH } from '../../actors/crypto-pool.js';
 import { GENESIS_HASH } from '../../protocol/constants.js';
 import { signaturePayload } from '../../protocol/signature-payload.js';
 import { signEd25519 } from '../../protocol/signatures.js';
 import { verifyEventSignature } from '../../protocol/validate-event.js';
-import { G, K1, M, newIdentity, rawEvent, T0 } from './helpers.js';
+import { D, G, K1, M, newIdentity, NodePool, rawEvent, T0 } from './helpers.js';
 
 let pool: CryptoPool;
 beforeAll(() => { pool = new CryptoPool(2); });
@@ -39,4 +41,34 @@ test('signing on the workers gives the same signatures as node:crypto', async ()
   const msgs = Array.from({ length: 50 }, (_, i) => signaturePayload('message', K1.nodeId, i + 1, M(`x${i}`)));
   const sigs = await Promise.all(msgs.map((m) => pool.sign(K1.seed, m)));
   expect(sigs).toEqual(msgs.map((m) => signEd25519(K1.privateKey, m)));
+});
+
+test('local appends under load (signed on the pool, payload normalised once) are events another node ingests', async () => {
+  const nodes = new NodePool();
+  try {
+    const a = await nodes.fresh(T0);
+    const envelope = 'gate-envelope-text';
+    const envelopeHash = createHash('sha256').update(envelope, 'ascii').digest('hex');
+    const payloads: Array<[string, Record<string, unknown>]> = [];
+    for (let i = 0; i < 48; i++) {
+      if (i % 4 === 0) payloads.push(['message', M(`load ${i}`)]);
+      // Stored and signed as vote 1 (Appendix D normalisation).
+      if (i % 4 === 1) payloads.push(['vote', { target_id: `t${i}`, vote: true, gate: 'g' }]);
+      // The envelope is stored but not signed (§4.4): the signed text differs from the stored payload.
+      if (i % 4 === 2) payloads.push(['gate_message', { ...G(1), gate_envelope: envelope, envelope_hash: envelopeHash }]);
+      if (i % 4 === 3) payloads.push(['dm_message', D(`!sb_recipient${i}`, `msg-${i}`, T0)]);
+    }
+    // All issued in one tick: the queue is past POOL_MIN_BATCH, so most signatures come from the workers.
+    const appended = await Promise.all(payloads.map(([type, p]) => a.chain.appendLocal(K1, type, p)));
+    expect(appended.map((e) => e.event_type)).toEqual(payloads.map(([type]) => type));
+    expect(appended.filter((e) => e.event_type === 'vote').every((e) => e.payload.vote === 1)).toBe(true);
+    expect(appended.filter((e) => e.event_type === 'gate_message').every((e) => e.payload.gate_envelope === envelope)).toBe(true);
+    const b = await nodes.fresh(T0);
+    const r = await b.chain.ingest(await a.chain.readRange(0, payloads.length), 0);
+    expect(r.rejected).toEqual([]);
+    expect(r.accepted).toBe(payloads.length);
+    expect(b.chain.head).toBe(a.chain.head);
+  } finally {
+    await nodes.cleanup();
+  }
 });
