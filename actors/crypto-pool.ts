@@ -74,8 +74,18 @@ export class CryptoPool {
     const chunk = Math.min(SIGN_TASK_MAX, Math.ceil(queue.length / this.size));
     for (let i = 0; i < queue.length; i += chunk) {
       const part = queue.slice(i, i + chunk);
-      this.pool.run({ op: 'sign', jobs: part.map(({ seed, msg }) => ({ seed, msg })) }).then(
-        (sigs) => part.forEach((p, k) => p.resolve((sigs as string[])[k])),
+      // Each distinct seed travels once per task (appends under load mostly come from one identity).
+      const seeds: Uint8Array[] = [];
+      const seedOf = part.map(({ seed }) => {
+        let k = seeds.indexOf(seed);
+        if (k < 0) k = seeds.push(seed) - 1;
+        return k;
+      });
+      this.pool.run({ op: 'sign', seeds, seedOf, msgs: part.map((p) => p.msg) }).then(
+        (sigs) => {
+          const buf = Buffer.from(sigs.buffer, sigs.byteOffset, sigs.byteLength);
+          part.forEach((p, k) => p.resolve(buf.toString('hex', 64 * k, 64 * k + 64)));
+        },
         (e: unknown) => part.forEach((p) => p.reject(e)),
       );
     }
@@ -101,7 +111,7 @@ export class CryptoPool {
     const tasks: Array<Promise<CryptoResult>> = [];
     for (let i = 0; i < jobs.length; i += chunk) tasks.push(this.pool.run({ op: 'verify', jobs: jobs.slice(i, i + chunk) }));
     let k = 0;
-    for (const part of await Promise.all(tasks)) for (const ok of part as Uint8Array) verdicts.set(owners[k++], ok === 1);
+    for (const part of await Promise.all(tasks)) for (const ok of part) verdicts.set(owners[k++], ok === 1);
     return verdicts;
   }
 

@@ -14,9 +14,17 @@ export interface SignJob {
   msg: string;
 }
 
-export type CryptoTask = { op: 'verify'; jobs: VerifyJob[] } | { op: 'sign'; jobs: SignJob[] };
-/** verify: one byte per job (1 = valid); sign: one hex signature per job. */
-export type CryptoResult = Uint8Array | string[];
+/** Signing work: each distinct 32-byte seed travels once; `seedOf[i]` is the index in `seeds` for `msgs[i]`. */
+export interface SignTask {
+  op: 'sign';
+  seeds: Uint8Array[];
+  seedOf: number[];
+  msgs: string[];
+}
+
+export type CryptoTask = { op: 'verify'; jobs: VerifyJob[] } | SignTask;
+/** verify: one byte per job (1 = valid); sign: the 64-byte Ed25519 signatures back to back, in order. */
+export type CryptoResult = Uint8Array;
 
 export function runCryptoTask(task: CryptoTask): CryptoResult;
 export default runCryptoTask;

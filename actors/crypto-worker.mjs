@@ -29,7 +29,7 @@ function publicKeyOf(der) {
 
 /** @param {Uint8Array} seed */
 function signerOf(seed) {
-  const id = Buffer.from(seed).toString('hex');
+  const id = Buffer.from(seed.buffer, seed.byteOffset, seed.byteLength).toString('hex');
   let k = signers.get(id);
   if (!k) {
     k = createPrivateKey({ key: Buffer.concat([PKCS8_ED25519_PREFIX, Buffer.from(seed)]), format: 'der', type: 'pkcs8' });
@@ -55,7 +55,12 @@ function verifyOne(j) {
 
 /** @type {typeof import('./crypto-worker.d.mts').runCryptoTask} */
 export function runCryptoTask(task) {
-  if (task.op === 'sign') return task.jobs.map((j) => sign(null, Buffer.from(j.msg), signerOf(j.seed)).toString('hex'));
+  if (task.op === 'sign') {
+    const keys = task.seeds.map(signerOf);
+    const out = new Uint8Array(64 * task.msgs.length);
+    task.msgs.forEach((m, i) => { out.set(sign(null, Buffer.from(m), keys[task.seedOf[i]]), 64 * i); });
+    return out;
+  }
   const out = new Uint8Array(task.jobs.length);
   task.jobs.forEach((j, i) => { out[i] = verifyOne(j) ? 1 : 0; });
   return out;
