@@ -102,7 +102,8 @@ function bodyText(r: TransportResponse): string {
 }
 
 function jsonOf(r: TransportResponse): { ok: true; value: unknown } | { ok: false } {
-  if (r.json !== undefined) return { ok: true, value: r.json };
+  // The answer's bytes when there are any (the bus hands on the peer's text too); decoded JSON only without them.
+  if (r.body.length === 0) return r.json !== undefined ? { ok: true, value: r.json } : { ok: false };
   try {
     // parseEventsJson: served events keep payload float literals (5.0) for their ids (Appendix D).
     return { ok: true, value: parseEventsJson(bodyText(r)) };

@@ -52,7 +52,10 @@ export function busPeerRouteOf(subject: string): PeerRoute | null {
 
 export interface BusPeerReply {
   status: number;
-  json: unknown;
+  /** The answer's exact JSON text (what an HTTP client would read), when the reply carried it. */
+  text?: string;
+  /** Already-decoded JSON, only from a reply that carried it structured instead of as text. */
+  json?: unknown;
   retry_after?: string;
 }
 
@@ -64,13 +67,12 @@ export function decodeBusPeerReply(bytes: Uint8Array, peer: string): BusPeerRepl
   if (!o || typeof o !== 'object' || typeof o.status !== 'number' || !Number.isInteger(o.status)) {
     throw new InfonetError(ErrorCodes.UNAVAILABLE, `peer ${peer} sent a malformed bus reply`, { peer });
   }
-  let json = o.json;
-  if (json === undefined && (typeof o.body === 'string' || o.body instanceof Uint8Array)) {
-    try {
-      json = JSON.parse(typeof o.body === 'string' ? o.body : Buffer.from(o.body).toString('utf8')) as unknown;
-    } catch {
-      json = undefined;
-    }
-  }
-  return { status: o.status, json, ...(typeof o.retry_after === 'string' ? { retry_after: o.retry_after } : {}) };
+  // The text is handed on as it came: the caller parses it as HTTP answers are parsed (sync pages keeping their
+  // payload number literals, Appendix D), instead of a JSON.parse here and a JSON.stringify back to bytes.
+  const text = typeof o.body === 'string' ? o.body : o.body instanceof Uint8Array ? Buffer.from(o.body).toString('utf8') : undefined;
+  return {
+    status: o.status,
+    ...(text !== undefined ? { text } : o.json !== undefined ? { json: o.json } : {}),
+    ...(typeof o.retry_after === 'string' ? { retry_after: o.retry_after } : {}),
+  };
 }

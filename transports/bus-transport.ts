@@ -11,6 +11,30 @@ import { timedOut, unreachable } from '../protocol/peer-call.js';
 import type { PeerCallRequest as TransportRequest, PeerCallResponse as TransportResponse, PeerTransport } from '../ports/peer.js';
 import { ErrorCodes, InfonetError } from '../protocol/errors.js';
 
+/**
+ * The answer's bytes as sent, and `json` decoded only when a caller asks for it: the sync client parses the bytes
+ * itself (keeping payload number literals), so a sync page is not parsed twice.
+ */
+function withLazyJson(status: number, text: string): TransportResponse {
+  let json: unknown;
+  let parsed = false;
+  return {
+    status,
+    body: Buffer.from(text, 'utf8'),
+    get json(): unknown {
+      if (!parsed) {
+        parsed = true;
+        try {
+          json = JSON.parse(text) as unknown;
+        } catch {
+          json = undefined;
+        }
+      }
+      return json;
+    },
+  };
+}
+
 export class BusPeerTransport implements PeerTransport {
   readonly name = 'bus';
 
@@ -36,11 +60,9 @@ export class BusPeerTransport implements PeerTransport {
       throw unreachable(req.peer, (e as Error)?.message ?? String(e));
     }
     const r = decodeBusPeerReply(reply.data, req.peer);
-    const out: TransportResponse = {
-      status: r.status,
-      json: r.json,
-      body: r.json === undefined ? new Uint8Array() : Buffer.from(JSON.stringify(r.json), 'utf8'),
-    };
+    const out: TransportResponse = r.text !== undefined
+      ? withLazyJson(r.status, r.text)
+      : { status: r.status, json: r.json, body: r.json === undefined ? new Uint8Array() : Buffer.from(JSON.stringify(r.json), 'utf8') };
     if (r.retry_after !== undefined) out.retryAfterS = parseRetryAfter(r.retry_after, this.clock());
     return out;
   }
