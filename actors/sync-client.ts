@@ -91,9 +91,19 @@ export interface SyncClientOptions {
 const result = (ok: boolean, error = '', forked = false, retryAfterS = 0, accepted = 0, cause?: InfonetError): SyncFromPeerResult =>
   ({ ok, error, forked, retryAfterS, accepted, ...(cause ? { cause } : {}) });
 
-/** §9.3 locator of a chain actor: a handful of id reads, newest first, ending with genesis. */
+/**
+ * §9.3 locator of a chain actor, newest first, ending with genesis: the consecutive newest ids in one range read,
+ * the sparse older ones (one per doubling step) one read each.
+ */
 export async function chainLocator(chain: ChainPort): Promise<string[]> {
-  const ids = await Promise.all(locatorIndices(chain.length).map(async (i) => (await chain.readRange(i, 1))[0]?.event_id));
+  const idx = locatorIndices(chain.length);
+  let dense = 0;
+  while (dense < idx.length && idx[dense] === idx[0] - dense) dense++;
+  const [newest, older] = await Promise.all([
+    dense ? chain.readRange(idx[dense - 1], dense) : Promise.resolve([]),
+    Promise.all(idx.slice(dense).map(async (i) => (await chain.readRange(i, 1))[0]?.event_id)),
+  ]);
+  const ids = [...newest.map((e) => e.event_id).reverse(), ...older];
   return [...ids.filter((x): x is string => typeof x === 'string'), GENESIS_HASH];
 }
 

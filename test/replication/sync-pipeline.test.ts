@@ -2,7 +2,8 @@
 // current one is ingested, every request stays a spec-sized one, and a bad event in a page that was asked for
 // ahead still stops the sync at that event. Real HTTP peer on 127.0.0.1, real LevelDB directories.
 import { createPeerApplication } from '../../peer/app.js';
-import { syncFromPeer, type SyncClientOptions } from '../../actors/sync-client.js';
+import { chainLocator, syncFromPeer, type SyncClientOptions } from '../../actors/sync-client.js';
+import { buildLocator } from '../../protocol/locator.js';
 import { GENESIS_HASH } from '../../protocol/constants.js';
 import { generateIdentity } from '../../protocol/identity.js';
 import type { PeerCallRequest, PeerCallResponse, PeerPort } from '../../ports/peer.js';
@@ -101,5 +102,11 @@ describe('pipelined sync', () => {
     expect(r.forked).toBe(false);
     expect(b.chain.length).toBe(45);
     expect(b.chain.head).toBe((await a.chain.readRange(44, 1))[0].event_id);
+  });
+
+  test('the chain locator (one range read for the newest ids) is the §9.3 locator of the chain', async () => {
+    const { a } = await peerWith(45);
+    const ids = (await a.chain.readRange(0, 45)).map((e) => e.event_id);
+    for (const n of [0, 1, 10, 11, 45]) expect(await chainLocator({ ...a.chain, length: n, readRange: (f: number, c: number) => a.chain.readRange(f, Math.min(c, n - f)) } as never)).toEqual(buildLocator(ids.slice(0, n)));
   });
 });
