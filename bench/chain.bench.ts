@@ -2,7 +2,7 @@
 // same run (ratios, not absolute numbers, are the targets: ingest/verify >= 0.8, append/sign >= 0.5).
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { openChainAt } from '../actors/open-chain.js';
@@ -47,6 +47,9 @@ function buildChain(authors: Identity[], n: number): ChainEvent[] {
 async function main(): Promise<void> {
   console.log(machineLine());
   console.log(`events per measurement: ${N}`);
+  // The ratios are only comparable on a quiet machine: the load is printed with them (2 cores here).
+  const load = (): string => loadavg().map((l) => l.toFixed(2)).join(' ');
+  console.log(`load average at start: ${load()}`);
   const authors = Array.from({ length: 16 }, () => generateIdentity());
   const chainEvents = buildChain(authors, N);
 
@@ -98,6 +101,7 @@ async function main(): Promise<void> {
   console.log(`chain ingest events/s (durable):       ${ingestPerS}   ratio ${(ingestPerS / verifyPerS).toFixed(2)} (target >= 0.8)`);
   console.log(`raw node:crypto Ed25519 sign/s:        ${signPerS}`);
   console.log(`durable local appends/s:               ${appendPerS}   ratio ${(appendPerS / signPerS).toFixed(2)} (target >= 0.5; ${commits} fsyncs for ${N} appends)`);
+  console.log(`load average at end: ${load()}`);
 }
 
 main().catch((e) => { console.error(e); process.exit(1); });
