@@ -16,6 +16,11 @@ interface Entry {
   writes: number;
   lastUsed: number;
   inCommand: boolean;
+  /**
+   * Set by load(): the entry starts with one pin (busy 1) that the first acquire() to see it takes over, so trim()
+   * cannot passivate it between the load and its waiter's turn (under a burst that re-loaded mailboxes in a loop).
+   */
+  loadPin: boolean;
   /** LRU list neighbours (older / newer). */
   prev?: Entry;
   next?: Entry;
@@ -24,14 +29,19 @@ interface Entry {
 export class MailboxActors {
   private readonly live = new Map<string, Entry>();
   /**
-   * Least recently used first. An intrusive list, not the Map's insertion order: a Map churned by delete+set keeps
-   * the deleted slots until it rehashes, and every LRU scan from its start walked them (issue 14 profile).
+   * The passivation candidates, least recently used first: only unpinned entries (busy 0, no write in flight). A
+   * pinned entry leaves the list and rejoins at the recent end when its last pin goes, so trim() never walks past
+   * in-flight mailboxes (with more of them than maxLive that made every call O(live), issue 14). An intrusive list,
+   * not the Map's insertion order: a Map churned by delete+set keeps the deleted slots until it rehashes, and every
+   * LRU scan from its start walked them (issue 14 profile).
    */
   private oldest?: Entry;
   private newest?: Entry;
   private readonly loading = new Map<string, Promise<Entry | null>>();
   /** Highest number of simultaneously live actors seen (for tests and benchmarks). */
   peakLive = 0;
+  /** Entries trim() has looked at, ever (for tests: the work of trimming, not a timing). */
+  trimVisits = 0;
 
   constructor(private readonly store: MailboxStore, private readonly machine: MailboxMachine, private readonly maxLive = 5000) {}
 
@@ -66,6 +76,7 @@ export class MailboxActors {
     } finally {
       entry.busy--;
       entry.lastUsed = Date.now();
+      this.unpinned(entry);
       this.trim();
     }
   }
@@ -98,9 +109,10 @@ export class MailboxActors {
       entry.persistedDeadline = record ? ctx.deadline : null;
     }
     if (ops.length === 0) return Promise.resolve();
+    this.pin(entry);
     entry.writes++;
     return this.store.write(ops).then(
-      () => { entry.writes--; this.trim(); },
+      () => { entry.writes--; this.unpinned(entry); this.trim(); },
       (e) => {
         entry.writes--;
         // The in-memory state is ahead of the disk: drop the actor so the next use reloads the truth.
@@ -117,8 +129,11 @@ export class MailboxActors {
     for (;;) {
       const live = this.live.get(key);
       if (live) {
-        live.busy++;
-        this.touch(live);
+        if (live.loadPin) live.loadPin = false;
+        else {
+          this.pin(live);
+          live.busy++;
+        }
         return live;
       }
       let pending = this.loading.get(key);
@@ -142,32 +157,45 @@ export class MailboxActors {
     const actor = startMailboxActor(this.machine, key, rec?.snapshot);
     const entry: Entry = {
       key, actor, persistedRev: actor.getSnapshot().context.rev, persistedDeadline: rec?.deadline ?? null,
-      busy: 0, writes: 0, lastUsed: Date.now(), inCommand: false,
+      busy: 1, writes: 0, lastUsed: Date.now(), inCommand: false, loadPin: true,
     };
     // Timer-driven expiry changes state outside a command: persist those too.
     actor.subscribe(() => {
       if (!entry.inCommand && actor.getSnapshot().context.rev !== entry.persistedRev) void this.persist(entry).catch(() => undefined);
     });
     this.live.set(key, entry);
-    this.append(entry);
     if (this.live.size > this.peakLive) this.peakLive = this.live.size;
     return entry;
   }
 
   /**
-   * Passivates least-recently-used idle actors until at most maxLive - room are live. An entry that cannot go yet
-   * (busy, or its write not yet durable) is in use, so it moves to the recent end: under a deposit burst the oldest
-   * entries are exactly those waiting for the fsync, and scanning past all of them on every spawn cost O(in-flight)
-   * per deposit (issue 14 profile). Each entry is looked at most once per call.
+   * Passivates least-recently-used unpinned actors until at most maxLive - room are live (pinned ones count but are
+   * not in the list; when all live actors are pinned this returns at once). Each visited entry is normally
+   * passivated, so the work is O(passivated); one that cannot go (its state moved without a write: not expected,
+   * kept as a guard) leaves the list until its next pin/unpin, so it is looked at once.
    */
   private trim(room = 0): void {
     const max = Math.max(1, this.maxLive - room);
-    let budget = this.live.size;
-    for (let e = this.oldest; e && this.live.size > max && budget-- > 0;) {
+    for (let e = this.oldest; e && this.live.size > max;) {
       const next = e.next;
-      if (!this.passivate(e)) this.touch(e);
+      this.trimVisits++;
+      if (!this.passivate(e)) this.unlink(e);
       e = next;
     }
+  }
+
+  /** Takes a pin (busy or write) on a live entry: its first pin takes it out of the passivation list. */
+  private pin(e: Entry): void {
+    if (e.busy === 0 && e.writes === 0) this.unlink(e);
+  }
+
+  /** After a pin was released: the last one puts a still-live entry back at the recent end of the list. */
+  private unpinned(e: Entry): void {
+    if (e.busy === 0 && e.writes === 0 && this.live.get(e.key) === e && !this.listed(e)) this.append(e);
+  }
+
+  private listed(e: Entry): boolean {
+    return e.prev !== undefined || this.oldest === e;
   }
 
   private append(e: Entry): void {
@@ -184,12 +212,6 @@ export class MailboxActors {
     if (e.next) e.next.prev = e.prev;
     else if (this.newest === e) this.newest = e.prev;
     e.prev = e.next = undefined;
-  }
-
-  private touch(e: Entry): void {
-    if (this.newest === e) return;
-    this.unlink(e);
-    this.append(e);
   }
 
   private drop(e: Entry): void {

@@ -163,6 +163,11 @@ export class MailboxRegistry {
     return this.actors.peakLive;
   }
 
+  /** Entries the live set's trim() has looked at so far (tests: the work of trimming). */
+  get trimVisits(): number {
+    return this.actors.trimVisits;
+  }
+
   // ------------------------------------------------------------------------------------ commands
 
   /** §7.5 deposit. Resolves after the message is durable; throws InfonetError on rejection. */
