@@ -126,15 +126,19 @@ export function createNodeMetrics(src: MetricsSource): NodeMetrics {
   });
   const pushLatency = new PushLatency();
 
-  const gauge = (name: string, help: string, read: (s: NodeStatus, g: Gauge) => void, labelNames: string[] = []): void => {
-    new Gauge({
-      name, help, labelNames, registers: [registry],
-      async collect() {
-        this.reset();
-        read(await status(), this);
-      },
-    });
-  };
+  // A gauge or counter whose value is set from node status at each scrape (reset first: series may disappear).
+  type Collected<M> = { name: string; help: string; labelNames: string[]; registers: Registry[]; collect(this: M): Promise<void> };
+  const fromStatus = <M extends Gauge | Counter>(Kind: new (c: Collected<M>) => M) =>
+    (name: string, help: string, read: (s: NodeStatus, m: M) => void, labelNames: string[] = []): void => {
+      new Kind({
+        name, help, labelNames, registers: [registry],
+        async collect(this: M) {
+          this.reset();
+          read(await status(), this);
+        },
+      });
+    };
+  const gauge = fromStatus<Gauge>(Gauge);
   gauge('infonet_chain_height', 'Events in the local chain', (s, g) => g.set(s.height));
   gauge('infonet_uptime_seconds', 'Seconds since the node started', (s, g) => g.set(s.uptime_s));
   gauge('infonet_mailboxes', 'Mailboxes by state (stored in LevelDB, live in memory)', (s, g) => {
@@ -156,15 +160,7 @@ export function createNodeMetrics(src: MetricsSource): NodeMetrics {
     const st = s.mailboxes.stats;
     if (st?.counted) g.set(st.oldest_pending_age_s ?? 0);
   });
-  const counter = (name: string, help: string, read: (s: NodeStatus, c: Counter) => void, labelNames: string[] = []): void => {
-    new Counter({
-      name, help, labelNames, registers: [registry],
-      async collect() {
-        this.reset();
-        read(await status(), this);
-      },
-    });
-  };
+  const counter = fromStatus<Counter>(Counter);
   counter('infonet_mailbox_deposits_total', 'Messages stored in mailboxes since start, by origin (local deposit, chain hydration, peer replica)', (s, c) => {
     for (const [origin, n] of Object.entries(s.mailboxes.stats?.deposits ?? {})) c.inc({ origin }, n);
   }, ['origin']);

@@ -4,50 +4,25 @@
 // and the Overview's latency chart draws A's push round trips (canvas with ink, labelled with the numbers). Reached
 // by keyboard; axe-core finds no serious violations.
 import { join } from 'node:path';
-import type { Browser } from 'playwright-core';
 import { apiTargetOf } from '../../api/client.js';
 import { InfonetClient } from '../../bus/client.js';
-import { resolveConfig } from '../../node/config.js';
-import { InfonetNode } from '../../node/infonet-node.js';
 import { generateIdentity } from '../../protocol/identity.js';
-import { busPeerUrl } from '../../transports/bus-peer-protocol.js';
 import { canvasHasInk, chromiumPath, launchBrowser, seriousA11yViolations, testOutputDir } from '../helpers/browser.js';
-import { startServer, stopAll } from '../helpers/nats.js';
-import { removeTempDirs, sealed, silentLogger, tempDataDir } from '../node/helpers.js';
+import { sealed } from '../node/helpers.js';
+import { rig, startPeeredPair, stopConsoleRigAfterAll, tabTo } from './console-rig.js';
 
 jest.setTimeout(120_000);
 
-const nodes: InfonetNode[] = [];
-let browser: Browser | undefined;
-let client: InfonetClient | undefined;
-
-afterAll(async () => {
-  await browser?.close();
-  await client?.close();
-  for (const n of nodes) await n.stop();
-  await stopAll();
-  removeTempDirs();
-});
+stopConsoleRigAfterAll();
 
 const run = chromiumPath() ? test : test.skip;
 
 run('console: Mailboxes page counts after deposits, latency chart draws push round trips; keyboard, axe', async () => {
-  const server = await startServer();
-  const idA = generateIdentity();
-  const idB = generateIdentity();
-  const dirA = tempDataDir('infonet-console-mbx-');
-  const start = async (dir: string, id: typeof idA, peer: string) => {
-    const config = resolveConfig({ env: { MESH_PEER_PUSH_SECRET: 'console-mbx-secret', MESH_RELAY_PEERS: busPeerUrl(peer) } });
-    const n = await InfonetNode.start({ dataDir: dir, natsUrl: server.clientUrl, identity: id, logger: silentLogger(), config });
-    nodes.push(n);
-    return n;
-  };
-  const a = await start(dirA, idA, idB.nodeId);
-  await start(tempDataDir('infonet-console-mbx-'), idB, idA.nodeId);
+  const { idB, dirA, a } = await startPeeredPair('infonet-console-mbx-');
   await a.mailboxes.stats.whenCounted();
 
-  browser = await launchBrowser();
-  const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
+  rig.browser = await launchBrowser();
+  const page = await rig.browser.newPage({ viewport: { width: 1100, height: 900 } });
   const hosts = new Set<string>();
   page.on('request', (r) => { hosts.add(new URL(r.url()).hostname); });
   const { url, token } = apiTargetOf(dirA);
@@ -55,11 +30,11 @@ run('console: Mailboxes page counts after deposits, latency chart draws push rou
   await page.getByTestId('live').filter({ hasText: 'live' }).waitFor();
 
   // Three shared DMs for one token (three senders: the per-sender cap is 2) and one request DM, through the bus.
-  client = await InfonetClient.connect(a.natsUrl, a.nodeId);
+  rig.client = await InfonetClient.connect(a.natsUrl, a.nodeId);
   for (let i = 0; i < 3; i++) {
-    await client.dmDeposit({ sender_id: `console-sender-${i}`, recipient_token: 'console-token', delivery_class: 'shared', ciphertext: sealed(), msg_id: `console-${i}` });
+    await rig.client.dmDeposit({ sender_id: `console-sender-${i}`, recipient_token: 'console-token', delivery_class: 'shared', ciphertext: sealed(), msg_id: `console-${i}` });
   }
-  await client.dmDeposit({ sender_id: 'console-sender-r', sender_token_hash: 'h', recipient_id: idB.nodeId, delivery_class: 'request', ciphertext: sealed(), msg_id: 'console-r' });
+  await rig.client.dmDeposit({ sender_id: 'console-sender-r', sender_token_hash: 'h', recipient_id: idB.nodeId, delivery_class: 'request', ciphertext: sealed(), msg_id: 'console-r' });
   await a.replication!.whenIdle();
 
   // Overview: the latency chart gets a sample with A's push round trips (pushed by the node, no reload).
@@ -72,12 +47,7 @@ run('console: Mailboxes page counts after deposits, latency chart draws push rou
   expect(await seriousA11yViolations(page)).toEqual([]);
 
   // Keyboard: Tab reaches the Mailboxes link, Enter opens the page.
-  let reached = false;
-  for (let i = 0; i < 10 && !reached; i++) {
-    await page.keyboard.press('Tab');
-    reached = (await page.evaluate(() => (globalThis as unknown as { document: { activeElement: { textContent: string } | null } }).document.activeElement?.textContent)) === 'Mailboxes';
-  }
-  expect(reached).toBe(true);
+  expect(await tabTo(page, 'Mailboxes')).toBe(true);
   await page.keyboard.press('Enter');
   await page.getByRole('heading', { level: 2, name: 'Mailboxes' }).waitFor();
 
@@ -96,7 +66,7 @@ run('console: Mailboxes page counts after deposits, latency chart draws push rou
   expect(await seriousA11yViolations(page)).toEqual([]);
 
   // A poll on A takes the shared three: the page follows (pushed), claimed tombstones appear.
-  await client.dmPoll(generateIdentity(), [{ type: 'shared', token: 'console-token' }]);
+  await rig.client.dmPoll(generateIdentity(), [{ type: 'shared', token: 'console-token' }]);
   await shared.getByTestId('pending').filter({ hasText: /^0$/ }).waitFor({ timeout: 30_000 });
   await expect(page.getByTestId('claimed').textContent()).resolves.toBe('3');
   await expect(page.getByTestId('claims').textContent()).resolves.toBe('3');

@@ -6,51 +6,29 @@
 // violations, navigation by keyboard.
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import type { Browser } from 'playwright-core';
 import { apiTargetOf, callApi } from '../../api/client.js';
 import { InfonetClient } from '../../bus/client.js';
-import { resolveConfig } from '../../node/config.js';
-import { InfonetNode } from '../../node/infonet-node.js';
 import { generateIdentity } from '../../protocol/identity.js';
 import { busPeerUrl } from '../../transports/bus-peer-protocol.js';
 import { canvasHasInk, chromiumPath, launchBrowser, seriousA11yViolations, testOutputDir } from '../helpers/browser.js';
-import { startServer, stopAll, waitFor } from '../helpers/nats.js';
-import { messagePayload, removeTempDirs, silentLogger, tempDataDir } from '../node/helpers.js';
+import { waitFor } from '../helpers/nats.js';
+import { consoleNodes, rig, startBusPeered, startPeeredPair, stopConsoleRigAfterAll, tabTo } from './console-rig.js';
+import { messagePayload } from '../node/helpers.js';
 
 jest.setTimeout(120_000);
 
-const nodes: InfonetNode[] = [];
-let browser: Browser | undefined;
-let client: InfonetClient | undefined;
-
-afterAll(async () => {
-  await browser?.close();
-  await client?.close();
-  for (const n of nodes) await n.stop();
-  await stopAll();
-  removeTempDirs();
-});
+const nodes = consoleNodes;
+stopConsoleRigAfterAll();
 
 const run = chromiumPath() ? test : test.skip;
 
 run('console: token flow, live overview, peers page, loopback only, screenshots, axe, keyboard', async () => {
-  const server = await startServer();
-  const idA = generateIdentity();
-  const idB = generateIdentity();
-  const env = (peer: string) => ({ MESH_PEER_PUSH_SECRET: 'console-test-secret', MESH_RELAY_PEERS: busPeerUrl(peer) });
-  const dirA = tempDataDir('infonet-console-');
-  const start = async (dir: string, id: typeof idA, peer: string) => {
-    const n = await InfonetNode.start({ dataDir: dir, natsUrl: server.clientUrl, identity: id, logger: silentLogger(), config: resolveConfig({ env: env(peer) }) });
-    nodes.push(n);
-    return n;
-  };
-  const a = await start(dirA, idA, idB.nodeId);
-  await start(tempDataDir('infonet-console-'), idB, idA.nodeId);
+  const { idB, dirA, a } = await startPeeredPair('infonet-console-');
   const { url, token } = apiTargetOf(dirA);
   expect(new URL(url).hostname).toBe('127.0.0.1');
 
-  browser = await launchBrowser();
-  const page = await browser.newPage({ viewport: { width: 1100, height: 800 } });
+  rig.browser = await launchBrowser();
+  const page = await rig.browser.newPage({ viewport: { width: 1100, height: 800 } });
   const hosts = new Set<string>();
   page.on('request', (r) => { hosts.add(new URL(r.url()).hostname); });
   const out = testOutputDir();
@@ -71,8 +49,8 @@ run('console: token flow, live overview, peers page, loopback only, screenshots,
   await expect(page.getByTestId('height').textContent()).resolves.toBe(String(a.chain.length));
 
   // An append through the bus shows up without reload (pushed over SSE).
-  client = await InfonetClient.connect(a.natsUrl, a.nodeId);
-  await client.appendSigned(generateIdentity(), 'message', messagePayload(1));
+  rig.client = await InfonetClient.connect(a.natsUrl, a.nodeId);
+  await rig.client.appendSigned(generateIdentity(), 'message', messagePayload(1));
   await page.getByTestId('height').filter({ hasText: String(a.chain.length) }).waitFor();
   await expect(page.getByTestId('head').textContent()).resolves.toBe(a.chain.head);
   // uPlot chart fed by the same stream: a labelled canvas with something drawn on it.
@@ -83,12 +61,7 @@ run('console: token flow, live overview, peers page, loopback only, screenshots,
   expect(await seriousA11yViolations(page)).toEqual([]);
 
   // Keyboard: Tab reaches the Peers link, Enter opens the page.
-  let reached = false;
-  for (let i = 0; i < 10 && !reached; i++) {
-    await page.keyboard.press('Tab');
-    reached = (await page.evaluate(() => (globalThis as unknown as { document: { activeElement: { textContent: string } | null } }).document.activeElement?.textContent)) === 'Peers';
-  }
-  expect(reached).toBe(true);
+  expect(await tabTo(page, 'Peers')).toBe(true);
   await page.keyboard.press('Enter');
   await page.getByRole('heading', { level: 2, name: 'Peers' }).waitFor();
   const row = page.locator(`tr[data-peer="${busPeerUrl(idB.nodeId)}"]`);
@@ -127,22 +100,12 @@ run('console: token flow, live overview, peers page, loopback only, screenshots,
 });
 
 run('console Peers page: a peer killed during the test turns to backoff, and back to ready after its restart', async () => {
-  const server = await startServer();
-  const idA = generateIdentity();
-  const idB = generateIdentity();
-  const dirA = tempDataDir('infonet-console-');
-  const dirB = tempDataDir('infonet-console-');
-  const start = async (dir: string, id: typeof idA, peer: string) => {
-    const config = resolveConfig({ env: { MESH_PEER_PUSH_SECRET: 'console-test-secret', MESH_RELAY_PEERS: busPeerUrl(peer) } });
-    const n = await InfonetNode.start({ dataDir: dir, natsUrl: server.clientUrl, identity: id, logger: silentLogger(), config });
-    nodes.push(n);
-    return n;
-  };
-  const a = await start(dirA, idA, idB.nodeId);
-  let b = await start(dirB, idB, idA.nodeId);
+  const pair = await startPeeredPair('infonet-console-');
+  const { server, idA, idB, dirA, dirB, a } = pair;
+  let b = pair.b;
   const { url, token } = apiTargetOf(dirA);
-  browser ??= await launchBrowser();
-  const page = await browser.newPage({ viewport: { width: 1100, height: 800 } });
+  rig.browser ??= await launchBrowser();
+  const page = await rig.browser.newPage({ viewport: { width: 1100, height: 800 } });
   await page.goto(`${url}/console/?token=${token}#/peers`);
   const state = page.locator(`tr[data-peer="${busPeerUrl(idB.nodeId)}"]`).getByTestId('link-state');
   await state.filter({ hasText: /^ready$/ }).waitFor();
@@ -156,7 +119,7 @@ run('console Peers page: a peer killed during the test turns to backoff, and bac
   await page.screenshot({ path: join(testOutputDir(), 'console-peers-backoff.png'), fullPage: true });
 
   // B back (same data dir and identity): A's next retry succeeds and the link returns to ready on the page.
-  b = await start(dirB, idB, idA.nodeId);
+  b = await startBusPeered(server.clientUrl, dirB, idB, idA.nodeId);
   await state.filter({ hasText: /^ready$/ }).waitFor({ timeout: 60_000 });
   await page.screenshot({ path: join(testOutputDir(), 'console-peers-ready.png'), fullPage: true });
   // The deposit made while B was down was delivered by that retry.
