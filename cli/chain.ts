@@ -22,14 +22,16 @@ import { BUS_CLI_OPTIONS, clientFromArgs } from './connect.js';
 import { batchElements, PROGRESS_EVERY, streamChainFile, writeChainStream } from './chain-stream.js';
 import { CryptoPool, POOL_MIN_BATCH } from '../actors/crypto-pool.js';
 import { GENESIS_HASH } from '../protocol/constants.js';
-import { checkStoredEvent, corruptStoreError } from '../store/chain-store.js';
+import { ChainStore, checkStoredEvent, corruptStoreError } from '../store/chain-store.js';
+import { openDatabase, unreadableStoreError } from '../store/db.js';
 
 // Streaming sizes (issue 14): memory stays bounded by one batch whatever the file size.
-const VALIDATE_BATCH = 2_000;
+const VALIDATE_BATCH = 512;
 const LOCAL_INGEST_EVENTS = 4_096;
 const BUS_INGEST_EVENTS = Math.min(2_000, INGEST_MAX_EVENTS);
 const BUS_INGEST_CHARS = 512 * 1024;
-const EXPORT_PAGE = 2_000;
+const EXPORT_PAGE = 256;
+const EXPORT_READ_BATCH = 64;
 
 const CHAIN_USAGE = `usage:
   infonet chain validate FILE [--max-age-s N] [--now UNIX_S] [--state CHECKPOINT]
@@ -228,29 +230,50 @@ async function exportCmd(args: string[]): Promise<number> {
       return 0;
     });
   }
-  const dataDir = values.data;
-  return withChain(dataDir, async ({ chain }) => {
-    // Every exported event is re-hashed and re-linked on its way out (§3.2.1, T74: a corrupt store is
-    // refused with its height, the partial file removed), so the background pass of the same heights
-    // would only decode everything a second time alongside: it is stopped.
-    await chain.ledger.stopBackground();
-    const length = chain.length;
-    let prev = GENESIS_HASH;
+  return exportDataDir(values.data, values.out);
+}
+
+/**
+ * `chain export --data DIR`: straight from a read-only snapshot of the store, without opening the chain
+ * actor (its derived state — ~200 MiB at 1M events — is not needed to write the log out). Instead of the
+ * open-time check, every event is re-hashed and re-linked on its way out and the last must be the head
+ * record's (§3.2.1, T74): a corrupt store fails naming the height and the partial --out file is removed.
+ */
+async function exportDataDir(dataDir: string | undefined, outFile: string | undefined): Promise<number> {
+  if (!dataDir) throw new UsageError('--data DIR is required');
+  const db = await openDatabase(dataDir, { readOnly: true });
+  try {
+    const store = new ChainStore(db);
+    const { length, head } = await store.readMeta();
+    const mismatch = (height: number) => corruptStoreError(dataDir, height, `head record (length ${length}) does not match the event log (length ${height})`);
+    if ((await store.readRange(length, 1)).length > 0) throw corruptStoreError(dataDir, length, `the event log goes on past the head record (length ${length})`);
     async function* pages(): AsyncGenerator<string[]> {
-      for (let from = 0; from < length; from += EXPORT_PAGE) {
-        const events = await chain.readRange(from, Math.min(EXPORT_PAGE, length - from));
-        for (let i = 0; i < events.length; i++) {
-          const problem = checkStoredEvent(events[i], prev);
-          if (problem) throw corruptStoreError(dataDir!, from + i, problem);
-          prev = events[i].event_id;
+      // One pass, small reads and pages: each page is dead before V8 would move it to the old generation.
+      let prev = GENESIS_HASH;
+      let page: string[] = [];
+      let height = 0;
+      for await (const ev of store.iterate(0, length, EXPORT_READ_BATCH)) {
+        const problem = checkStoredEvent(ev, prev);
+        if (problem) throw corruptStoreError(dataDir!, height, problem);
+        prev = ev.event_id;
+        height++;
+        page.push(eventToWireJson(ev));
+        if (page.length === EXPORT_PAGE) {
+          yield page;
+          page = [];
         }
-        if (events.length !== Math.min(EXPORT_PAGE, length - from)) throw corruptStoreError(dataDir!, from + events.length, 'event log shorter than its head record');
-        yield events.map(eventToWireJson);
       }
+      if (height !== length || prev !== head) throw mismatch(height);
+      yield page;
     }
-    await writeChainStream(pages(), values.out);
+    await writeChainStream(pages(), outFile);
     return 0;
-  }, { readOnly: true });
+  } catch (e) {
+    // A LevelDB read failure (e.g. a truncated table) is an unreadable store, as at open.
+    throw isInfonetError(e) ? e : unreadableStoreError(dataDir, e);
+  } finally {
+    await db.close();
+  }
 }
 
 /** The three append routes: the bus command each one uses and the actor method behind it. */
