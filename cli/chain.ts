@@ -27,7 +27,7 @@ import { openDatabase, unreadableStoreError } from '../store/db.js';
 
 // Streaming sizes (issue 14): memory stays bounded by one batch whatever the file size.
 const VALIDATE_BATCH = 512;
-const LOCAL_INGEST_EVENTS = 4_096;
+const LOCAL_INGEST_EVENTS = 1_024;
 const BUS_INGEST_EVENTS = Math.min(2_000, INGEST_MAX_EVENTS);
 const BUS_INGEST_CHARS = 512 * 1024;
 const EXPORT_PAGE = 256;
