@@ -36,7 +36,7 @@ test('SIGTERM during load: exit 0, every acknowledged append and deposit survive
     const url = /nats url:\s+(\S+)/.exec(p.out())?.[1];
     const id = /node id:\s+(\S+)/.exec(p.out())?.[1];
     return url && id ? { url, id } : null;
-  }, 30_000, { what: 'node run to print its address' });
+  }, 90_000, { what: 'node run to print its address' }).catch((e: Error) => { throw new Error(`${e.message}; output so far: ${p.out().slice(-2000)}`); });
 
   const acked = { events: [] as string[], deposits: [] as Array<{ token: string; msgId: string }> };
   let stopAt = 0;
@@ -91,4 +91,4 @@ test('SIGTERM during load: exit 0, every acknowledged append and deposit survive
   } finally {
     await node.stop();
   }
-}, 90_000);
+}, 180_000); // a tsx-compiled CLI starting a node took over 30 s at load 30 on 2 cores
