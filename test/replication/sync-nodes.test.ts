@@ -20,7 +20,9 @@ test('B syncs A over the bus through its scheduler; the DM lands in B\'s mailbox
   const server = await startServer();
   const idA = generateIdentity();
   const idB = generateIdentity();
-  const common = { MESH_PEER_PUSH_SECRET: 'nodes-secret' };
+  // B's boot-time cycle may time out under load (5 s sync timeout): with the 120 s default cooldown it would then
+  // outlast the wait below. The cooldown rules have their own tests (sync-client, sync-heal).
+  const common = { MESH_PEER_PUSH_SECRET: 'nodes-secret', MESH_RELAY_FAILURE_COOLDOWN_S: '1' };
   const a = await InfonetNode.start({
     dataDir: tempDataDir(), natsUrl: server.clientUrl, identity: idA, logger: silentLogger(),
     config: resolveConfig({ env: { ...common, MESH_RELAY_PEERS: busPeerUrl(idB.nodeId) } }),

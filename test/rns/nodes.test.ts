@@ -40,7 +40,12 @@ afterAll(async () => {
 });
 
 async function start(s: Spec, peers: Spec[], rnsEnv: Record<string, string>): Promise<InfonetNode> {
-  const env = { MESH_PEER_PUSH_SECRET: SECRET, MESH_RELAY_PEERS: peers.map((p) => p.url).join(','), MESH_RNS_ANNOUNCE_INTERVAL_S: '0', ...rnsEnv };
+  // MESH_RELAY_FAILURE_COOLDOWN_S: B's boot sync finds A and C not up yet, and a sync that times out under load would
+  // park the peer for the 120 s default (a contact heals that only once per interval), past the sync waits below.
+  const env = {
+    MESH_PEER_PUSH_SECRET: SECRET, MESH_RELAY_PEERS: peers.map((p) => p.url).join(','), MESH_RNS_ANNOUNCE_INTERVAL_S: '0',
+    MESH_RELAY_FAILURE_COOLDOWN_S: '1', ...rnsEnv,
+  };
   const node = await InfonetNode.start({ dataDir: s.dir, logger: silentLogger(), config: resolveConfig({ env }), inbound: { rateLimits: RATE_LIMITS } });
   running.push(node);
   return node;
@@ -98,4 +103,4 @@ test('DM push, ack, pull and sync with private events between nodes linked only 
     return rep.outcome === 'ok' && a.chain.head === b.chain.head;
   }, 20_000);
   expect((await a.chain.readRange(0, 10)).map((e) => e.event_type)).toEqual(['message', 'dm_message', 'message']);
-});
+}, 180_000); // the waits above add up to 100 s; jest's 60 s default cut the test short at load 30 on 2 cores
