@@ -57,7 +57,9 @@ test('gate over live nodes: create, invite through the mailbox, accept, post, re
 
   const idA = generateIdentity();
   const idB = generateIdentity();
-  const env = (peer: string) => ({ MESH_PEER_PUSH_SECRET: 'mls-test-secret', MESH_RELAY_PEERS: busPeerUrl(peer) });
+  // A sync that times out under load would park the peer for the 120 s default cooldown, past the 30 s sync waits
+  // below (B's cycles after its restart have no contact from A to heal it). The cooldown rules have their own tests.
+  const env = (peer: string) => ({ MESH_PEER_PUSH_SECRET: 'mls-test-secret', MESH_RELAY_PEERS: busPeerUrl(peer), MESH_RELAY_FAILURE_COOLDOWN_S: '1' });
   const dirA = tempDataDir();
   const dirB = tempDataDir();
   const start = async (dir: string, id: typeof idA, peer: string) => {
