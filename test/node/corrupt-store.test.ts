@@ -16,6 +16,9 @@ import { startServer, type TestServer } from '../helpers/nats.js';
 import { messagePayload, removeTempDirs, startNode, tempDataDir } from './helpers.js';
 
 const run = promisify(execFile);
+// Tests here wait on `infonet` CLI children (tsx compiles the CLI at each start): two of them outlasted jest's 60 s
+// default at load 30 on 2 cores. The bound only guards a stuck child.
+jest.setTimeout(180_000);
 const settings = defaultSettings().chain;
 
 let nats: TestServer;
