@@ -388,7 +388,9 @@ async function startOnce(bin: string, opts: NatsServerOptions): Promise<NatsServ
     ready.then(() => ({ kind: 'ready' as const })),
     exited.then((x) => ({ kind: 'exited' as const, ...x })),
     spawnError.then((err) => ({ kind: 'error' as const, err })),
-    new Promise<{ kind: 'timeout' }>((r) => (timer = setTimeout(() => r({ kind: 'timeout' }), timeoutMs))),
+    // After a long event-loop stall the deadline timer runs before the pipe data that arrived meanwhile is read
+    // ("not ready" with "Server is ready" in the log tail): let one poll phase read it before calling it a timeout.
+    new Promise<{ kind: 'timeout' }>((r) => (timer = setTimeout(() => setImmediate(() => setImmediate(() => r({ kind: 'timeout' }))), timeoutMs))),
   ]);
   clearTimeout(timer);
 
