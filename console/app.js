@@ -4,7 +4,7 @@ import { h, render } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import htm from 'htm';
 import uPlot from 'uplot';
-import { Gates } from './gates.js';
+import { Gates, useGet } from './gates.js';
 
 const html = htm.bind(h);
 
@@ -55,25 +55,11 @@ function Mailboxes({ s }) {
   </section>`;
 }
 
-// Re-fetches `path` whenever the pushed status changes (height or uptime mark a new push): driven by SSE, not a timer.
-function useFetchOnPush(path, s) {
-  const [data, setData] = useState(null);
-  const [error, setError] = useState(null);
-  useEffect(() => {
-    let live = true;
-    fetch(path, { credentials: 'same-origin' })
-      .then((r) => r.json())
-      .then((b) => { if (!live) return; if (b.ok) { setData(b.result); setError(null); } else setError((b.error && b.error.reason) || 'error'); })
-      .catch((e) => live && setError(String(e)));
-    return () => { live = false; };
-  }, [path, s && s.height, s && s.uptime_s]);
-  return { data, error };
-}
-
 function Chain({ s }) {
   const [before, setBefore] = useState(null);
   const path = '/console-api/chain' + (before === null ? '' : '?before=' + before);
-  const { data, error } = useFetchOnPush(path, before === null ? s : null);
+  // The newest page follows the pushed height (not every push: uptime alone changes nothing here); an older page is fixed.
+  const { data, error } = useGet(path, [before === null ? s.height : null]);
   const events = (data && data.events) || [];
   return html`<section aria-labelledby="h-chain">
     <h2 id="h-chain">Chain</h2>

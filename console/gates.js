@@ -10,9 +10,9 @@ import htm from 'htm';
 const html = htm.bind(h);
 
 /** Calls a gate action; resolves to the result, rejects with "code: reason" from the node's typed error. */
-async function act(action, fields) {
+async function act(action, fields, signal) {
   const r = await fetch('/console-api/gate/' + action, {
-    method: 'POST', credentials: 'same-origin',
+    method: 'POST', credentials: 'same-origin', signal,
     headers: { 'content-type': 'application/json', 'x-infonet-console': '1' },
     body: JSON.stringify(fields),
   });
@@ -21,20 +21,43 @@ async function act(action, fields) {
   return b.result;
 }
 
-/** GET `path` again whenever `deps` change (a pushed status, or one of the page's own actions). */
-function useGet(path, deps) {
+/**
+ * Runs `load(signal)` again whenever `deps` change, and cancels the request before (AbortController): under a slow
+ * node, superseded requests would otherwise stay open behind the browser's six connections per host and the node's
+ * MLS queue, and the answer that matters would wait behind them. Only the newest answer reaches the page.
+ */
+export function useLoad(load, deps) {
   const [state, setState] = useState({ data: null, error: null });
   useEffect(() => {
-    if (!path) { setState({ data: null, error: null }); return undefined; }
-    let live = true;
-    fetch(path, { credentials: 'same-origin' })
-      .then((r) => r.json())
-      .then((b) => live && setState(b.ok ? { data: b.result, error: null } : { data: null, error: `${b.error.code}: ${b.error.reason}` }))
-      .catch((e) => live && setState({ data: null, error: String(e) }));
-    return () => { live = false; };
-  }, [path, ...deps]);
+    if (!load) { setState({ data: null, error: null }); return undefined; }
+    const ctl = new AbortController();
+    load(ctl.signal)
+      .then((data) => ctl.signal.aborted || setState({ data, error: null }))
+      .catch((e) => ctl.signal.aborted || setState({ data: null, error: e instanceof Error ? e.message : String(e) }));
+    return () => ctl.abort();
+  }, deps);
   return state;
 }
+
+/** GET `path` (a /console-api route answering { ok, result | error }) again whenever it or `deps` change. */
+export function useGet(path, deps) {
+  return useLoad(path && (async (signal) => {
+    const b = await (await fetch(path, { credentials: 'same-origin', signal })).json();
+    if (!b.ok) throw new Error(`${b.error.code}: ${b.error.reason}`);
+    return b.result;
+  }), [path, ...deps]);
+}
+
+/**
+ * What in a pushed status can change the Gate directory: the chain (gates, epochs, members, posts arrive as events)
+ * and the mailbox counts (a replicated invitation is a pending request). Not uptime or latency: the node pushes
+ * those every few seconds even when nothing else moved, and a refetch per push piles requests up on a slow node.
+ */
+export const gateChangeKey = (s) => {
+  const mb = (s && s.mailboxes) || {};
+  const st = mb.stats || {};
+  return JSON.stringify([s && s.height, mb.stored, mb.live, st.pending, st.claimed, st.claims]);
+};
 
 /** Runs an action with a shared result line: a status message on success, an alert with the node's error otherwise. */
 function useActions(onDone) {
@@ -112,15 +135,8 @@ function Pending({ personas, run, busy }) {
 }
 
 function Posts({ gate, persona, s, run, busy, version }) {
-  const [posts, setPosts] = useState(null);
-  const [error, setError] = useState(null);
-  useEffect(() => {
-    let live = true;
-    act('read', { gate, persona })
-      .then((r) => live && (setPosts(r.messages), setError(null)))
-      .catch((e) => live && setError(e.message));
-    return () => { live = false; };
-  }, [gate, persona, s && s.height, version]);
+  const { data, error } = useLoad((signal) => act('read', { gate, persona }, signal), [gate, persona, s && s.height, version]);
+  const posts = data && data.messages;
   const submit = async (e) => {
     e.preventDefault();
     const form = e.currentTarget;
@@ -174,7 +190,7 @@ function Manage({ gate, s, run, busy, version }) {
 export function Gates({ s, fmtTime }) {
   const [version, setVersion] = useState(0);
   const [selected, setSelected] = useState(null);
-  const { data, error } = useGet('/console-api/gates', [s && s.height, s && s.uptime_s, version]);
+  const { data, error } = useGet('/console-api/gates', [gateChangeKey(s), version]);
   const { msg, busy, run } = useActions(() => setVersion((v) => v + 1));
   const gates = (data && data.gates) || [];
   const current = gates.find((g) => g.gate_id === selected && g.member);

@@ -118,11 +118,16 @@ run('console Peers page: a peer killed during the test turns to backoff, and bac
   await state.filter({ hasText: /^backoff$/ }).waitFor({ timeout: 30_000 });
   await page.screenshot({ path: join(testOutputDir(), 'console-peers-backoff.png'), fullPage: true });
 
-  // B back (same data dir and identity): A's next retry succeeds and the link returns to ready on the page.
+  // B back (same data dir and identity). A's backoff doubles up to 60 s, so its own next retry may be a minute away:
+  // the test nudges the link (retryNow, the operator's trigger) until the deposit made while B was down is delivered
+  // (a nudge during an attempt is ignored, and an attempt before B's endpoints answer fails back into backoff).
   b = await startBusPeered(server.clientUrl, dirB, idB, idA.nodeId);
-  await state.filter({ hasText: /^ready$/ }).waitFor({ timeout: 60_000 });
+  await waitFor(() => {
+    a.replication!.retryNow();
+    return a.replication!.metrics.get('dm_replication_push_ok') >= 1;
+  }, 30_000, { intervalMs: 250, what: 'the deposit made while B was down to reach B' });
+  // The delivery left the link ready, and the page (pushed over SSE) shows it.
+  await state.filter({ hasText: /^ready$/ }).waitFor({ timeout: 30_000 });
   await page.screenshot({ path: join(testOutputDir(), 'console-peers-ready.png'), fullPage: true });
-  // The deposit made while B was down was delivered by that retry.
-  await waitFor(() => a.replication!.metrics.get('dm_replication_push_ok') >= 1);
   await page.close();
 });
