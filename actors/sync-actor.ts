@@ -243,7 +243,7 @@ export async function startSync(host: SyncHost, opts: StartSyncOptions = {}): Pr
         // nothing about the others, and with "most recent success first" the same level peer would answer every
         // cycle while another one is ahead (found by the 3-node partition test): go on to the next eligible
         // peer (at most MESH_SYNC_MAX_PEERS_PER_CYCLE); stop at the first that gave us events.
-        if (res.accepted > 0 || res.rebuilt) return { kind: 'ok' };
+        if (res.accepted > 0 || res.rebuilt) return res.more ? { kind: 'ok', more: true } : { kind: 'ok' };
         answered = true;
         continue;
       }

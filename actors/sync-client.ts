@@ -58,6 +58,8 @@ export interface SyncFromPeerResult {
   rebuilt?: RebuildResult;
   /** Events pushed to a behind peer (§8.5 peer-push) in this call. */
   pushed?: number;
+  /** The rounds ran out on full pages: the peer very likely has more (the scheduler runs the next cycle soon). */
+  more?: boolean;
 }
 
 /** Anything that can carry one peer request (the node's TransportSet, or a single transport in tests). */
@@ -532,5 +534,5 @@ export async function syncFromPeer(peerUrl: string, chain: RebuildChainPort, opt
     await dropAhead();
     await ingesting?.out.catch(() => undefined);
   }
-  return withTotals(result(true));
+  return { ...withTotals(result(true)), more: true };
 }

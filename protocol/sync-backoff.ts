@@ -84,7 +84,15 @@ export const initialSyncState = (): SyncSchedulerState => ({
 });
 
 export type SyncOutcome =
-  | { kind: 'ok' }
+  | {
+      kind: 'ok';
+      /**
+       * [tightening] A peer still had full pages when the §9.3 rounds ran out: the next cycle is due after
+       * CATCH_UP_NEXT_CYCLE_S, not a whole interval (at 500 events a cycle and 300 s a fresh node needed about a
+       * week to catch up a 1,000,000-event chain).
+       */
+      more?: boolean;
+    }
   | { kind: 'solo' }
   | { kind: 'disabled' }
   | {
@@ -102,6 +110,9 @@ export type SyncScheduleSettings = Pick<PeerSettings, 'syncIntervalS' | 'syncFai
 };
 
 /** The scheduler's state after a cycle ends (`finish_sync`, §9.6). Pure: `now` is clock seconds. */
+/** Delay of the next cycle while a peer still has more for us (see SyncOutcome `more`). */
+export const CATCH_UP_NEXT_CYCLE_S = 1;
+
 export function finishSync(
   state: SyncSchedulerState,
   outcome: SyncOutcome,
@@ -109,9 +120,10 @@ export function finishSync(
   settings: SyncScheduleSettings,
 ): SyncSchedulerState {
   if (outcome.kind === 'ok' || outcome.kind === 'solo' || outcome.kind === 'disabled') {
+    const catchingUp = outcome.kind === 'ok' && outcome.more === true;
     return {
       consecutiveFailures: 0,
-      nextSyncDueAt: now + settings.syncIntervalS,
+      nextSyncDueAt: now + (catchingUp ? Math.min(CATCH_UP_NEXT_CYCLE_S, settings.syncIntervalS) : settings.syncIntervalS),
       lastOutcome: outcome.kind,
       lastError: '',
       lastSyncAt: now,

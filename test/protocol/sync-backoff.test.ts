@@ -1,5 +1,6 @@
 import { ErrorCodes, InfonetError } from '../../protocol/errors.js';
 import {
+  CATCH_UP_NEXT_CYCLE_S,
   finishSync,
   initialSyncState,
   isPeerRateLimited,
@@ -44,6 +45,15 @@ describe('T66 failure ladder', () => {
 
     s = finishSync(s, { kind: 'ok' }, START + 10, SETTINGS);
     expect(s).toEqual({ consecutiveFailures: 0, nextSyncDueAt: START + 10 + 300, lastOutcome: 'ok', lastError: '', lastSyncAt: START + 10 });
+  });
+
+  test('finishSync: a peer with more than the rounds carried is asked again soon, then the interval applies', () => {
+    let s = finishSync(initialSyncState(), { kind: 'ok', more: true }, START, SETTINGS);
+    expect(s.nextSyncDueAt - START).toBe(CATCH_UP_NEXT_CYCLE_S);
+    s = finishSync(s, { kind: 'ok' }, START + 1, SETTINGS);
+    expect(s.nextSyncDueAt - (START + 1)).toBe(300);
+    // never later than a (short) configured interval
+    expect(finishSync(initialSyncState(), { kind: 'ok', more: true }, START, { ...SETTINGS, syncIntervalS: 0 }).nextSyncDueAt).toBe(START);
   });
 
   test('finishSync: fork outcome, solo outcome', () => {

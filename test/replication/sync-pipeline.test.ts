@@ -66,6 +66,7 @@ describe('pipelined sync', () => {
     const sent: Sent[] = [];
     const r = await syncFromPeer(srv.url, b.chain, opts(b, recordingPort(b, sent), { pageSize: 20, maxRounds: 50 }));
     expect(r).toMatchObject({ ok: true, error: '', forked: false, accepted: 230 });
+    expect(r.more).toBeUndefined(); // caught up
     expect(b.chain.head).toBe(a.chain.head);
     expect(b.chain.length).toBe(230);
     // 12 pages (the last one short): no request beyond it.
@@ -84,7 +85,7 @@ describe('pipelined sync', () => {
     const b = await fixture({ clock: a.clock });
     const sent: Sent[] = [];
     const r = await syncFromPeer(srv.url, b.chain, opts(b, recordingPort(b, sent), { pageSize: 20, maxRounds: 3 }));
-    expect(r).toMatchObject({ ok: true, accepted: 60 });
+    expect(r).toMatchObject({ ok: true, accepted: 60, more: true }); // the scheduler's cue to run the next cycle soon
     expect(sent).toHaveLength(3);
     expect(b.chain.length).toBe(60);
   });
