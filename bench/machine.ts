@@ -25,3 +25,23 @@ export function latencyStats(t: number[]): { p50: number; p99: number } {
   const s = [...t].sort((a, b) => a - b);
   return { p50: percentile(s, 50), p99: percentile(s, 99) };
 }
+
+/** Something whose mailboxes announce stored messages (a node's `mailboxes.events$`). */
+interface DepositEvents { subscribe(fn: (e: { type: string; msg_id?: string }) => void): { unsubscribe(): void } }
+
+/**
+ * Resolves `visible(msgId)` when that message is stored on the watched node. Register before depositing: a
+ * replica can land before the deposit call returns.
+ */
+export function watchDeposits(events: DepositEvents): { visible(msgId: string): Promise<void>; close(): void } {
+  const waiting = new Map<string, () => void>();
+  const sub = events.subscribe((e) => {
+    if (e.type !== 'deposited' || e.msg_id === undefined) return;
+    const w = waiting.get(e.msg_id);
+    if (w) {
+      waiting.delete(e.msg_id);
+      w();
+    }
+  });
+  return { visible: (msgId) => new Promise<void>((r) => waiting.set(msgId, r)), close: () => sub.unsubscribe() };
+}

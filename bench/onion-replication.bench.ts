@@ -21,7 +21,7 @@ import { resolveConfig } from '../node/config.js';
 import { InfonetNode } from '../node/infonet-node.js';
 import { ONION_KEY_FILE } from '../transports/onion/onion-node.js';
 import { loadOrCreateOnionKey } from '../transports/onion/onion-key.js';
-import { fmtMs, latencyStats, machineLine, NO_RATE_LIMITS, rate } from './machine.js';
+import { fmtMs, latencyStats, machineLine, NO_RATE_LIMITS, rate, watchDeposits } from './machine.js';
 
 const LATENCY_N = Number(process.env.BENCH_ONION_LATENCY_DMS ?? 100);
 const DMS = Number(process.env.BENCH_ONION_DMS ?? 1000);
@@ -52,21 +52,13 @@ async function measure(label: string, root: string, urls: Record<string, string>
     const [a, , c] = started;
     say(`${label}: 3 nodes up in ${((performance.now() - t0) / 1000).toFixed(1)} s; A advertises ${a.settings.peers.publicPeerUrl}`);
 
-    const waiting = new Map<string, () => void>();
-    const sub = c.mailboxes.events$.subscribe((e) => {
-      if (e.type !== 'deposited') return;
-      const w = waiting.get(e.msg_id);
-      if (w) {
-        waiting.delete(e.msg_id);
-        w();
-      }
-    });
+    const onC = watchDeposits(c.mailboxes.events$);
     let n = 0;
     // One mailbox and sender per DM: unsigned replicas count against the pushing peer, 2 per mailbox.
     const deposit = async (): Promise<number> => {
       const i = n++;
       const msgId = `dm_onion_bench_${i}_${randomBytes(6).toString('hex')}`;
-      const visible = new Promise<void>((r) => waiting.set(msgId, r));
+      const visible = onC.visible(msgId);
       const t = performance.now();
       await a.mailboxes.deposit({ sender_id: `alice-${i}`, ciphertext: randomBytes(256).toString('base64'), delivery_class: 'shared', recipient_token: `bench-${i}-${SECRET}`, msg_id: msgId });
       await visible;
@@ -92,7 +84,7 @@ async function measure(label: string, root: string, urls: Record<string, string>
       while (left-- > 0) await deposit();
     }));
     const ms = performance.now() - tp0;
-    sub.unsubscribe();
+    onC.close();
     const m = a.replication!.metrics;
     return {
       p50: l.p50, p99: l.p99, rate: rate(DMS, ms), seconds: ms / 1000, answered: a.onion?.transport.answered ?? 0,

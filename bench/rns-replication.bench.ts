@@ -22,7 +22,7 @@ import { RnsIdentity } from '../transports/rns/identity.js';
 import { loadOrCreateIdentity } from '../transports/rns/identity-file.js';
 import { INFONET_NODE_NAME, singleDestinationHash } from '../transports/rns/names.js';
 import { TcpClientInterface, TcpServerInterface } from '../transports/rns/tcp-interface.js';
-import { fmtMs, latencyStats, machineLine, NO_RATE_LIMITS, rate } from './machine.js';
+import { fmtMs, latencyStats, machineLine, NO_RATE_LIMITS, rate, watchDeposits } from './machine.js';
 
 const LATENCY_N = Number(process.env.BENCH_RNS_LATENCY_DMS ?? 200);
 const DMS = Number(process.env.BENCH_RNS_DMS ?? 1000);
@@ -114,23 +114,14 @@ async function main(): Promise<void> {
     const a = await start(dirs.a, { MESH_RELAY_PEERS: urls.b, MESH_RNS_TCP_CONNECT: `127.0.0.1:${port}` });
     console.log(`2 nodes linked only over RNS (direct TCP interface on 127.0.0.1), ${a.rns!.endpoint.destinationHex.slice(0, 8)}… → ${b.rns!.endpoint.destinationHex.slice(0, 8)}…`);
 
-    const waiting = new Map<string, () => void>();
-    b.mailboxes.events$.subscribe((e) => {
-      if (e.type !== 'deposited') return;
-      const w = waiting.get(e.msg_id);
-      if (w) {
-        waiting.delete(e.msg_id);
-        w();
-      }
-    });
+    const onB = watchDeposits(b.mailboxes.events$);
     let n = 0;
     const deposit = async (): Promise<void> => {
       const i = n++;
-      let seen!: () => void;
-      const visible = new Promise<void>((r) => (seen = r));
+      const msgId = `dm_rns_bench_${i}_${randomBytes(6).toString('hex')}`;
+      const visible = onB.visible(msgId);
       const tok = randomBytes(16).toString('hex');
-      const r = await a.mailboxes.deposit({ sender_id: `alice-${i}`, ciphertext: randomBytes(48).toString('base64'), delivery_class: 'shared', recipient_token: tok });
-      waiting.set(r.msg_id, seen);
+      await a.mailboxes.deposit({ sender_id: `alice-${i}`, ciphertext: randomBytes(48).toString('base64'), delivery_class: 'shared', recipient_token: tok, msg_id: msgId });
       await visible;
     };
     // warm-up: path known, links up
