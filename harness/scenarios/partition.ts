@@ -33,6 +33,8 @@ export interface PartitionOptions {
   transport?: PeerTransport;
   /** MESH_SYNC_INTERVAL_S of every node. Default 2. */
   syncIntervalS?: number;
+  /** SIGKILL and restart A while B is cut off (its outbox still holds B's pushes). Default true. */
+  crashWriter?: boolean;
   /** Keep B cut off at least this long (s) so the other nodes' failure ladders climb, as in issue 8's 45 s runs. */
   partitionS?: number;
   runDir?: string;
@@ -120,6 +122,22 @@ export async function runPartition(opts: PartitionOptions = {}): Promise<Partiti
       }
     }
     check(`${A} accepts every DM while ${B} is cut off`, rejected.length === 0, rejected.length ? `${rejected.length} refused, first: ${rejected[0]}` : `${dms}/${dms} accepted`);
+
+    // Recovery (issue 10): A is SIGKILLed mid-run with its pushes for B still queued in its outbox, C writes while A is
+    // down, and A restarts on its data directory (an onion run checks it comes back at the same onion address) and
+    // catches up by sync. Replicas are not
+    // re-replicated, so Bob's DMs can reach B only by A draining that outbox after its restart.
+    if (opts.crashWriter ?? true) {
+      const before = await heightOf(A);
+      await cluster.kill(A, 'SIGKILL');
+      step('crash', `${A} SIGKILLed with ${dms} DM push(es) for ${B} queued in its outbox`);
+      await append(C, generateIdentity(), `written at ${C} while ${A} is down`);
+      await cluster.restart(A);
+      await waitUntil(async () => (await headOf(A)) === (await headOf(C)), stepTimeout, `${A} to catch up ${C}'s events by sync after its restart`, 50);
+      step('crash', `${A} back at ${await heightOf(A)} events, level with ${C} by sync`);
+      const after = await heightOf(A);
+      check(`${A} restarts on its data directory with every acknowledged event`, after >= before, `height ${before} before the SIGKILL, ${after} after the restart`);
+    }
 
     // The partition lasts as long as asked (a scenario duration, not a synchronisation wait).
     const holdMs = (opts.partitionS ?? 0) * 1000 - (Date.now() - tKill0);
