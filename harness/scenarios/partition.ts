@@ -219,6 +219,7 @@ export async function runPartition(opts: PartitionOptions = {}): Promise<Partiti
       const nonzero = m ? Object.entries(m).filter(([, v]) => v !== 0) : [];
       if (nonzero.length) notes.push([`sync metrics ${n}`, nonzero.map(([k, v]) => `${k}=${v}`).join(' ')]);
     }
+    notes.push(['transports', (await cluster.transportSummary()).text]);
     notes.unshift(['setup', `${nodes} nodes, ${opts.transport ?? 'http'} peers, sync interval ${interval} s, ${perWriter} events at ${A} and at ${C}, ${dms} DMs at ${A}, ${B} cut off from the start${opts.partitionS ? ` for ${opts.partitionS} s` : ''}`]);
     // "Delivered" = an acknowledged event present on every node.
     const counts = deliveryCounts([...acked], [...everywhere]);
