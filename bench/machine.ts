@@ -26,6 +26,14 @@ export function latencyStats(t: number[]): { p50: number; p99: number } {
   return { p50: percentile(s, 50), p99: percentile(s, 99) };
 }
 
+/** Runs `fn(0)` … `fn(n − 1)` with at most `concurrency` calls in flight (a load generator's in-flight window). */
+export async function inFlight(n: number, concurrency: number, fn: (i: number) => Promise<unknown>): Promise<void> {
+  let next = 0;
+  await Promise.all(Array.from({ length: Math.max(0, Math.min(concurrency, n)) }, async () => {
+    while (next < n) await fn(next++);
+  }));
+}
+
 /** Something whose mailboxes announce stored messages (a node's `mailboxes.events$`). */
 interface DepositEvents { subscribe(fn: (e: { type: string; msg_id?: string }) => void): { unsubscribe(): void } }
 

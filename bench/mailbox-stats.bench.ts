@@ -13,15 +13,15 @@ import type { MailboxState, StoredMessage } from '../protocol/mailbox-rules.js';
 import { loadSettings } from '../protocol/settings.js';
 import { openDatabase, type Db } from '../store/db.js';
 import { MailboxStore } from '../store/mailbox-store.js';
+import { inFlight } from './machine.js';
 
 const N = Number(process.argv[2] ?? 10_000);
 const ROUNDS = 3;
 const CONCURRENCY = 256;
 
 async function pool(n: number, fn: (i: number) => Promise<unknown>): Promise<number> {
-  let next = 0;
   const c0 = process.cpuUsage();
-  await Promise.all(Array.from({ length: CONCURRENCY }, async () => { while (next < n) await fn(next++); }));
+  await inFlight(n, CONCURRENCY, fn);
   const c = process.cpuUsage(c0);
   return (c.user + c.system) / n;
 }

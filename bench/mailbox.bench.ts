@@ -13,6 +13,7 @@ import { loadSettings } from '../protocol/settings.js';
 import { openDatabase, sublevel } from '../store/db.js';
 import { GroupCommitter } from '../store/group-commit.js';
 import { MailboxStore } from '../store/mailbox-store.js';
+import { inFlight } from './machine.js';
 
 const N = Number(process.argv[2] ?? process.env.BENCH_MAILBOXES ?? 1_000_000);
 const CONCURRENCY = 512;
@@ -29,12 +30,9 @@ let cpuPerOp = 0;
 const us = (x: number): string => `${x.toFixed(0)} µs CPU/op`;
 
 async function pool(n: number, fn: (i: number) => Promise<unknown>): Promise<number> {
-  let next = 0;
   const t0 = performance.now();
   const c0 = process.cpuUsage();
-  await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
-    while (next < n) await fn(next++);
-  }));
+  await inFlight(n, CONCURRENCY, fn);
   const c = process.cpuUsage(c0);
   cpuPerOp = (c.user + c.system) / n;
   return (performance.now() - t0) / 1000;

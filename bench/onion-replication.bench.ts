@@ -21,7 +21,7 @@ import { resolveConfig } from '../node/config.js';
 import { InfonetNode } from '../node/infonet-node.js';
 import { ONION_KEY_FILE } from '../transports/onion/onion-node.js';
 import { loadOrCreateOnionKey } from '../transports/onion/onion-key.js';
-import { fmtMs, latencyStats, machineLine, NO_RATE_LIMITS, rate, watchDeposits } from './machine.js';
+import { fmtMs, latencyStats, machineLine, NO_RATE_LIMITS, inFlight, rate, watchDeposits } from './machine.js';
 
 const LATENCY_N = Number(process.env.BENCH_ONION_LATENCY_DMS ?? 100);
 const DMS = Number(process.env.BENCH_ONION_DMS ?? 1000);
@@ -79,10 +79,7 @@ async function measure(label: string, root: string, urls: Record<string, string>
     const l = latencyStats(lat);
 
     const tp0 = performance.now();
-    let left = DMS;
-    await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
-      while (left-- > 0) await deposit();
-    }));
+    await inFlight(DMS, CONCURRENCY, deposit);
     const ms = performance.now() - tp0;
     onC.close();
     const m = a.replication!.metrics;

@@ -23,7 +23,7 @@ import { encodeNodeToken, evtSubject } from '../bus/subjects.js';
 import { resolveConfig } from '../node/config.js';
 import { InfonetNode } from '../node/infonet-node.js';
 import { generateIdentity } from '../protocol/identity.js';
-import { fmtMs, latencyStats, machineLine, NO_RATE_LIMITS, rate } from './machine.js';
+import { fmtMs, inFlight, latencyStats, machineLine, NO_RATE_LIMITS, rate } from './machine.js';
 
 const LATENCY_N = Number(process.env.BENCH_LATENCY_DMS ?? 1000);
 const DMS = Number(process.env.BENCH_DMS ?? 5000);
@@ -122,13 +122,6 @@ async function main(): Promise<void> {
       await seen;
       return performance.now() - t0;
     };
-    const pool = async (n: number, k: number, fn: () => Promise<unknown>): Promise<void> => {
-      let left = n;
-      await Promise.all(Array.from({ length: Math.min(k, n) }, async () => {
-        while (left-- > 0) await fn();
-      }));
-    };
-
     // Raw NATS baseline across the federation: echo on C's leaf, requester on A's leaf.
     svcC.subscribe(echoSubject, { callback: (_e, m) => { m.respond(m.data); } });
     await svcC.flush();
@@ -149,7 +142,7 @@ async function main(): Promise<void> {
       rawT.push(performance.now() - t0);
     }
     const rawStart = performance.now();
-    await pool(DMS, CONCURRENCY, () => svcA.request(echoSubject, payload, { timeout: 5000 }));
+    await inFlight(DMS, CONCURRENCY, () => svcA.request(echoSubject, payload, { timeout: 5000 }));
     const rawRate = rate(DMS, performance.now() - rawStart);
 
     // Replication latency (sequential) and throughput (pipelined).
@@ -171,7 +164,7 @@ async function main(): Promise<void> {
     const natsPids = [hub.pid, ...nodes.map((n) => n.natsServer?.pid ?? 0)];
     const natsCpu = (): number => natsPids.reduce((t, pid) => t + procCpuUs(`/proc/${pid}/stat`), 0);
     const tpNats = natsCpu();
-    await pool(DMS, CONCURRENCY, oneDm);
+    await inFlight(DMS, CONCURRENCY, oneDm);
     const tpMs = performance.now() - tpStart;
     const tpMainUs = (mainThreadCpuUs() - tpMain) / DMS;
     const tpNatsUs = (natsCpu() - tpNats) / DMS;
@@ -193,7 +186,7 @@ async function main(): Promise<void> {
     let sseq = 0;
     const soloStart = performance.now();
     const soloCpu = process.cpuUsage();
-    await pool(DMS, CONCURRENCY, () => {
+    await inFlight(DMS, CONCURRENCY, () => {
       const i = sseq++;
       return soloClient.dmDeposit({ sender_id: `solo-${i}`, ciphertext: randomBytes(256).toString('base64'), delivery_class: 'shared', recipient_token: `solo-${i}-${SECRET}` });
     });

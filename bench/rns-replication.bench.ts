@@ -22,7 +22,7 @@ import { RnsIdentity } from '../transports/rns/identity.js';
 import { loadOrCreateIdentity } from '../transports/rns/identity-file.js';
 import { INFONET_NODE_NAME, singleDestinationHash } from '../transports/rns/names.js';
 import { TcpClientInterface, TcpServerInterface } from '../transports/rns/tcp-interface.js';
-import { fmtMs, latencyStats, machineLine, NO_RATE_LIMITS, rate, watchDeposits } from './machine.js';
+import { fmtMs, latencyStats, machineLine, NO_RATE_LIMITS, inFlight, rate, watchDeposits } from './machine.js';
 
 const LATENCY_N = Number(process.env.BENCH_RNS_LATENCY_DMS ?? 200);
 const DMS = Number(process.env.BENCH_RNS_DMS ?? 1000);
@@ -137,10 +137,7 @@ async function main(): Promise<void> {
     console.log(`latency   deposit on A → visible on B (${LATENCY_N} sequential)     p50 ${f(l.p50)}   p99 ${f(l.p99)}`);
 
     const t0 = performance.now();
-    let left = DMS;
-    await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
-      while (left-- > 0) await deposit();
-    }));
+    await inFlight(DMS, CONCURRENCY, deposit);
     const ms = performance.now() - t0;
     console.log(`throughput ${DMS} DMs, ${CONCURRENCY} in flight: ${rate(DMS, ms)} DMs/s (${(ms / 1000).toFixed(1)} s)`);
     const st = a.rns!.status();
