@@ -60,7 +60,8 @@ test('a reopen from the snapshot gives the same derived state as a full rebuild,
   expect(node.chain.length).toBe(26);
 });
 
-test('T74 an old event tampered below the snapshot is found by the background check; writes are then refused', async () => {
+/** A 25-event store whose snapshot covers height 3, with event 3's payload changed afterwards (hash no longer matches). */
+async function storeTamperedAtHeight3(): Promise<string> {
   const { dir, events } = await storeWith25();
   {
     const node = await open(dir);
@@ -69,6 +70,11 @@ test('T74 an old event tampered below the snapshot is found by the background ch
     await sublevel(node.db, 'chain-ev').put(heightKey(3), { ...events[3], payload: { ...events[3].payload, message: 'tampered' } });
     await node.close();
   }
+  return dir;
+}
+
+test('T74 an old event tampered below the snapshot is found by the background check; writes are then refused', async () => {
+  const dir = await storeTamperedAtHeight3();
   const node = await open(dir); // open checks the snapshot head and the tail only
   expect(node.chain.length).toBe(25);
   const status = await node.chain.ledger.integrityChecked();
@@ -81,14 +87,7 @@ test('T74 an old event tampered below the snapshot is found by the background ch
 });
 
 test('T74 chain export of a store tampered below the snapshot fails naming the height and leaves no file (export re-hashes what it writes)', async () => {
-  const { dir, events } = await storeWith25();
-  {
-    const node = await open(dir);
-    await node.chain.ledger.integrityChecked();
-    await node.chain.stop();
-    await sublevel(node.db, 'chain-ev').put(heightKey(3), { ...events[3], payload: { ...events[3].payload, message: 'tampered' } });
-    await node.close();
-  }
+  const dir = await storeTamperedAtHeight3();
   const out = join(pool.tempDir(), 'chain.json');
   const err: string[] = [];
   const se = jest.spyOn(process.stderr, 'write').mockImplementation((s) => { err.push(String(s)); return true; });
