@@ -22,7 +22,7 @@ import {
   type RelayRejection, type ReplicaEnvelope, type ReplicaResult, type StoredMessage,
   countDistinct, selectForPoll, toPolled,
 } from '../protocol/mailbox-rules.js';
-import { planHydration } from '../protocol/dm-hydration.js';
+import { planHydration, type HydrationPlan } from '../protocol/dm-hydration.js';
 import { normalizePeerUrl } from '../protocol/peer-url.js';
 import { type MailboxMachine, createMailboxMachine } from './mailbox-actor.js';
 import { MailboxActors } from './mailbox-actors.js';
@@ -234,17 +234,24 @@ export class MailboxRegistry {
    * event_id written in the same batch as the message). Returns how many events count as hydrated.
    */
   async hydrateFromChain(events: readonly ChainEvent[], isInChain: (eventId: string) => boolean | Promise<boolean>): Promise<number> {
-    let hydrated = 0;
+    const now = this.clock();
+    const plans: Extract<HydrationPlan, { kind: 'deposit' }>[] = [];
     for (const ev of events) {
-      const plan = planHydration(ev, this.clock(), this.opts.spoolTtlS);
-      if (plan.kind === 'skip') continue;
-      if (!(await isInChain(plan.eventId))) continue;
-      if (await this.store.isHydrated(plan.eventId)) {
+      const plan = planHydration(ev, now, this.opts.spoolTtlS);
+      if (plan.kind !== 'skip' && (await isInChain(plan.eventId))) plans.push(plan);
+    }
+    const ids = [...new Set(plans.map((p) => p.eventId))];
+    const flags = await this.store.hydratedAmong(ids);
+    const done = new Set(ids.filter((_, i) => flags[i]));
+    let hydrated = 0;
+    for (const plan of plans) {
+      if (done.has(plan.eventId)) {
         hydrated++;
         continue;
       }
       try {
         await this.depositAs(plan.request, 'chain', `sig:${plan.senderNodeId}`, this.store.hydratedOps([plan.eventId], this.clock()));
+        done.add(plan.eventId);
         hydrated++;
       } catch (e) {
         if (!(e instanceof InfonetError)) throw e;

@@ -114,8 +114,10 @@ export class MailboxStore {
     return [blocked ? { type: 'put', key, value: 1, sublevel: this.blocks } : { type: 'del', key, sublevel: this.blocks }];
   }
 
-  async isHydrated(eventId: string): Promise<boolean> {
-    return (await this.hydrated.get(eventId)) !== undefined;
+  /** Which of `eventIds` were hydrated already: one LevelDB multi-get for a whole page of events. */
+  async hydratedAmong(eventIds: readonly string[]): Promise<boolean[]> {
+    if (!eventIds.length) return [];
+    return (await this.hydrated.getMany(eventIds as string[])).map((v) => v !== undefined);
   }
 
   /** Mailbox keys whose deadline is ≤ now, oldest first. */
