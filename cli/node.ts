@@ -51,6 +51,9 @@ async function runNode(args: string[]): Promise<number> {
   const logger = defaultLogger(config.logLevel);
   // issue 8 item 4: a clamped timeout is announced, naming the setting, instead of silently misbehaving
   for (const w of config.warnings) logger.warn({ setting: w.split('=')[0] }, w);
+  // The node answers on the bus before start() resolves: a SIGTERM in that window must still stop it gracefully
+  // (Node's default action would kill it and the next start would report an unclean stop).
+  const signalled = untilStopped();
   let node: InfonetNode;
   try {
     node = await InfonetNode.start({ dataDir: config.data, config, logger });
@@ -73,7 +76,8 @@ async function runNode(args: string[]): Promise<number> {
   const operatorCreds = node.natsServer ? join(node.dataDir, 'nats', 'auth', 'operator.nk') : '<your --creds FILE>';
   io.out(`  creds:     ${operatorCreds}   (operator credential: this node's commands and events; docs/bus-auth.md)`);
   io.out(`  try:       infonet status --nats ${node.natsUrl} --creds ${operatorCreds} --node '${node.nodeId}'`);
-  const why = await untilStopped({ 'nats-server exited': node.natsServer?.exited });
+  const exited = node.natsServer?.exited.then(() => 'nats-server exited');
+  const why = await Promise.race(exited ? [signalled, exited] : [signalled]);
   await node.stop(why);
   io.out(`stopped (${why}): height ${node.chain.length}, head ${node.chain.head}`);
   return why === 'nats-server exited' ? 1 : 0;
