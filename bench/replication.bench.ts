@@ -7,13 +7,20 @@
 // Targets from issue 5: p99 < 20 ms, ≥ 5k DMs/s on a 2-core machine. The inbound §8.4.6 rate limit (60 req/min per
 // peer) would cap replication at one DM per second per peer, so the peer servers here run with it raised: this
 // measures the pipeline, not the limiter (each node's own inbound listener, started with rate-limit overrides).
+// Layout (printed): by default every node runs in a process of its own (bench/replication-node.ts), as nodes do in
+// production, and this process is only the load generator (NATS client + C's event subscriber); BENCH_LAYOUT=single
+// runs the three nodes inside this process as before. The CPU of every process — load generator, each node, the four
+// nats-servers — is read from /proc and printed per DM, so the figure stays the whole federation's cost.
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { Session } from 'node:inspector/promises';
 import type { NatsConnection } from '@nats-io/transport-node';
+import type { NodeStatus } from '../bus/commands.js';
 import { connectBus } from '../bus/connect.js';
 import { pino } from 'pino';
 import { InfonetClient } from '../bus/client.js';
@@ -24,6 +31,7 @@ import { resolveConfig } from '../node/config.js';
 import { InfonetNode } from '../node/infonet-node.js';
 import { generateIdentity } from '../protocol/identity.js';
 import { fmtMs, inFlight, latencyStats, machineLine, NO_RATE_LIMITS, rate } from './machine.js';
+import type { ChildAsk, ChildNodeSpec, ChildReady } from './replication-node.js';
 
 const LATENCY_N = Number(process.env.BENCH_LATENCY_DMS ?? 1000);
 const DMS = Number(process.env.BENCH_DMS ?? 5000);
@@ -31,6 +39,10 @@ const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
 const WARMUP = 200;
 const RATE_LIMITS = NO_RATE_LIMITS;
 const SECRET = randomBytes(16).toString('hex');
+const LAYOUT: 'processes' | 'single' = process.env.BENCH_LAYOUT === 'single' ? 'single' : 'processes';
+// Client connections of the load generator: no async stack traces (nats.js otherwise builds two Error objects with
+// stacks per request, ~4 % of a single-process run; a client option, not node work).
+const CLIENT_OPTS = { options: { noAsyncTraces: true } };
 
 const cpuUs = (u: NodeJS.CpuUsage): number => u.user + u.system;
 /** CPU time (µs) of the main JS thread alone (Linux /proc, 10 ms ticks; NaN elsewhere): the nodes' JS runs there,
@@ -51,6 +63,68 @@ function procCpuUs(statFile: string): number {
 const f = fmtMs;
 const stats = latencyStats;
 
+/** One node of the bench, in this process (BENCH_LAYOUT=single) or in a child process of its own. */
+interface BenchNode {
+  name: string;
+  nodeId: string;
+  natsUrl: string;
+  dataDir: string;
+  natsPid: number;
+  /** The process whose CPU is this node's (this process in the single layout). */
+  pid: number;
+  commits(): Promise<number>;
+  status(): Promise<NodeStatus>;
+  /** Starts (no file) or stops and writes a V8 CPU profile of the node's process (child processes only). */
+  profile(file?: string): Promise<void>;
+  stop(): Promise<void>;
+}
+
+function inProcessNode(name: string, node: InfonetNode): BenchNode {
+  return {
+    name, nodeId: node.nodeId, natsUrl: node.natsUrl, dataDir: node.dataDir, natsPid: node.natsServer?.pid ?? 0, pid: process.pid,
+    commits: async () => node.mailboxes.store.committer.commits,
+    status: () => node.status(),
+    profile: async () => undefined,
+    stop: () => node.stop(),
+  };
+}
+
+const CHILD_FILE = fileURLToPath(new URL('./replication-node.ts', import.meta.url));
+
+async function childNode(name: string, spec: ChildNodeSpec): Promise<BenchNode> {
+  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', CHILD_FILE, JSON.stringify(spec)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const pending = new Map<number, (v: unknown) => void>();
+  let nextId = 0;
+  const ready = new Promise<ChildReady>((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`bench node ${name} exited (${code}) before it was ready`)));
+    child.on('message', (m: ChildReady | { id: number; value: unknown }) => {
+      if ('op' in m) resolve(m);
+      else pending.get(m.id)?.(m.value);
+    });
+  });
+  const ask = <T>(req: ChildAsk): Promise<T> => new Promise<T>((resolve) => {
+    const id = nextId++;
+    pending.set(id, (v) => { pending.delete(id); resolve(v as T); });
+    child.send({ ...req, id });
+  });
+  const r = await ready;
+  return {
+    name, nodeId: r.nodeId, natsUrl: r.natsUrl, dataDir: r.dataDir, natsPid: r.natsPid, pid: child.pid!,
+    commits: () => ask<number>({ op: 'commits' }),
+    status: () => ask<NodeStatus>({ op: 'status' }),
+    profile: async (file) => { await ask({ op: 'profile', file }); },
+    stop: async () => {
+      if (child.exitCode !== null) return;
+      const exited = new Promise((res) => child.once('exit', res));
+      await ask({ op: 'stop' });
+      await exited;
+    },
+  };
+}
+
+/** CPU (µs, user + sys) of this process and of its main thread; of each child node process and its main thread. */
+interface CpuSample { self: number; selfMain: number; nodes: Array<{ total: number; main: number }>; nats: number }
+
 async function main(): Promise<void> {
   // `npm run bench:replication -- --transport rns` (issue 11) / `onion` (issue 10): those runs live in their own files.
   const t = process.argv.indexOf('--transport');
@@ -60,37 +134,41 @@ async function main(): Promise<void> {
   }
   console.log(machineLine());
   console.log(`nats-server ${natsServerVersion() ?? '?'}; 3 nodes, full mesh over loopback HTTP, one hub + 3 leaves`);
+  console.log(LAYOUT === 'processes'
+    ? 'layout: each node in its own process (as deployed), this process is the load generator only (BENCH_LAYOUT=single: all in one)'
+    : 'layout: the 3 nodes and the load generator in this one process (BENCH_LAYOUT=single)');
   // A shared machine makes DMs/s say more about the neighbours than about this code: the load average and the CPU
-  // this process spends per DM (all 3 nodes run in it; user+sys, nats-servers excluded) are printed with the rates.
+  // every process spends per DM are printed with the rates.
   const load0 = loadavg()[0];
   const root = mkdtempSync(join(tmpdir(), 'infonet-bench-repl-'));
   const hub = await startNatsServer({ serverName: 'bench_hub', leafListen: true, monitor: false, configDir: join(root, 'hub') });
   const names = ['a', 'b', 'c'];
   const ports = await Promise.all(names.map(() => freePort()));
   const urls = ports.map((p) => `http://127.0.0.1:${p}`);
-  const nodes: InfonetNode[] = [];
+  const nodes: BenchNode[] = [];
   const conns: NatsConnection[] = [];
+  const startNode = async (name: string, env: Record<string, string>, leafRemote?: string): Promise<BenchNode> => {
+    const dataDir = join(root, name);
+    if (LAYOUT === 'processes') return childNode(name, { dataDir, env, ...(leafRemote ? { leafRemote } : {}) });
+    const node = await InfonetNode.start({
+      dataDir, config: resolveConfig({ env }), identity: generateIdentity(), logger: pino({ level: 'silent' }),
+      ...(leafRemote ? { leafRemote, inbound: { rateLimits: RATE_LIMITS } } : {}),
+    });
+    return inProcessNode(name, node);
+  };
   try {
-    for (let i = 0; i < names.length; i++) {
-      const config = resolveConfig({
-        env: {
-          MESH_PEER_PUSH_SECRET: SECRET, MESH_PUBLIC_PEER_URL: urls[i], MESH_RELAY_PEERS: urls.filter((_, j) => j !== i).join(','),
-          INFONET_HTTP_PORT: String(ports[i]),
-        },
-      });
-      const node = await InfonetNode.start({
-        dataDir: join(root, names[i]), config, identity: generateIdentity(), leafRemote: hub.leafUrl!, logger: pino({ level: 'silent' }),
-        inbound: { rateLimits: RATE_LIMITS },
-      });
-      nodes.push(node);
-    }
+    const started = await Promise.all(names.map((name, i) => startNode(name, {
+      MESH_PEER_PUSH_SECRET: SECRET, MESH_PUBLIC_PEER_URL: urls[i], MESH_RELAY_PEERS: urls.filter((_, j) => j !== i).join(','),
+      INFONET_HTTP_PORT: String(ports[i]),
+    }, hub.leafUrl!)));
+    nodes.push(...started);
     const [a, , c] = nodes;
     // Authenticated embedded servers: operator credentials for commands and events; for the raw cross-federation
     // echo, the nodes' service credentials (the only ones that may cross to another node: peer subjects).
-    const ncA = await connectBus(a.natsUrl);
-    const ncC = await connectBus(c.natsUrl);
-    const svcA = await connectBus(a.natsUrl, { creds: join(a.dataDir, 'nats', 'auth', 'service.nk') });
-    const svcC = await connectBus(c.natsUrl, { creds: join(c.dataDir, 'nats', 'auth', 'service.nk') });
+    const ncA = await connectBus(a.natsUrl, { creds: join(a.dataDir, 'nats', 'auth', 'operator.nk'), ...CLIENT_OPTS });
+    const ncC = await connectBus(c.natsUrl, { creds: join(c.dataDir, 'nats', 'auth', 'operator.nk'), ...CLIENT_OPTS });
+    const svcA = await connectBus(a.natsUrl, { creds: join(a.dataDir, 'nats', 'auth', 'service.nk'), ...CLIENT_OPTS });
+    const svcC = await connectBus(c.natsUrl, { creds: join(c.dataDir, 'nats', 'auth', 'service.nk'), ...CLIENT_OPTS });
     conns.push(ncA, ncC, svcA, svcC);
     const echoSubject = `infonet.${encodeNodeToken(c.nodeId)}.peer.bench_echo`;
     const client = new InfonetClient(ncA, a.nodeId, 10_000);
@@ -149,49 +227,61 @@ async function main(): Promise<void> {
     for (let i = 0; i < WARMUP; i++) await oneDm();
     const latT: number[] = [];
     for (let i = 0; i < LATENCY_N; i++) latT.push(await oneDm());
-    // BENCH_PROFILE=<file.cpuprofile>: a V8 CPU profile of the throughput phase alone (where the time goes).
-    const prof = process.env.BENCH_PROFILE ? new Session() : undefined;
+    // BENCH_PROFILE=<file.cpuprofile>: a V8 CPU profile of the throughput phase alone (where the time goes); with node
+    // processes, each node's profile is written next to it as <file>.<node>.cpuprofile.
+    const profFile = process.env.BENCH_PROFILE;
+    const prof = profFile ? new Session() : undefined;
     if (prof) {
       prof.connect();
       await prof.post('Profiler.enable');
       await prof.post('Profiler.start');
+      await Promise.all(nodes.map((n) => n.profile()));
     }
-    const tpStart = performance.now();
-    const tpCpu = process.cpuUsage();
-    const tpMain = mainThreadCpuUs();
-    const commits0 = nodes.map((n) => n.mailboxes.store.committer.commits);
     // The four nats-servers (hub + one leaf per node) are processes of their own: their CPU belongs in the budget too.
-    const natsPids = [hub.pid, ...nodes.map((n) => n.natsServer?.pid ?? 0)];
-    const natsCpu = (): number => natsPids.reduce((t, pid) => t + procCpuUs(`/proc/${pid}/stat`), 0);
-    const tpNats = natsCpu();
+    const natsPids = [hub.pid, ...nodes.map((n) => n.natsPid)];
+    const sample = (): CpuSample => ({
+      self: cpuUs(process.cpuUsage()), selfMain: mainThreadCpuUs(),
+      nodes: nodes.map((n) => (n.pid === process.pid ? { total: 0, main: 0 } : { total: procCpuUs(`/proc/${n.pid}/stat`), main: procCpuUs(`/proc/${n.pid}/task/${n.pid}/stat`) })),
+      nats: natsPids.reduce((s, pid) => s + procCpuUs(`/proc/${pid}/stat`), 0),
+    });
+    const commits0 = await Promise.all(nodes.map((n) => n.commits()));
+    const tpStart = performance.now();
+    const cpu0 = sample();
     await inFlight(DMS, CONCURRENCY, oneDm);
     const tpMs = performance.now() - tpStart;
-    const tpMainUs = (mainThreadCpuUs() - tpMain) / DMS;
-    const tpNatsUs = (natsCpu() - tpNats) / DMS;
-    const tpCommits = nodes.map((n, i) => n.mailboxes.store.committer.commits - commits0[i]);
+    const cpu1 = sample();
+    const tpCommits = (await Promise.all(nodes.map((n) => n.commits()))).map((x, i) => x - commits0[i]);
     if (prof) {
       const { profile } = await prof.post('Profiler.stop');
-      writeFileSync(process.env.BENCH_PROFILE!, JSON.stringify(profile));
+      writeFileSync(profFile!, JSON.stringify(profile));
       prof.disconnect();
+      await Promise.all(nodes.map((n) => n.profile(`${profFile!.replace(/\.cpuprofile$/, '')}.${n.name}.cpuprofile`)));
     }
-    const tpCpuUs = cpuUs(process.cpuUsage(tpCpu)) / DMS;
+    const perDm = (x: number): number => x / DMS;
+    const tpSelfUs = perDm(cpu1.self - cpu0.self);
+    const tpSelfMainUs = perDm(cpu1.selfMain - cpu0.selfMain);
+    const tpNodeUs = nodes.map((_, i) => ({ total: perDm(cpu1.nodes[i].total - cpu0.nodes[i].total), main: perDm(cpu1.nodes[i].main - cpu0.nodes[i].main) }));
+    const tpNatsUs = perDm(cpu1.nats - cpu0.nats);
+    const tpAllUs = tpSelfUs + tpNodeUs.reduce((s, x) => s + x.total, 0) + tpNatsUs;
     const dmRate = rate(DMS, tpMs);
 
     // Same deposits on a node without peers (no replication): what the local durable deposit alone costs here.
-    const solo = await InfonetNode.start({ dataDir: join(root, 'solo'), identity: generateIdentity(), logger: pino({ level: 'silent' }) });
+    const solo = await startNode('solo', {});
     nodes.push(solo);
-    const ncS = await connectBus(solo.natsUrl);
+    const ncS = await connectBus(solo.natsUrl, { creds: join(solo.dataDir, 'nats', 'auth', 'operator.nk'), ...CLIENT_OPTS });
     conns.push(ncS);
     const soloClient = new InfonetClient(ncS, solo.nodeId, 10_000);
     let sseq = 0;
     const soloStart = performance.now();
     const soloCpu = process.cpuUsage();
+    const soloNode0 = solo.pid === process.pid ? 0 : procCpuUs(`/proc/${solo.pid}/stat`);
     await inFlight(DMS, CONCURRENCY, () => {
       const i = sseq++;
       return soloClient.dmDeposit({ sender_id: `solo-${i}`, ciphertext: randomBytes(256).toString('base64'), delivery_class: 'shared', recipient_token: `solo-${i}-${SECRET}` });
     });
     const soloRate = rate(DMS, performance.now() - soloStart);
-    const soloCpuUs = cpuUs(process.cpuUsage(soloCpu)) / DMS;
+    const soloSelfUs = cpuUs(process.cpuUsage(soloCpu)) / DMS;
+    const soloNodeUs = solo.pid === process.pid ? 0 : (procCpuUs(`/proc/${solo.pid}/stat`) - soloNode0) / DMS;
 
     const raw = stats(rawT);
     const lat = stats(latT);
@@ -203,10 +293,19 @@ async function main(): Promise<void> {
     console.log('');
     console.log(`ratio to raw: p50 ${(lat.p50 / raw.p50).toFixed(1)}×, p99 ${(lat.p99 / raw.p99).toFixed(1)}×, throughput ${(dmRate / rawRate).toFixed(2)}×`);
     console.log(`targets: p99 < 20 ms → ${lat.p99 < 20 ? 'OK' : 'MISSED'} (${lat.p99.toFixed(2)} ms); ≥ 5000 DMs/s → ${dmRate >= 5000 ? 'OK' : 'MISSED'} (${dmRate}/s)`);
-    console.log(`CPU of this process per DM: replicated ${tpCpuUs.toFixed(0)} µs (deposit on A + push + accept on B and C; one-core ceiling ${Math.round(1e6 / tpCpuUs)}/s), local-only ${soloCpuUs.toFixed(0)} µs`);
-    console.log(`  of which the main JS thread: ${tpMainUs.toFixed(0)} µs per replicated DM (its ceiling ${Math.round(1e6 / tpMainUs)}/s; the rest: other threads — libuv's pool with LevelDB writes and fsyncs, V8's GC helpers)`);
-    console.log(`  the 4 nats-servers: ${tpNatsUs.toFixed(0)} µs per replicated DM; all together ${(tpCpuUs + tpNatsUs).toFixed(0)} µs, so ${cpus().length} cores carry at most ~${Math.round((cpus().length * 1e6) / (tpCpuUs + tpNatsUs))} DMs/s`);
-    console.log(`load average (1 min) at start ${load0.toFixed(1)}, at end ${loadavg()[0].toFixed(1)} on ${cpus().length} cores`);
+    const us = (x: number): string => x.toFixed(0);
+    const cores = cpus().length;
+    if (LAYOUT === 'single') {
+      console.log(`CPU of this process per DM: replicated ${us(tpSelfUs)} µs (deposit on A + push + accept on B and C; one-core ceiling ${Math.round(1e6 / tpSelfUs)}/s), local-only ${us(soloSelfUs)} µs`);
+      console.log(`  of which the main JS thread: ${us(tpSelfMainUs)} µs per replicated DM (its ceiling ${Math.round(1e6 / tpSelfMainUs)}/s; the rest: other threads — libuv's pool with LevelDB writes and fsyncs, V8's GC helpers)`);
+    } else {
+      console.log(`CPU per replicated DM (user + sys, every thread; main JS thread in brackets): load generator ${us(tpSelfUs)} µs (${us(tpSelfMainUs)}), ` +
+        nodes.slice(0, 3).map((n, i) => `${n.name.toUpperCase()} ${us(tpNodeUs[i].total)} µs (${us(tpNodeUs[i].main)})`).join(', '));
+      const busiest = tpNodeUs.reduce((m, x) => Math.max(m, x.main), tpSelfMainUs);
+      console.log(`  busiest main thread ${us(busiest)} µs per DM (its ceiling ${Math.round(1e6 / busiest)}/s); local-only: node ${us(soloNodeUs)} µs + load generator ${us(soloSelfUs)} µs per DM`);
+    }
+    console.log(`  the 4 nats-servers: ${us(tpNatsUs)} µs per replicated DM; all together ${us(tpAllUs)} µs, so ${cores} cores carry at most ~${Math.round((cores * 1e6) / tpAllUs)} DMs/s`);
+    console.log(`load average (1 min) at start ${load0.toFixed(1)}, at end ${loadavg()[0].toFixed(1)} on ${cores} cores`);
     console.log(`fsync'd group commits during the throughput run: ${names.map((n, i) => `${n.toUpperCase()} ${tpCommits[i]} (${(DMS / tpCommits[i]).toFixed(1)} DMs each)`).join(', ')}`);
     const st = (await a.status()).replication!;
     console.log(`A: ${JSON.stringify({ ok: st.metrics.dm_replication_push_ok, rejected: st.metrics.dm_replication_push_rejected, error: st.metrics.dm_replication_push_error, batches: st.metrics.dm_replication_batches, batch_fallback: st.metrics.dm_replication_batch_fallback })}`);

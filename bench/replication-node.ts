@@ -1,0 +1,82 @@
+// One node of bench:replication in a process of its own (the bench's default layout: nodes ARE separate processes in
+// production, and one JS main thread for three nodes capped the bench at that thread's ceiling). Started by
+// bench/replication.bench.ts with an IPC channel; it is the same InfonetNode.start() call the single-process layout
+// makes, with the same inbound rate-limit overrides. The parent asks over IPC for what it cannot read from /proc:
+//   {op:'commits'}          → fsync'd group commits so far
+//   {op:'status'}           → node.status()
+//   {op:'profile', file}    → starts (file undefined) or stops and writes a V8 CPU profile of this process
+//   {op:'stop'}             → stops the node and exits
+import { Session } from 'node:inspector/promises';
+import { writeFileSync } from 'node:fs';
+import { pino } from 'pino';
+import { resolveConfig } from '../node/config.js';
+import { InfonetNode } from '../node/infonet-node.js';
+import { generateIdentity } from '../protocol/identity.js';
+import { NO_RATE_LIMITS } from './machine.js';
+
+export interface ChildNodeSpec {
+  dataDir: string;
+  env: Record<string, string>;
+  leafRemote?: string;
+}
+
+export interface ChildReady {
+  op: 'ready';
+  nodeId: string;
+  natsUrl: string;
+  dataDir: string;
+  natsPid: number;
+}
+
+export type ChildAsk = { op: 'commits' | 'status' | 'stop' } | { op: 'profile'; file?: string };
+export type ChildRequest = ChildAsk & { id: number };
+
+async function main(): Promise<void> {
+  const spec = JSON.parse(process.argv[2]) as ChildNodeSpec;
+  const node = await InfonetNode.start({
+    dataDir: spec.dataDir, config: resolveConfig({ env: spec.env }), identity: generateIdentity(),
+    ...(spec.leafRemote ? { leafRemote: spec.leafRemote } : {}),
+    logger: pino({ level: 'silent' }), inbound: { rateLimits: NO_RATE_LIMITS },
+  });
+  let prof: Session | undefined;
+  const reply = (id: number, value: unknown): void => {
+    process.send!({ id, value });
+  };
+  process.on('message', (m: ChildRequest) => {
+    void (async () => {
+      switch (m.op) {
+        case 'commits':
+          return reply(m.id, node.mailboxes.store.committer.commits);
+        case 'status':
+          return reply(m.id, await node.status());
+        case 'profile':
+          if (m.file === undefined) {
+            prof = new Session();
+            prof.connect();
+            await prof.post('Profiler.enable');
+            await prof.post('Profiler.start');
+          } else if (prof) {
+            const { profile } = await prof.post('Profiler.stop');
+            writeFileSync(m.file, JSON.stringify(profile));
+            prof.disconnect();
+            prof = undefined;
+          }
+          return reply(m.id, null);
+        case 'stop':
+          await node.stop();
+          reply(m.id, null);
+          process.disconnect();
+          return;
+      }
+    })().catch((e: unknown) => reply(m.id, { error: String(e) }));
+  });
+  // The parent going away (crash, ^C) takes this node down with it.
+  process.on('disconnect', () => void node.stop().finally(() => process.exit(0)));
+  const ready: ChildReady = { op: 'ready', nodeId: node.nodeId, natsUrl: node.natsUrl, dataDir: node.dataDir, natsPid: node.natsServer?.pid ?? 0 };
+  process.send!(ready);
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
