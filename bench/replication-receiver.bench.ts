@@ -1,0 +1,194 @@
+// npx tsx bench/replication-receiver.bench.ts — what a RECEIVING node (B or C of bench:replication) spends per
+// replicated envelope, measured alone: the node runs in a child process of its own (with its embedded nats-server),
+// and this process plays peer A, sending pre-built, pre-signed `POST /api/mesh/dm/replicate-envelopes` requests
+// (BENCH_BATCH envelopes each — ~19 is what A's peer links send in bench:replication — BENCH_WINDOW requests in
+// flight, as a peer link keeps). The sender's own work (JSON, HMAC, HTTP client) is in THIS process and is not
+// counted: the figures are the child's CPU (all its threads, from /proc) and its nats-server's, per envelope.
+//   BENCH_ENVELOPES (default 20000), BENCH_BATCH (19), BENCH_WINDOW (4), BENCH_PROFILE=<file> (child's main thread,
+//   throughput phase only).
+import { spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { request, Agent } from 'node:http';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { createInterface } from 'node:readline';
+import { freePort } from '../bus/nats-server.js';
+import { signPeerRequest } from '../protocol/peer-auth.js';
+import { inFlight, machineLine, rate } from './machine.js';
+
+const ENVELOPES = Number(process.env.BENCH_ENVELOPES ?? 20_000);
+const BATCH = Number(process.env.BENCH_BATCH ?? 19);
+const WINDOW = Number(process.env.BENCH_WINDOW ?? 4);
+const WARMUP_REQUESTS = 100;
+
+function procCpuUs(statFile: string): number {
+  try {
+    const f = readFileSync(statFile, 'utf8');
+    const v = f.slice(f.lastIndexOf(')') + 2).split(' ');
+    return (Number(v[11]) + Number(v[12])) * 10_000;
+  } catch {
+    return NaN;
+  }
+}
+
+// ------------------------------------------------------------------------------------------- child: the node
+
+async function serve(dataDir: string, port: number, secret: string, senderUrl: string): Promise<void> {
+  const { pino } = await import('pino');
+  const { resolveConfig } = await import('../node/config.js');
+  const { InfonetNode } = await import('../node/infonet-node.js');
+  const { generateIdentity } = await import('../protocol/identity.js');
+  const { NO_RATE_LIMITS } = await import('./machine.js');
+  const { Session } = await import('node:inspector/promises');
+  const { writeFileSync } = await import('node:fs');
+  const config = resolveConfig({
+    env: {
+      MESH_PEER_PUSH_SECRET: secret, MESH_PUBLIC_PEER_URL: `http://127.0.0.1:${port}`, MESH_RELAY_PEERS: senderUrl,
+      INFONET_HTTP_PORT: String(port),
+    },
+  });
+  const node = await InfonetNode.start({
+    dataDir, config, identity: generateIdentity(), logger: pino({ level: 'silent' }), inbound: { rateLimits: NO_RATE_LIMITS },
+  });
+  const prof = process.env.BENCH_PROFILE ? new Session() : undefined;
+  let commits0 = 0;
+  console.log(`READY ${process.pid} ${node.natsServer?.pid ?? 0}`);
+  for await (const line of createInterface({ input: process.stdin })) {
+    if (line === 'start') {
+      commits0 = node.mailboxes.store.committer.commits;
+      if (prof) {
+        prof.connect();
+        await prof.post('Profiler.enable');
+        await prof.post('Profiler.start');
+      }
+      console.log('STARTED');
+    } else if (line === 'stop') {
+      if (prof) {
+        const { profile } = await prof.post('Profiler.stop');
+        writeFileSync(process.env.BENCH_PROFILE!, JSON.stringify(profile));
+        prof.disconnect();
+      }
+      console.log(`STOPPED ${node.mailboxes.store.committer.commits - commits0} ${node.mailboxes.liveCount}`);
+    } else if (line === 'exit') {
+      await node.stop();
+      process.exit(0);
+    }
+  }
+}
+
+// ------------------------------------------------------------------------------------------ parent: peer A
+
+function envelope(i: number, tag: string): Record<string, unknown> {
+  const token = `bench-${i}-${tag}`;
+  return {
+    msg_id: `dm_recv_${i}_${tag}`, mailbox_key: createHash('sha256').update(token).digest('hex'), recipient_id: '',
+    recipient_token: '', sender_id: `bench-${i}`, sender_block_ref: `ref:${createHash('sha256').update(`ref${i}`).digest('hex')}`,
+    sender_seal: '', ciphertext: randomBytes(256).toString('base64'), timestamp: Date.now() / 1000, delivery_class: 'shared',
+    relay_salt: '', payload_format: 'dm1', session_welcome: '',
+  };
+}
+
+interface Prepared { body: Buffer; headers: Record<string, string> }
+
+function prepare(from: number, n: number, tag: string, selfUrl: string, secret: string): Prepared[] {
+  const out: Prepared[] = [];
+  for (let i = from; i < from + n; i += BATCH) {
+    const envs = [];
+    for (let j = i; j < Math.min(from + n, i + BATCH); j++) envs.push(envelope(j, tag));
+    const body = Buffer.from(JSON.stringify({ envelopes: envs }), 'utf8');
+    const auth = signPeerRequest(selfUrl, body, { pushSecret: secret, peerSecrets: '' } as never);
+    out.push({ body, headers: { 'content-type': 'application/json', 'content-length': String(body.length), ...auth } });
+  }
+  return out;
+}
+
+function post(port: number, agent: Agent, p: Prepared): Promise<{ accepted: number; duplicates: number; rejected: number }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, method: 'POST', path: '/api/mesh/dm/replicate-envelopes', headers: p.headers, agent }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        try {
+          const j = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+          if (res.statusCode !== 200 || j.ok !== true) reject(new Error(`HTTP ${res.statusCode}: ${Buffer.concat(chunks).toString('utf8').slice(0, 200)}`));
+          else resolve(j);
+        } catch (e) {
+          reject(e);
+        }
+      });
+    });
+    req.on('error', reject);
+    req.end(p.body);
+  });
+}
+
+async function main(): Promise<void> {
+  console.log(machineLine());
+  const root = mkdtempSync(join(tmpdir(), 'infonet-bench-recv-'));
+  const secret = randomBytes(16).toString('hex');
+  const [port, senderPort] = [await freePort(), await freePort()];
+  const senderUrl = `http://127.0.0.1:${senderPort}`;
+  const child = spawn(process.execPath, ['--import', 'tsx', process.argv[1], '--serve', join(root, 'b'), String(port), secret, senderUrl], {
+    stdio: ['pipe', 'pipe', 'inherit'], env: process.env,
+  });
+  const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
+  const next = async (prefix: string): Promise<string[]> => {
+    for (;;) {
+      const r = await lines.next();
+      if (r.done) throw new Error(`receiver exited before ${prefix}`);
+      if (r.value.startsWith(prefix)) return r.value.split(' ').slice(1);
+    }
+  };
+  try {
+    const [pid, natsPid] = (await next('READY')).map(Number);
+    const tag = randomBytes(4).toString('hex');
+    const agent = new Agent({ keepAlive: true, maxSockets: WINDOW });
+    const warm = prepare(0, WARMUP_REQUESTS * BATCH, `w${tag}`, senderUrl, secret);
+    await inFlight(warm.length, WINDOW, (i) => post(port, agent, warm[i]));
+    const reqs = prepare(0, ENVELOPES, tag, senderUrl, secret);
+    const load0 = loadavg()[0];
+    child.stdin!.write('start\n');
+    await next('STARTED');
+    const cpu0 = procCpuUs(`/proc/${pid}/stat`);
+    const main0 = procCpuUs(`/proc/${pid}/task/${pid}/stat`);
+    const nats0 = procCpuUs(`/proc/${natsPid}/stat`);
+    const t0 = performance.now();
+    let accepted = 0;
+    let other = 0;
+    await inFlight(reqs.length, WINDOW, async (i) => {
+      const r = await post(port, agent, reqs[i]);
+      accepted += r.accepted;
+      other += r.duplicates + r.rejected;
+    });
+    const ms = performance.now() - t0;
+    const cpu = (procCpuUs(`/proc/${pid}/stat`) - cpu0) / ENVELOPES;
+    const mainT = (procCpuUs(`/proc/${pid}/task/${pid}/stat`) - main0) / ENVELOPES;
+    const nats = (procCpuUs(`/proc/${natsPid}/stat`) - nats0) / ENVELOPES;
+    child.stdin!.write('stop\n');
+    const [commits, live] = (await next('STOPPED')).map(Number);
+    agent.destroy();
+    console.log(`receiver: ${ENVELOPES} envelopes in ${reqs.length} requests of ≤ ${BATCH}, ${WINDOW} in flight: ${rate(ENVELOPES, ms)} envelopes/s`);
+    console.log(`  accepted ${accepted}, duplicates/rejected ${other}; fsync'd group commits ${commits} (${(ENVELOPES / commits).toFixed(1)} envelopes each); live actors ${live}`);
+    console.log(`  CPU per envelope: receiver process ${cpu.toFixed(0)} µs (main thread ${mainT.toFixed(0)} µs), its nats-server ${nats.toFixed(0)} µs`);
+    console.log(`load average (1 min) at start ${load0.toFixed(1)}, at end ${loadavg()[0].toFixed(1)} on ${cpus().length} cores`);
+    if (accepted !== ENVELOPES) process.exitCode = 1;
+  } finally {
+    child.stdin!.write('exit\n');
+    await new Promise((r) => child.once('exit', r));
+    rmSync(root, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[2] === '--serve') {
+  serve(process.argv[3], Number(process.argv[4]), process.argv[5], process.argv[6]).catch((e) => {
+    console.error(e);
+    process.exit(1);
+  });
+} else {
+  main().catch((e) => {
+    console.error(e);
+    process.exitCode = 1;
+  });
+}
