@@ -3,7 +3,7 @@
 // when more than `maxLive` actors are live, so memory stays bounded however many mailboxes exist. Every command's
 // resulting state is written through the group committer and `exec` resolves only after that write is durable.
 import type { BatchOp } from '../store/group-commit.js';
-import type { MailboxStore } from '../store/mailbox-store.js';
+import type { MailboxRecord, MailboxStore } from '../store/mailbox-store.js';
 import { isEmptyMailbox, type MailboxState } from '../protocol/mailbox-rules.js';
 import { type MailboxActor, type MailboxEvent, type MailboxMachine, startMailboxActor } from './mailbox-actor.js';
 
@@ -57,7 +57,8 @@ export class MailboxActors {
     key: string, create: boolean, make: (reply: (r: R) => void) => MailboxEvent,
     extraOps?: BatchOp[] | ((out: R | undefined) => BatchOp[]),
   ): Promise<R | undefined> {
-    const entry = await this.acquire(key, create);
+    let entry = this.acquireSync(key, create);
+    if (entry === undefined) entry = await this.acquire(key, create);
     if (!entry) {
       const ops = typeof extraOps === 'function' ? extraOps(undefined) : extraOps;
       if (ops?.length) await this.store.write(ops);
@@ -81,6 +82,55 @@ export class MailboxActors {
     }
   }
 
+  /**
+   * Sends several commands (to one or many mailboxes; one mailbox's commands run in the given order) and waits until
+   * every resulting state is durable, in ONE write: one acquire per mailbox, one op list, one committer write.
+   * Answers `undefined` for a command whose mailbox does not exist when `create` is false.
+   */
+  async execBatch<R>(commands: ReadonlyArray<{ key: string; make: (reply: (r: R) => void) => MailboxEvent }>, create: boolean): Promise<(R | undefined)[]> {
+    const entries = new Map<string, Entry | null>();
+    const waits: Promise<void>[] = [];
+    for (const c of commands) {
+      if (entries.has(c.key)) continue;
+      const now = this.acquireSync(c.key, create);
+      entries.set(c.key, now ?? null);
+      if (now === undefined) waits.push(this.acquire(c.key, create).then((e) => { entries.set(c.key, e); }));
+    }
+    if (waits.length) await Promise.all(waits);
+    const held = [...entries.values()].filter((e): e is Entry => e !== null);
+    try {
+      const out: (R | undefined)[] = new Array(commands.length);
+      for (let i = 0; i < commands.length; i++) {
+        const entry = entries.get(commands[i].key);
+        if (!entry) continue;
+        entry.inCommand = true;
+        try {
+          entry.actor.send(commands[i].make((r) => { out[i] = r; }));
+        } finally {
+          entry.inCommand = false;
+        }
+      }
+      let ops: BatchOp[] = [];
+      const written: Entry[] = [];
+      for (const e of held) {
+        const own = this.snapshotOps(e);
+        if (own.length === 0) continue;
+        ops = ops.length ? ops.concat(own) : own;
+        written.push(e);
+      }
+      await this.writeFor(written, ops);
+      return out;
+    } finally {
+      const now = Date.now();
+      for (const e of held) {
+        e.busy--;
+        e.lastUsed = now;
+        this.unpinned(e);
+      }
+      this.trim();
+    }
+  }
+
   /** Passivates actors idle for `idleMs`. Returns how many were stopped. */
   passivateIdle(idleMs: number): number {
     const cutoff = Date.now() - idleMs;
@@ -98,30 +148,70 @@ export class MailboxActors {
 
   /** Writes the actor's snapshot if its state moved since the last write (null record when empty). */
   private persist(entry: Entry, extraOps?: BatchOp[]): Promise<void> {
-    const snap = entry.actor.getSnapshot();
-    const ctx = snap.context;
-    let ops: BatchOp[] = extraOps ?? [];
-    if (ctx.rev !== entry.persistedRev) {
-      entry.persistedRev = ctx.rev;
-      const empty = isEmptyMailbox(ctx.mailbox as MailboxState);
-      const record = empty ? null : { snapshot: entry.actor.getPersistedSnapshot(), deadline: ctx.deadline };
-      ops = [...this.store.mailboxOps(entry.key, record, entry.persistedDeadline), ...ops];
-      entry.persistedDeadline = record ? ctx.deadline : null;
-    }
+    const own = this.snapshotOps(entry);
+    const ops = own.length ? (extraOps?.length ? own.concat(extraOps) : own) : extraOps ?? [];
+    return this.writeFor([entry], ops);
+  }
+
+  /** The ops that record an entry's current state, if it moved since the last write (marks it as persisted). */
+  private snapshotOps(entry: Entry): BatchOp[] {
+    const ctx = entry.actor.getSnapshot().context;
+    if (ctx.rev === entry.persistedRev) return [];
+    entry.persistedRev = ctx.rev;
+    const empty = isEmptyMailbox(ctx.mailbox as MailboxState);
+    const record = empty ? null : { snapshot: entry.actor.getPersistedSnapshot(), deadline: ctx.deadline };
+    const ops = this.store.mailboxOps(entry.key, record, entry.persistedDeadline);
+    entry.persistedDeadline = record ? ctx.deadline : null;
+    return ops;
+  }
+
+  /** One committer write of `ops`; `entries` stay pinned (not passivated) until it is durable. */
+  private writeFor(entries: readonly Entry[], ops: BatchOp[]): Promise<void> {
     if (ops.length === 0) return Promise.resolve();
-    this.pin(entry);
-    entry.writes++;
+    for (const e of entries) {
+      this.pin(e);
+      e.writes++;
+    }
     return this.store.write(ops).then(
-      () => { entry.writes--; this.unpinned(entry); this.trim(); },
-      (e) => {
-        entry.writes--;
-        // The in-memory state is ahead of the disk: drop the actor so the next use reloads the truth.
-        this.store.markMayExist(entry.key);
-        entry.actor.stop();
-        if (this.live.get(entry.key) === entry) this.drop(entry);
-        throw e;
+      () => {
+        for (const e of entries) {
+          e.writes--;
+          this.unpinned(e);
+        }
+        this.trim();
+      },
+      (err) => {
+        for (const e of entries) {
+          e.writes--;
+          // The in-memory state is ahead of the disk: drop the actor so the next use reloads the truth.
+          this.store.markMayExist(e.key);
+          e.actor.stop();
+          if (this.live.get(e.key) === e) this.drop(e);
+        }
+        throw err;
       },
     );
+  }
+
+  /**
+   * The entry for `key` pinned without waiting, when that needs no LevelDB read: a live entry, or a new one for a
+   * mailbox that certainly has no record. `null`: certainly none (create false); `undefined`: acquire() must read.
+   */
+  private acquireSync(key: string, create: boolean): Entry | null | undefined {
+    const live = this.live.get(key);
+    if (live) {
+      if (live.loadPin) live.loadPin = false;
+      else {
+        this.pin(live);
+        live.busy++;
+      }
+      return live;
+    }
+    if (this.loading.has(key) || this.store.mayExist(key)) return undefined;
+    if (!create) return null;
+    const entry = this.spawn(key, undefined);
+    entry.loadPin = false; // taken over right here
+    return entry;
   }
 
   /** Returns the live entry for `key`, pinned (busy+1) so it cannot be passivated until released. */
@@ -153,6 +243,11 @@ export class MailboxActors {
     if (!rec && !create) return null;
     const existing = this.live.get(key);
     if (existing) return existing;
+    return this.spawn(key, rec);
+  }
+
+  /** A new live entry for `key` (restored from `rec` when given), holding one pin (the load pin). */
+  private spawn(key: string, rec: MailboxRecord | undefined): Entry {
     this.trim(1);
     const actor = startMailboxActor(this.machine, key, rec?.snapshot);
     const entry: Entry = {

@@ -24,7 +24,7 @@ import {
 } from '../protocol/mailbox-rules.js';
 import { planHydration, type HydrationPlan } from '../protocol/dm-hydration.js';
 import { normalizePeerUrl } from '../protocol/peer-url.js';
-import { type MailboxMachine, createMailboxMachine } from './mailbox-actor.js';
+import { type MailboxEvent, type MailboxMachine, createMailboxMachine } from './mailbox-actor.js';
 import { MailboxActors } from './mailbox-actors.js';
 import { MailboxStats } from './mailbox-stats.js';
 
@@ -98,8 +98,10 @@ export interface MailboxRegistryOptions {
   isBlocked?: (target: { recipientId?: string; mailboxKey: string }, senderBlockRef: string) => boolean;
 }
 
+const rejection = (r: RelayRejection | Rejection): InfonetError => new InfonetError(r.code, r.reason, 'details' in r ? r.details : undefined);
+
 const fail = (r: RelayRejection | Rejection): never => {
-  throw new InfonetError(r.code, r.reason, 'details' in r ? r.details : undefined);
+  throw rejection(r);
 };
 
 export class MailboxRegistry {
@@ -185,6 +187,40 @@ export class MailboxRegistry {
     if (!d || !d.ok) return fail(d ? d.rejection : { code: ErrorCodes.INTERNAL, reason: 'mailbox unavailable' });
     if (!d.result.duplicate) this.emitStored('deposited', mailboxKey, candidate);
     return d.result;
+  }
+
+  /**
+   * §7.8 accept_replica for a list of envelopes (the batch route): each is decided exactly as acceptReplica would,
+   * in order per mailbox, but the whole list is one registry command — one acquire per mailbox and ONE durable
+   * write. Answers per envelope, in order: its result, or the typed refusal (InfonetError) acceptReplica would throw.
+   */
+  async acceptReplicas(envelopes: readonly unknown[], originatingPeerUrl?: string): Promise<Array<ReplicaResult | InfonetError>> {
+    const peer = normalizePeerUrl(originatingPeerUrl) || originatingPeerUrl?.trim() || undefined;
+    const ctx = { ...this.relayContext(), localRecipientId: this.opts.localRecipientId };
+    const out: Array<ReplicaResult | InfonetError> = new Array(envelopes.length);
+    const planned: { i: number; key: string; candidate: StoredMessage; make: (reply: (d: Decision<ReplicaResult>) => void) => MailboxEvent }[] = [];
+    for (let i = 0; i < envelopes.length; i++) {
+      const plan = planReplica(envelopes[i], ctx, peer);
+      if ('code' in plan) {
+        out[i] = rejection(plan);
+        continue;
+      }
+      const { mailboxKey, cls, candidate } = plan;
+      planned.push({ i, key: mailboxKey, candidate, make: (reply) => ({ type: 'REPLICA', candidate, cls, reply }) });
+    }
+    if (planned.length === 0) return out;
+    const decisions = await this.actors.execBatch<Decision<ReplicaResult>>(planned, true);
+    for (let j = 0; j < planned.length; j++) {
+      const { i, key, candidate } = planned[j];
+      const d = decisions[j];
+      if (!d || !d.ok) {
+        out[i] = rejection(d ? d.rejection : { code: ErrorCodes.INTERNAL, reason: 'mailbox unavailable' });
+        continue;
+      }
+      if (!d.result.duplicate) this.emitStored('deposited', key, candidate);
+      out[i] = d.result;
+    }
+    return out;
   }
 
   /**

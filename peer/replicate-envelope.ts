@@ -18,7 +18,7 @@ export async function storeEnvelope(ctx: PeerContext, envelope: Record<string, u
 }
 
 export async function replicateEnvelope(ctx: PeerContext, spec: PeerRouteSpec, req: InboundPeerRequest): Promise<InboundPeerResponse> {
-  const pre = admitPeerRequest(ctx, spec, req);
+  const pre = admitPeerRequest(ctx, spec, req, 'plain');
   if (isResponse(pre)) return pre;
   const body = check(replicateEnvelopeBody, pre.value);
   if (!body.ok) return refuse(200, body.reason);

@@ -12,6 +12,11 @@ export interface MailboxDescriptor {
 export interface MailboxPort {
   /** §7.8 accept_replica; `originatingPeerUrl` is the authenticated peer (docs/mailbox-sender-cap.md). */
   acceptReplica(envelope: unknown, originatingPeerUrl?: string): Promise<ReplicaResult>;
+  /**
+   * accept_replica for a list (the batch route): per envelope its result or the typed refusal acceptReplica would
+   * throw, in order; one durable write for the list. Optional: without it the route calls acceptReplica per item.
+   */
+  acceptReplicas?(envelopes: readonly unknown[], originatingPeerUrl?: string): Promise<Array<ReplicaResult | Error>>;
   /** §10.1.2: deletes the exact msg_id in the described mailbox; true when something was removed. */
   applyAck(msgId: string, descriptor: MailboxDescriptor, proof?: unknown): Promise<boolean>;
   /** §10.2: up to `limit` pending envelopes of the described mailbox. */
