@@ -66,6 +66,7 @@ export class ChainLedger {
         state = snap.state;
         applySavedDomains(state, seeds);
         snapshot = snap;
+        store.adoptSnapshot(snap);
       }
     }
     state ??= rebuildChainState([], seeds);

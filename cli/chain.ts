@@ -20,6 +20,7 @@ import { signAppend } from '../protocol/local-sign.js';
 import { parse, printJson, readJsonFile, reportError, UsageError, writeOutput } from './args.js';
 import { BUS_CLI_OPTIONS, clientFromArgs } from './connect.js';
 import { batchElements, PROGRESS_EVERY, streamChainFile, writeChainStream } from './chain-stream.js';
+import { memTracer } from './chain-memtrace.js';
 import { CryptoPool, POOL_MIN_BATCH } from '../actors/crypto-pool.js';
 import { GENESIS_HASH } from '../protocol/constants.js';
 import { ChainStore, checkStoredEvent, corruptStoreError } from '../store/chain-store.js';
@@ -192,6 +193,7 @@ async function ingestCmd(args: string[]): Promise<number> {
   // Batches in file order: the same verdicts as one call with the whole file (ingest is sequential).
   const run = async (ingest: (events: unknown[]) => Promise<IngestResult>, maxEvents: number, maxChars: number): Promise<number> => {
     const total: IngestResult = { accepted: 0, duplicates: 0, rejected: [] };
+    const trace = memTracer('ingest');
     let index = 0;
     for await (const batch of batchElements(streamChainFile(file), maxEvents, maxChars)) {
       const { accepted, duplicates, rejected } = await ingest(batch.map((el) => el.value));
@@ -200,6 +202,7 @@ async function ingestCmd(args: string[]): Promise<number> {
       for (const r of rejected) total.rejected.push({ index: index + r.index, reason: r.reason });
       const before = index;
       index += batch.length;
+      trace(before, index);
       if (Math.floor(index / PROGRESS_EVERY) > Math.floor(before / PROGRESS_EVERY)) {
         process.stderr.write(`ingest: ${index} events (${total.accepted} accepted, ${total.duplicates} duplicates, ${total.rejected.length} rejected)\n`);
       }

@@ -1,6 +1,7 @@
 // Derived chain state: everything validation needs to decide on the next event without touching the
 // event log. It is rebuilt from the events on open (§3.2) and advanced by applyEvent after acceptance.
 import { GENESIS_HASH } from './constants.js';
+import { EventIndex } from './event-index.js';
 import { recordSpoolEntry, type SpoolIndex } from './dm-spool-caps.js';
 import type { ChainEvent } from './event.js';
 import { applyRevocation, type Revocation } from './key-revocation.js';
@@ -9,8 +10,8 @@ import { domainOfEventType, lastSequence, setSequence, SIGNED_WRITE_DOMAINS } fr
 export interface ChainState {
   length: number;
   head: string;
-  /** event_id → height (0-based). */
-  eventIndex: Map<string, number>;
+  /** event_id → height (0-based); compact, see event-index.ts. */
+  eventIndex: EventIndex;
   nodeSequences: Map<string, number>;
   sequenceDomains: Map<string, number>;
   /** public_key string → node_id (§1.2.4). */
@@ -23,7 +24,7 @@ export function emptyChainState(): ChainState {
   return {
     length: 0,
     head: GENESIS_HASH,
-    eventIndex: new Map(),
+    eventIndex: new EventIndex(),
     nodeSequences: new Map(),
     sequenceDomains: new Map(),
     keyBindings: new Map(),
@@ -105,7 +106,7 @@ export function deserializeChainState(s: SerializedChainState): ChainState {
   return {
     length: s.length,
     head: s.head,
-    eventIndex: new Map(s.eventIndex),
+    eventIndex: EventIndex.from(s.eventIndex),
     nodeSequences: new Map(s.nodeSequences),
     sequenceDomains: new Map(s.sequenceDomains),
     keyBindings: new Map(s.keyBindings),

@@ -11,7 +11,8 @@ import { payloadJsonOf, timestampText } from '../protocol/event.js';
 import { heightKey, sublevel, type Db, type Sublevel } from './db.js';
 import { GroupCommitter, type BatchOp } from './group-commit.js';
 import type { ChainState } from '../protocol/chain-state.js';
-import { crossesSnapshotBoundary, decodeSnapshot, DEFAULT_SNAPSHOT_EVERY, encodeSnapshot, SNAPSHOT_KEY, type DecodedSnapshot } from './chain-snapshot.js';
+import { crossesSnapshotBoundary, decodeSnapshot, DEFAULT_SNAPSHOT_EVERY, encodeSnapshot, idChunkCount, SNAPSHOT_KEY, snapshotIdsKey, type DecodedSnapshot } from './chain-snapshot.js';
+import { INDEX_CHUNK_SLOTS } from '../protocol/event-index.js';
 
 export interface ChainMeta {
   length: number;
@@ -39,9 +40,20 @@ export class ChainStore {
     this.snapshotEvery = opts.snapshotEvery ?? DEFAULT_SNAPSHOT_EVERY;
   }
 
-  /** The stored derived-state snapshot, or null when there is none or it fails its digest. */
+  /**
+   * Digests of the full snapshot id chunks on disk that match the log (written by this process, or
+   * adopted with a snapshot the ledger accepted at open): the next snapshot does not write them again.
+   */
+  private storedIdChunks: Buffer[] = [];
+
+  /** The stored derived-state snapshot, or null when there is none or it fails a digest. */
   async readSnapshot(): Promise<DecodedSnapshot | null> {
-    return decodeSnapshot(await this.meta.get(SNAPSHOT_KEY));
+    return decodeSnapshot(await this.meta.get(SNAPSHOT_KEY), (k) => this.meta.get(snapshotIdsKey(k)));
+  }
+
+  /** The ledger opened from `snap` (its head matched the log): its full id chunks need no rewrite. */
+  adoptSnapshot(snap: DecodedSnapshot): void {
+    this.storedIdChunks = snap.fullChunkDigests;
   }
 
   async readMeta(): Promise<ChainMeta> {
@@ -61,8 +73,12 @@ export class ChainStore {
     });
     ops.push({ type: 'put', sublevel: this.meta, key: META_KEY, value: meta });
     if (after && after.length === fromHeight + events.length && crossesSnapshotBoundary(fromHeight, after.length, this.snapshotEvery)) {
-      const snap = encodeSnapshot(after);
-      if (snap) ops.push({ type: 'put', sublevel: this.meta, key: SNAPSHOT_KEY, value: snap });
+      const snap = encodeSnapshot(after, this.storedIdChunks);
+      if (snap) {
+        for (const { k, ids } of snap.chunks) ops.push({ type: 'put', sublevel: this.meta, key: snapshotIdsKey(k), value: ids });
+        ops.push({ type: 'put', sublevel: this.meta, key: SNAPSHOT_KEY, value: snap.record });
+        this.storedIdChunks = snap.chunkDigests.slice(0, Math.floor(after.length / INDEX_CHUNK_SLOTS));
+      }
     }
     return ops;
   }
@@ -72,8 +88,10 @@ export class ChainStore {
     const ops: BatchOp[] = [];
     for (let h = fromHeight; h < oldLength; h++) ops.push({ type: 'del', sublevel: this.events, key: heightKey(h) });
     for (const id of droppedIds) ops.push({ type: 'del', sublevel: this.ids, key: id });
-    // A snapshot may describe dropped heights: the next boundary writes a fresh one.
+    // A snapshot may describe dropped heights: the next boundary writes a fresh one (all its id chunks).
     ops.push({ type: 'del', sublevel: this.meta, key: SNAPSHOT_KEY });
+    for (let k = Math.floor(fromHeight / INDEX_CHUNK_SLOTS); k < idChunkCount(oldLength); k++) ops.push({ type: 'del', sublevel: this.meta, key: snapshotIdsKey(k) });
+    this.storedIdChunks = [];
     return ops;
   }
 
