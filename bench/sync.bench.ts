@@ -3,9 +3,13 @@
 // (§9.3: pages of 100, 5 rounds a cycle; cycles run back to back here). Baseline in the same run: local chain
 // ingest of the same events (verify + validate + fsync'd batch, pages of 500, as bench:chain). Target: each
 // sync rate ≥ 0.8 × local ingest. The chain is the cached mixed fixture (.infonet/bench/chain-N).
+// Each line shows CPU µs per event (all threads of this process, and the main thread alone): on a shared machine
+// those compare across runs, wall rates do not. BENCH_THREADS=1 splits the CPU by thread; BENCH_PROFILE=<dir>
+// writes a V8 CPU profile of each phase (local.cpuprofile, http.cpuprofile, bus.cpuprofile).
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -26,15 +30,76 @@ const SECRET = randomBytes(16).toString('hex');
 const INGEST_PAGE = 500;
 const READ_SLICE = 50_000;
 
-interface Phase { rate: number; cpuMs: number; wallS: number; load: number }
+interface Phase { rate: number; cpuMs: number; mainMs: number; wallS: number; load: number; threads: Map<string, number>; loopBusy?: number }
 
-/** CPU (user + system, all threads of this process) and wall time since the call. */
-function cpuSince(): () => { cpuMs: number; wallS: number } {
+/** utime + stime (ms) of the main thread alone (Linux /proc; NaN elsewhere): the ordered work all phases queue on. */
+function mainThreadCpuMs(): number {
+  try {
+    const f = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
+    const v = f.slice(f.lastIndexOf(')') + 2).split(' ');
+    return (Number(v[11]) + Number(v[12])) * 10; // clock ticks (USER_HZ = 100)
+  } catch {
+    return NaN;
+  }
+}
+
+/** CPU (user + system, all threads of this process; and the main thread's) and wall time since the call. */
+function cpuSince(): () => { cpuMs: number; mainMs: number; wallS: number } {
   const c0 = process.cpuUsage();
+  const m0 = mainThreadCpuMs();
   const t0 = performance.now();
   return () => {
     const c = process.cpuUsage(c0);
-    return { cpuMs: (c.user + c.system) / 1000, wallS: (performance.now() - t0) / 1000 };
+    return { cpuMs: (c.user + c.system) / 1000, mainMs: mainThreadCpuMs() - m0, wallS: (performance.now() - t0) / 1000 };
+  };
+}
+
+/** CPU ms per thread name (comm) of this process: where the CPU that is not the main thread's goes. */
+function threadCpuMs(): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const tid of readdirSync('/proc/self/task')) {
+    try {
+      const f = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+      const name = Number(tid) === process.pid ? 'main' : `${f.slice(f.indexOf('(') + 1, f.lastIndexOf(')'))}#${tid}`;
+      const v = f.slice(f.lastIndexOf(')') + 2).split(' ');
+      out.set(name, (out.get(name) ?? 0) + (Number(v[11]) + Number(v[12])) * 10);
+    } catch {
+      // thread gone
+    }
+  }
+  return out;
+}
+
+/**
+ * BENCH_THREADS=1: CPU ms by thread name since the call, added into `into` (threads that ended meanwhile are
+ * missing; a thread started meanwhile counts its whole life).
+ */
+function threadSplit(into: Map<string, number>): () => void {
+  if (!process.env.BENCH_THREADS) return () => undefined;
+  const t0 = threadCpuMs();
+  return () => {
+    for (const [k, v] of threadCpuMs()) into.set(k, (into.get(k) ?? 0) + v - (t0.get(k) ?? 0));
+  };
+}
+const threadLine = (split: Map<string, number>, n: number): string => (split.size === 0 ? '' : '\n    threads µs/event: '
+  + [...split].filter(([, v]) => v > 0).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${((v / n) * 1000).toFixed(0)}`).join(', '));
+
+/**
+ * BENCH_PROFILE=<dir>: a V8 CPU profile (main thread) of each catch-up phase alone, <dir>/<phase>.cpuprofile.
+ * Returns the function that stops it.
+ */
+async function profilePhase(name: string): Promise<() => Promise<void>> {
+  const dir = process.env.BENCH_PROFILE;
+  if (!dir) return async () => undefined;
+  const s = new Session();
+  s.connect();
+  await s.post('Profiler.enable');
+  await s.post('Profiler.start');
+  return async () => {
+    const { profile } = await s.post('Profiler.stop');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, `${name}.cpuprofile`), JSON.stringify(profile));
+    s.disconnect();
   };
 }
 // The scheduler's own timer stays out of the way: the bench drives cycles with runCycle().
@@ -61,21 +126,29 @@ async function main(): Promise<void> {
     const local = await openChainAt(join(root, 'local'), { settings: defaultSettings().chain });
     let ingestMs = 0;
     let ingestCpuMs = 0;
+    let ingestMainMs = 0;
+    const ingestThreads = new Map<string, number>();
+    const stopLocalProfile = await profilePhase('local'); // includes the fixture reads between the clocked slices
     for (let from = 0; from < n; from += READ_SLICE) {
       const events: ChainEvent[] = [];
       for (let i = from; i < Math.min(n, from + READ_SLICE); i += 5000) events.push(...(await src.chain.readRange(i, Math.min(5000, n - i))));
       const t = performance.now();
       const cpu = cpuSince();
+      const threads = threadSplit(ingestThreads);
       for (let i = 0; i < events.length; i += INGEST_PAGE) {
         const r = await local.chain.ingest(events.slice(i, i + INGEST_PAGE), 0);
         if (r.accepted !== Math.min(INGEST_PAGE, events.length - i)) throw new Error(`ingest rejected: ${JSON.stringify(r.rejected[0])}`);
       }
       ingestMs += performance.now() - t;
-      ingestCpuMs += cpu().cpuMs;
+      const used = cpu();
+      threads();
+      ingestCpuMs += used.cpuMs;
+      ingestMainMs += used.mainMs;
       if (from > 0 && from % 200_000 === 0) process.stderr.write(`local ingest: ${from}/${n} events\n`);
     }
+    await stopLocalProfile();
     const ingestRate = rate(n, ingestMs);
-    const baseline: Phase = { rate: ingestRate, cpuMs: ingestCpuMs, wallS: ingestMs / 1000, load: loadavg()[0] };
+    const baseline: Phase = { rate: ingestRate, cpuMs: ingestCpuMs, mainMs: ingestMainMs, threads: ingestThreads, wallS: ingestMs / 1000, load: loadavg()[0] };
     await src.close();
     await local.close();
 
@@ -98,8 +171,12 @@ async function main(): Promise<void> {
       });
       nodes.push(b);
       // The clock starts with the node up; the boot-time cycle (if any) counts towards the catch-up.
+      const stopProfile = await profilePhase(name);
       const t0 = performance.now();
       const cpu = cpuSince();
+      const split = new Map<string, number>();
+      const threads = threadSplit(split);
+      const elu0 = performance.eventLoopUtilization();
       let cycles = 0;
       while (b.chain.length < n) {
         const rep = await b.inbound!.sync.runCycle();
@@ -109,22 +186,26 @@ async function main(): Promise<void> {
       }
       const ms = performance.now() - t0;
       const used = cpu();
+      threads();
+      const loopBusy = performance.eventLoopUtilization(elu0).utilization;
+      await stopProfile();
       if (b.chain.head !== a.chain.head) throw new Error(`${name}: head differs after catch-up`);
       await b.stop();
       nodes.splice(nodes.indexOf(b), 1);
-      return { rate: rate(n, ms), cycles, ...used, load: loadavg()[0] };
+      return { rate: rate(n, ms), cycles, ...used, threads: split, loopBusy, load: loadavg()[0] };
     };
     // CPU is this process's (both nodes and the crypto pool threads; the nats-servers are other processes): on a
     // shared machine the wall-clock ratio moves with the neighbours' load, CPU per event much less. Each line is
     // printed when its phase ends (a long run shows what it has so far).
-    const cpuCol = (p: Phase): string => `${((p.cpuMs / n) * 1000).toFixed(0).padStart(5)} µs CPU/event, ${(p.wallS).toFixed(0)} s, load ${p.load.toFixed(1)}`;
+    const perEvent = (ms: number): string => ((ms / n) * 1000).toFixed(0).padStart(4);
+    const cpuCol = (p: Phase): string => `${perEvent(p.cpuMs)} µs CPU/event (main thread ${perEvent(p.mainMs)}${p.loopBusy === undefined ? '' : `, event loop busy ${(p.loopBusy * 100).toFixed(0)} %`}), ${(p.wallS).toFixed(0)} s, load ${p.load.toFixed(1)}`;
     console.log('');
-    console.log(`local chain ingest (durable, pages of ${INGEST_PAGE}): ${String(ingestRate).padStart(7)} events/s                     ${cpuCol(baseline)}`);
+    console.log(`local chain ingest (durable, pages of ${INGEST_PAGE}): ${String(ingestRate).padStart(7)} events/s                     ${cpuCol(baseline)}${threadLine(baseline.threads, n)}`);
     // Loopback HTTP is clearnet under §9.1: allowed explicitly for this peer.
     const http = await catchUp('http', idHttp, urlA, { MESH_INFONET_ALLOW_CLEARNET_SYNC: 'true' });
-    console.log(`sync over loopback HTTP:                  ${String(http.rate).padStart(7)} events/s  ratio ${(http.rate / ingestRate).toFixed(2)} (target >= 0.8)  ${cpuCol(http)}; ${http.cycles} cycles`);
+    console.log(`sync over loopback HTTP:                  ${String(http.rate).padStart(7)} events/s  ratio ${(http.rate / ingestRate).toFixed(2)} (target >= 0.8)  ${cpuCol(http)}; ${http.cycles} cycles${threadLine(http.threads, n)}`);
     const bus = await catchUp('bus', idBus, busPeerUrl(a.nodeId), {});
-    console.log(`sync over the bus (nats://<node id>):     ${String(bus.rate).padStart(7)} events/s  ratio ${(bus.rate / ingestRate).toFixed(2)} (target >= 0.8)  ${cpuCol(bus)}; ${bus.cycles} cycles`);
+    console.log(`sync over the bus (nats://<node id>):     ${String(bus.rate).padStart(7)} events/s  ratio ${(bus.rate / ingestRate).toFixed(2)} (target >= 0.8)  ${cpuCol(bus)}; ${bus.cycles} cycles${threadLine(bus.threads, n)}`);
     console.log(`load average now: ${loadavg().map((x) => x.toFixed(2)).join(' ')}; total ${((performance.now() - started) / 1000).toFixed(0)} s`);
   } finally {
     for (const node of nodes) await node.stop().catch(() => undefined);
