@@ -37,6 +37,10 @@ const LATENCY_N = Number(process.env.BENCH_LATENCY_DMS ?? 1000);
 const DMS = Number(process.env.BENCH_DMS ?? 5000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
 const WARMUP = 200;
+// Pipelined warm-up before the throughput phase: a few thousand DMs at the measured concurrency, so the figure is the
+// nodes' steady state and not V8 still optimising the concurrent path (short runs otherwise spent ~40 % of a node's CPU
+// in TurboFan's background threads during the measured phase).
+const TP_WARMUP = Number(process.env.BENCH_TP_WARMUP_DMS ?? 3000);
 const RATE_LIMITS = NO_RATE_LIMITS;
 const SECRET = randomBytes(16).toString('hex');
 const LAYOUT: 'processes' | 'single' = process.env.BENCH_LAYOUT === 'single' ? 'single' : 'processes';
@@ -92,7 +96,7 @@ function inProcessNode(name: string, node: InfonetNode): BenchNode {
 const CHILD_FILE = fileURLToPath(new URL('./replication-node.ts', import.meta.url));
 
 async function childNode(name: string, spec: ChildNodeSpec): Promise<BenchNode> {
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', CHILD_FILE, JSON.stringify(spec)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child: ChildProcess = spawn(process.execPath, [...(process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean), '--import', 'tsx', CHILD_FILE, JSON.stringify(spec)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const pending = new Map<number, (v: unknown) => void>();
   let nextId = 0;
   const ready = new Promise<ChildReady>((resolve, reject) => {
@@ -227,6 +231,7 @@ async function main(): Promise<void> {
     for (let i = 0; i < WARMUP; i++) await oneDm();
     const latT: number[] = [];
     for (let i = 0; i < LATENCY_N; i++) latT.push(await oneDm());
+    await inFlight(TP_WARMUP, CONCURRENCY, oneDm);
     // BENCH_PROFILE=<file.cpuprofile>: a V8 CPU profile of the throughput phase alone (where the time goes); with node
     // processes, each node's profile is written next to it as <file>.<node>.cpuprofile.
     const profFile = process.env.BENCH_PROFILE;
@@ -288,7 +293,7 @@ async function main(): Promise<void> {
     console.log('');
     console.log(`case                                              p50         p99        rate`);
     console.log(`raw NATS request/reply A→C (echo, 400 B)    ${f(raw.p50)}  ${f(raw.p99)}   ${String(rawRate).padStart(6)}/s (${CONCURRENCY} in flight)`);
-    console.log(`DM deposit on A → visible on C (replicated) ${f(lat.p50)}  ${f(lat.p99)}   ${String(dmRate).padStart(6)}/s (${DMS} DMs, ${CONCURRENCY} in flight)`);
+    console.log(`DM deposit on A → visible on C (replicated) ${f(lat.p50)}  ${f(lat.p99)}   ${String(dmRate).padStart(6)}/s (${DMS} DMs, ${CONCURRENCY} in flight, after ${TP_WARMUP} warm-up DMs)`);
     console.log(`durable DM deposit, no peers (local only)                              ${String(soloRate).padStart(6)}/s (${DMS} DMs, ${CONCURRENCY} in flight)`);
     console.log('');
     console.log(`ratio to raw: p50 ${(lat.p50 / raw.p50).toFixed(1)}×, p99 ${(lat.p99 / raw.p99).toFixed(1)}×, throughput ${(dmRate / rawRate).toFixed(2)}×`);
