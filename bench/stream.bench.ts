@@ -6,6 +6,8 @@
 // peak RSS < 512 MiB each at 1,000,000 events. Baselines in the same run: the peak RSS of the CLI doing
 // nothing (`infonet` with no command: node + the TypeScript loader) and the time to read the exported
 // file through node (bytes only, no JSON), so each rate is also a ratio to raw file reading.
+// INFONET_MEM_TRACE=N (inherited by the children) adds their memory sample lines every N events
+// (cli/chain-memtrace.ts: RSS split into anonymous and file-backed pages, V8 heap, external).
 import { spawn } from 'node:child_process';
 import { createReadStream, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -38,7 +40,7 @@ async function cli(args: string[], dir: string): Promise<Run> {
   child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
   child.stderr.setEncoding('utf8').on('data', (s: string) => {
     stderr += s;
-    for (const line of s.split('\n')) if (/^(export|validate|ingest): /.test(line)) process.stderr.write(`  ${line}\n`);
+    for (const line of s.split('\n')) if (/^(?:mem )?(?:export|validate|ingest) ?\d*: /.test(line)) process.stderr.write(`  ${line}\n`);
   });
   let sampled = 0;
   const sampler = useTime

@@ -2,6 +2,7 @@
 // print one line to stderr every N events — RSS split into anonymous and file-backed pages (LevelDB's
 // mapped tables are file-backed), and V8's heap and external figures — so a growth can be attributed.
 import { readFileSync } from 'node:fs';
+import { getHeapSpaceStatistics } from 'node:v8';
 
 const MiB = 2 ** 20;
 
@@ -26,8 +27,10 @@ export function memLine(label: string, count: number): string {
   const m = process.memoryUsage();
   const s = procStatus();
   const f = (v: number | undefined): string => (v === undefined ? '?' : (v / MiB).toFixed(0));
+  const space = (name: string): number | undefined => getHeapSpaceStatistics().find((x) => x.space_name === name)?.physical_space_size;
   return `mem ${label} ${count}: rss ${f(m.rss)} anon ${f(s.RssAnon)} file ${f(s.RssFile)} hwm ${f(s.VmHWM)} ` +
-    `heapUsed ${f(m.heapUsed)} heapTotal ${f(m.heapTotal)} external ${f(m.external)} arrayBuffers ${f(m.arrayBuffers)}`;
+    `heapUsed ${f(m.heapUsed)} heapTotal ${f(m.heapTotal)} (new ${f(space('new_space'))} old ${f(space('old_space'))} ` +
+    `lo ${f(space('large_object_space'))}) external ${f(m.external)} arrayBuffers ${f(m.arrayBuffers)}`;
 }
 
 /** A sampler that writes a line whenever the count crosses a multiple of INFONET_MEM_TRACE. */

@@ -91,7 +91,7 @@ export function encodeSnapshot(state: ChainState, stored: readonly Buffer[] = []
     sequenceDomains: [...state.sequenceDomains],
     keyBindings: [...state.keyBindings],
     revocations: [...state.revocations],
-    spool: [...state.spool].map(([k, v]) => [k, structuredClone(v)]),
+    spool: [...state.spool], // packed below, before the state can change: no deep copy needed
   };
   const bytes = Buffer.from(packMsgpack(body)); // a copy: packMsgpack returns msgpackr's shared buffer
   return { record: { v: 2, digest: sha256(bytes), body: bytes }, chunks, chunkDigests };
