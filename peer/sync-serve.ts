@@ -14,6 +14,7 @@ import type { PeerAuthResult } from '../protocol/peer-auth.js';
 import { authenticate, rateLimited } from './preamble.js';
 import { header, INVALID_JSON, parseJsonBody, refuse, syncReply, tooLarge } from './reply.js';
 import { check, syncPostBody } from '../protocol/peer-schemas.js';
+import { readAheadFor } from './sync-read-ahead.js';
 
 function clampLimit(raw: unknown): number {
   const n = typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : raw;
@@ -66,7 +67,7 @@ export async function syncPost(ctx: PeerContext, spec: PeerRouteSpec, req: Inbou
   const auth = view.includePrivate && body.value.unredacted === true ? client.auth ?? authenticate(ctx, req) : null;
   if (auth?.ok) ctx.deps.onPeerContact?.(auth.peerUrl);
   const m = matchLocator(locator, (id) => chain.heightOf(id) ?? -1);
-  const slice: ChainEvent[] = m.startIndex >= 0 ? await chain.readRange(m.startIndex, limit) : [];
+  const slice: ChainEvent[] = m.startIndex >= 0 ? await readAheadFor(chain).read(m.startIndex, limit) : [];
   const page = redactPage(slice, { includePrivate: view.includePrivate, unredacted: auth?.ok === true });
   return syncReply({
     ok: true, events: page.events, matched_hash: m.matchedHash, forked: m.forked, head_hash: chain.head,
@@ -87,7 +88,7 @@ export async function syncGet(ctx: PeerContext, req: InboundPeerRequest): Promis
   const limit = clampLimit(q.get('limit') ?? undefined);
   const at = after === GENESIS_HASH ? -1 : chain.heightOf(after);
   const start = after === GENESIS_HASH ? 0 : at === undefined ? -1 : at + 1;
-  const slice = start >= 0 ? await chain.readRange(start, limit) : [];
+  const slice = start >= 0 ? await readAheadFor(chain).read(start, limit) : [];
   const page = redactPage(slice, callerView(ctx, req));
   return syncReply({
     ok: true, events: page.events, after_hash: after, count: page.events.length, protocol_version: PROTOCOL_VERSION, links: page.links,
