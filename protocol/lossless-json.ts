@@ -152,8 +152,39 @@ function settle(v: unknown): unknown {
 // Only a float literal with an integral value prints differently here (5.0 → 5; non-integral floats
 // print as the original's repr anyway), or an integer beyond 2^53. Outside strings such a literal has
 // an all-zero fraction, an exponent, a fraction long enough to round to an integer, or 16+ digits.
-const STRINGS_RE = /"(?:[^"\\]|\\.)*"/g;
 const LOSSY_RE = /\d\.0+(?!\d)|\d[eE]|\.\d{15}|\d{16}/;
+
+/**
+ * LOSSY_RE outside strings. Strings are skipped with indexOf (a sync page is mostly string bytes: ids, keys,
+ * signatures, ciphertext); only the short stretches between them that hold a digit are tested. Text that ends
+ * inside a string answers false (JSON.parse then refuses it).
+ */
+function lossyOutsideStrings(s: string): boolean {
+  let i = 0;
+  for (;;) {
+    const q = s.indexOf('"', i);
+    const end = q < 0 ? s.length : q;
+    for (let k = i; k < end; k++) {
+      const c = s.charCodeAt(k);
+      if (c >= 0x30 && c <= 0x39) {
+        if (LOSSY_RE.test(s.slice(k, end))) return true;
+        break;
+      }
+    }
+    if (q < 0) return false;
+    // the closing quote: the next one not escaped by an odd run of backslashes
+    let j = q + 1;
+    for (;;) {
+      const k = s.indexOf('"', j);
+      if (k < 0) return false;
+      let bs = 0;
+      while (s.charCodeAt(k - 1 - bs) === 0x5c) bs++;
+      j = k + 1;
+      if (bs % 2 === 0) break;
+    }
+    i = j;
+  }
+}
 
 /**
  * JSON.parse for text that may hold received events (a chain file, a sync page, an ingest body):
@@ -161,7 +192,7 @@ const LOSSY_RE = /\d\.0+(?!\d)|\d[eE]|\.\d{15}|\d{16}/;
  * `payload_literal` (see above). Throws SyntaxError like JSON.parse.
  */
 export function parseEventsJson(text: string): unknown {
-  if (!LOSSY_RE.test(text.replace(STRINGS_RE, '""'))) return JSON.parse(text);
+  if (!lossyOutsideStrings(text)) return JSON.parse(text);
   const p = new Parser(text);
   let tree: unknown;
   try {
