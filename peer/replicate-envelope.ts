@@ -5,7 +5,7 @@ import type { PeerContext } from './context.js';
 import { admitPeerRequest, isResponse } from './preamble.js';
 import { relayFailure } from './relay-failure.js';
 import { refuse, reply } from './reply.js';
-import { check, envelopeSchema, replicateEnvelopeBody } from '../protocol/peer-schemas.js';
+import { check, checkEnvelope, replicateEnvelopeBody } from '../protocol/peer-schemas.js';
 
 /** accept_replica for an envelope whose field types were checked; the in-band answer either way. */
 export async function storeEnvelope(ctx: PeerContext, envelope: Record<string, unknown>, peerUrl: string): Promise<Record<string, unknown>> {
@@ -22,7 +22,7 @@ export async function replicateEnvelope(ctx: PeerContext, spec: PeerRouteSpec, r
   if (isResponse(pre)) return pre;
   const body = check(replicateEnvelopeBody, pre.value);
   if (!body.ok) return refuse(200, body.reason);
-  const env = check(envelopeSchema, body.value.envelope, 'envelope');
+  const env = checkEnvelope(body.value.envelope);
   if (!env.ok) return refuse(200, env.reason);
   return reply(200, await storeEnvelope(ctx, env.value, pre.peerUrl));
 }

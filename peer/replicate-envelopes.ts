@@ -10,7 +10,7 @@ import { admitPeerRequest, isResponse } from './preamble.js';
 import { relayFailure } from './relay-failure.js';
 import { storeEnvelope } from './replicate-envelope.js';
 import { refuse, reply } from './reply.js';
-import { type Checked, check, envelopeSchema, replicateEnvelopesBody } from '../protocol/peer-schemas.js';
+import { type Checked, check, checkEnvelope, replicateEnvelopesBody } from '../protocol/peer-schemas.js';
 
 type ItemResult = Record<string, unknown>;
 
@@ -35,7 +35,7 @@ export async function replicateEnvelopes(ctx: PeerContext, spec: PeerRouteSpec, 
   if (isResponse(pre)) return pre;
   const body = check(replicateEnvelopesBody, pre.value);
   if (!body.ok) return refuse(200, body.reason);
-  const verdicts = body.value.envelopes.map((raw) => check(envelopeSchema, raw, 'envelope'));
+  const verdicts = body.value.envelopes.map((raw) => checkEnvelope(raw));
   const results = await storeEnvelopes(ctx, verdicts, pre.peerUrl);
   let accepted = 0;
   let duplicates = 0;
