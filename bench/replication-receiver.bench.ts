@@ -8,7 +8,7 @@
 //   throughput phase only).
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { request, Agent } from 'node:http';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -31,6 +31,27 @@ function procCpuUs(statFile: string): number {
   } catch {
     return NaN;
   }
+}
+
+/** CPU µs of every thread of `pid` by name#tid (main thread: "main"; Node names its libuv pool, V8 helpers and LevelDB's
+ * compaction thread alike, so they are told apart by tid only). */
+function threadCpuUs(pid: number): Map<string, number> {
+  const out = new Map<string, number>();
+  let tids: string[] = [];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return out;
+  }
+  for (const tid of tids) {
+    let name = 'gone';
+    try {
+      name = Number(tid) === pid ? 'main' : `${readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim()}#${tid}`;
+    } catch { /* thread ended */ }
+    const us = procCpuUs(`/proc/${pid}/task/${tid}/stat`);
+    if (Number.isFinite(us)) out.set(name, (out.get(name) ?? 0) + us);
+  }
+  return out;
 }
 
 // ------------------------------------------------------------------------------------------- child: the node
@@ -154,6 +175,7 @@ async function main(): Promise<void> {
     const cpu0 = procCpuUs(`/proc/${pid}/stat`);
     const main0 = procCpuUs(`/proc/${pid}/task/${pid}/stat`);
     const nats0 = procCpuUs(`/proc/${natsPid}/stat`);
+    const threads0 = threadCpuUs(pid);
     const t0 = performance.now();
     let accepted = 0;
     let other = 0;
@@ -166,12 +188,15 @@ async function main(): Promise<void> {
     const cpu = (procCpuUs(`/proc/${pid}/stat`) - cpu0) / ENVELOPES;
     const mainT = (procCpuUs(`/proc/${pid}/task/${pid}/stat`) - main0) / ENVELOPES;
     const nats = (procCpuUs(`/proc/${natsPid}/stat`) - nats0) / ENVELOPES;
+    const byThread = [...threadCpuUs(pid)].map(([name, us]) => [name, (us - (threads0.get(name) ?? 0)) / ENVELOPES] as const)
+      .filter(([, us]) => us >= 0.5).sort((a, b) => b[1] - a[1]).map(([name, us]) => `${name} ${us.toFixed(0)}`).join(', ');
     child.stdin!.write('stop\n');
     const [commits, live] = (await next('STOPPED')).map(Number);
     agent.destroy();
     console.log(`receiver: ${ENVELOPES} envelopes in ${reqs.length} requests of ≤ ${BATCH}, ${WINDOW} in flight: ${rate(ENVELOPES, ms)} envelopes/s`);
     console.log(`  accepted ${accepted}, duplicates/rejected ${other}; fsync'd group commits ${commits} (${(ENVELOPES / commits).toFixed(1)} envelopes each); live actors ${live}`);
     console.log(`  CPU per envelope: receiver process ${cpu.toFixed(0)} µs (main thread ${mainT.toFixed(0)} µs), its nats-server ${nats.toFixed(0)} µs`);
+    console.log(`  by thread (µs per envelope): ${byThread}`);
     console.log(`load average (1 min) at start ${load0.toFixed(1)}, at end ${loadavg()[0].toFixed(1)} on ${cpus().length} cores`);
     if (accepted !== ENVELOPES) process.exitCode = 1;
   } finally {
