@@ -13,9 +13,10 @@
 //     until the peer answers again (a dead peer costs one attempt per backoff step, not one per item);
 //   * policy refusals (clearnet peer in private mode, no transport) → …_error, dropped (retrying cannot help);
 //   * an item is dropped at its expiry (relay TTL) or after maxAttempts (…_expired).
-// Batching: while the peer is healthy every free slot of the in-flight window carries one envelope on the single
-// route (§8.4, interop). When more envelopes are due than slots are free, they share requests on the batch route
-// `dm/replicate-envelopes` (≤ 64 items, ≤ 512 KiB; per-item results, each item settled like a single request). A peer
+// Batching: an idle healthy link sends a lone due envelope at once on the single route (§8.4, interop). Several due
+// envelopes share requests on the batch route `dm/replicate-envelopes` (≤ 64 items, ≤ 512 KiB; per-item results, each
+// item settled like a single request); while a request is in flight, further envelopes wait for its answer unless at
+// least half a batch is due, so under load the link sends few, full requests (the window still bounds them). A peer
 // that answers the batch route with 404/405/413 or without per-item results is sent singles for the next 10 minutes.
 // A probe of a failing peer is always one envelope on the single route.
 // A link never blocks another: each has its own queue, timers and in-flight window.
@@ -37,9 +38,9 @@ export interface RetryPolicy {
   /** Attempts after which an item is given up even before it expires. */
   maxAttempts: number;
   /**
-   * Requests in flight per link while the peer is healthy. 4 (was 16): under load the envelopes that queue behind a
-   * full window share the next request, so fewer, larger batches carry the same DMs (issue 14: ~4.5 → ~19 envelopes
-   * per request in bench:replication, with the HTTP, HMAC and settle work per request paid that much less often).
+   * Requests in flight per link while the peer is healthy. 4 (was 16): under load the envelopes that queue behind
+   * in-flight requests share the next request, so fewer, larger batches carry the same DMs (issue 14: ~4.5 → ~19
+   * envelopes per request in bench:replication; ~50 once a busy link waits for half a batch, see pump()).
    */
   window: number;
   /** Acks per `POST /api/mesh/dm/ack` (§10.1: ≤ 100). */
@@ -300,6 +301,7 @@ export class PeerLink {
     }
 
     const batching = !probing && this.policy.maxBatch > 1 && now >= this.batchOffUntil;
+    const busyBatchMin = Math.max(2, Math.ceil(this.policy.maxBatch / 2));
     let acks: QueuedItem[] = [];
     let ackBytes = ACK_BODY_BASE;
     const taken = new Set<QueuedItem>();
@@ -308,9 +310,11 @@ export class PeerLink {
       const it = due[i];
       if (taken.has(it)) continue;
       if (it.kind === 'envelope') {
-        const free = window - this.requests;
-        // More envelopes due than free slots: they share requests (spread evenly over the free slots).
-        const per = batching && dueEnvelopes > free ? Math.min(this.policy.maxBatch, Math.ceil(dueEnvelopes / free)) : 1;
+        // While a request is in flight, envelopes wait for its answer (which pumps again) unless a well-filled batch
+        // is ready: fewer, fuller requests carry the same DMs (each request costs both sides a round of HTTP, HMAC,
+        // JSON and a group commit; issue 14). An idle link sends at once: one envelope alone on the single route.
+        if (batching && this.requests > 0 && dueEnvelopes < busyBatchMin) continue;
+        const per = batching ? Math.min(this.policy.maxBatch, dueEnvelopes) : 1;
         const chunk = per > 1 ? this.takeBatch(due, i, per, taken) : null;
         if (chunk && chunk.items.length > 1) {
           dueEnvelopes -= chunk.items.length;

@@ -250,12 +250,18 @@ async function main(): Promise<void> {
       nats: natsPids.reduce((s, pid) => s + procCpuUs(`/proc/${pid}/stat`), 0),
     });
     const commits0 = await Promise.all(nodes.map((n) => n.commits()));
+    const pushes = async (): Promise<{ ok: number; batches: number }> => {
+      const m = (await a.status()).replication!.metrics;
+      return { ok: m.dm_replication_push_ok ?? 0, batches: m.dm_replication_batches ?? 0 };
+    };
+    const pushes0 = await pushes();
     const tpStart = performance.now();
     const cpu0 = sample();
     await inFlight(DMS, CONCURRENCY, oneDm);
     const tpMs = performance.now() - tpStart;
     const cpu1 = sample();
     const tpCommits = (await Promise.all(nodes.map((n) => n.commits()))).map((x, i) => x - commits0[i]);
+    const pushes1 = await pushes();
     if (prof) {
       const { profile } = await prof.post('Profiler.stop');
       writeFileSync(profFile!, JSON.stringify(profile));
@@ -312,6 +318,8 @@ async function main(): Promise<void> {
     console.log(`  the 4 nats-servers: ${us(tpNatsUs)} µs per replicated DM; all together ${us(tpAllUs)} µs, so ${cores} cores carry at most ~${Math.round((cores * 1e6) / tpAllUs)} DMs/s`);
     console.log(`load average (1 min) at start ${load0.toFixed(1)}, at end ${loadavg()[0].toFixed(1)} on ${cores} cores`);
     console.log(`fsync'd group commits during the throughput run: ${names.map((n, i) => `${n.toUpperCase()} ${tpCommits[i]} (${(DMS / tpCommits[i]).toFixed(1)} DMs each)`).join(', ')}`);
+    const tpBatches = pushes1.batches - pushes0.batches;
+    console.log(`A's pushes during the throughput run: ${pushes1.ok - pushes0.ok} envelopes delivered, ${tpBatches} batch requests (~${((pushes1.ok - pushes0.ok) / Math.max(1, tpBatches)).toFixed(1)} envelopes per request)`);
     const st = (await a.status()).replication!;
     console.log(`A: ${JSON.stringify({ ok: st.metrics.dm_replication_push_ok, rejected: st.metrics.dm_replication_push_rejected, error: st.metrics.dm_replication_push_error, batches: st.metrics.dm_replication_batches, batch_fallback: st.metrics.dm_replication_batch_fallback })}`);
   } finally {

@@ -103,3 +103,31 @@ test('a healthy link with free slots sends each envelope alone on the single rou
   await waitFor(() => s.replicator.metrics.get('dm_replication_push_ok') === 3);
   expect(p.requests.map((r) => r.url)).toEqual([SINGLE, SINGLE, SINGLE]);
 });
+
+test('a busy link holds a small backlog until its in-flight request answers, then sends it as one batch request', async () => {
+  let release!: () => void;
+  const held = new Promise<void>((r) => { release = r; });
+  let first = true;
+  const p = await fakePeer(async (r) => {
+    if (first) {
+      first = false;
+      await held; // the peer is slow to answer the first request
+    }
+    if (r.url === BATCH) return { status: 200, json: { ok: true, results: bodyOf(r).envelopes.map((e: { msg_id: string }) => ({ ok: true, msg_id: e.msg_id })) } };
+    return { status: 200, json: { ok: true } };
+  });
+  peers.push(p);
+  const s = await openSender({ selfUrl: SELF, peers: [p.url] });
+  senders.push(s);
+  await s.mailboxes.deposit(sharedDm());
+  await waitFor(() => p.requests.length === 1); // an idle link sends a lone envelope at once, on the single route
+  for (let i = 0; i < 5; i++) await s.mailboxes.deposit(sharedDm());
+  release();
+  await waitFor(() => s.replicator.metrics.get('dm_replication_push_ok') === 6);
+  // Five due while one request was in flight (fewer than half a batch): they waited for its answer and went together,
+  // not as 2 + 2 + 1 over the free slots of the window.
+  expect(p.requests.map((r) => r.url)).toEqual([SINGLE, BATCH]);
+  expect(bodyOf(p.requests[1]).envelopes).toHaveLength(5);
+  await s.replicator.whenIdle();
+  expect(await s.outbox.count()).toBe(0);
+});

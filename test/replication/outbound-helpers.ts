@@ -101,12 +101,12 @@ export interface FakePeer {
   port: number;
   requests: Recorded[];
   connections: number;
-  answer: (r: Recorded) => Answer;
+  answer: (r: Recorded) => Answer | Promise<Answer>;
   close(): Promise<void>;
 }
 
-/** A real HTTP peer on `host`; records every request and every TCP connection it accepts. */
-export async function fakePeer(answer: (r: Recorded) => Answer, opts: { host?: string; port?: number; urlHost?: string } = {}): Promise<FakePeer> {
+/** A real HTTP peer on `host`; records every request and every TCP connection it accepts. `answer` may hold a request (a promise). */
+export async function fakePeer(answer: (r: Recorded) => Answer | Promise<Answer>, opts: { host?: string; port?: number; urlHost?: string } = {}): Promise<FakePeer> {
   const sockets = new Set<Socket>();
   const peer: FakePeer = { url: '', port: 0, requests: [], connections: 0, answer, close: async () => undefined };
   const server: Server = createServer((req, res) => {
@@ -115,10 +115,11 @@ export async function fakePeer(answer: (r: Recorded) => Answer, opts: { host?: s
     req.on('end', () => {
       const rec: Recorded = { url: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks) };
       peer.requests.push(rec);
-      const a = peer.answer(rec);
-      const body = Buffer.from(JSON.stringify(a.json));
-      res.writeHead(a.status, { 'Content-Type': 'application/json', 'Content-Length': body.length, ...(a.headers ?? {}) });
-      res.end(body);
+      void Promise.resolve(peer.answer(rec)).then((a) => {
+        const body = Buffer.from(JSON.stringify(a.json));
+        res.writeHead(a.status, { 'Content-Type': 'application/json', 'Content-Length': body.length, ...(a.headers ?? {}) });
+        res.end(body);
+      });
     });
   });
   server.on('connection', (s: Socket) => {
