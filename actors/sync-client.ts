@@ -110,7 +110,9 @@ export async function chainLocator(chain: ChainPort): Promise<string[]> {
 }
 
 function bodyText(r: TransportResponse): string {
-  return Buffer.from(r.body).toString('utf8');
+  // A view, not Buffer.from(body): that copies a whole page (~77 KB) before decoding it.
+  const b = r.body;
+  return (Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength)).toString('utf8');
 }
 
 function jsonOf(r: TransportResponse): { ok: true; value: unknown } | { ok: false } {

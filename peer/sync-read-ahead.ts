@@ -3,9 +3,10 @@
 // (iterator, seek, close: as much as ~8 µs per event of a page of 100, issue 14). So a miss reads READ_AHEAD events
 // from the height asked for, and the pages after it are cut from that window.
 //
-// A cached event is served only while the chain still holds it at that height (`heightOf(event_id)`, the in-memory
-// index): a fork application, rebuild or reset to genesis invalidates every window it touched, and a window that
-// ended at the chain's head at read time is not used for heights the chain has grown since. What a caller gets is
+// A cached slice is served only while the chain still holds its events at their heights (`heightOf(event_id)` of its
+// first and last event, the in-memory index; the ids between are fixed by the hash links): a fork application,
+// rebuild or reset to genesis invalidates every window it touched, and a window that ended at the chain's head at
+// read time is not used for heights the chain has grown since. What a caller gets is
 // what `readRange(from, limit)` would return now.
 import type { ChainReadPort } from '../ports/chain.js';
 import type { ChainEvent } from '../protocol/event.js';
@@ -59,9 +60,11 @@ export class SyncReadAhead {
     // Heights the window never read: past its end while the chain was shorter, or past what was asked.
     if (end > have) return null;
     const slice = events.slice(from - w.from, end - w.from);
-    for (let i = 0; i < slice.length; i++) {
-      if (this.chain.heightOf(slice[i].event_id) !== from + i) return null;
-    }
+    // Each event_id commits to its prev_hash, and the window was read as one linked run: when the chain still holds
+    // the slice's last event at its height, it holds every earlier one of the window too. The first is checked as
+    // well, so a window never serves across a change it could not see.
+    const last = slice.length - 1;
+    if (this.chain.heightOf(slice[0].event_id) !== from || this.chain.heightOf(slice[last].event_id) !== from + last) return null;
     return slice;
   }
 }
