@@ -65,10 +65,24 @@ export class OutboxStore {
     return `${peer}${SEP}${this.lastSeq.toString().padStart(SEQ_DIGITS, '0')}`;
   }
 
-  /** Items for each peer plus the ops that store them (so callers can add them to a larger batch). */
+  /**
+   * Items for each peer plus the ops that store them (so callers can add them to a larger batch). Every peer's entry
+   * stores the same value, so it is built once (a local deposit prepares one per push peer on its hot path).
+   */
   prepare(peers: readonly string[], item: OutboxItem): { items: QueuedItem[]; ops: BatchOp[] } {
-    const items = peers.map((peer) => ({ ...item, peer, key: this.nextKey(peer) }));
-    return { items, ops: items.map((q) => ({ type: 'put' as const, key: q.key, value: stored(q), sublevel: this.items })) };
+    const value = stored(item);
+    const items: QueuedItem[] = new Array(peers.length);
+    const ops: BatchOp[] = new Array(peers.length);
+    for (let i = 0; i < peers.length; i++) {
+      const peer = peers[i];
+      const key = this.nextKey(peer);
+      items[i] = {
+        kind: item.kind, msg_id: item.msg_id, body: item.body, attempts: item.attempts, next_attempt_at: item.next_attempt_at,
+        created_at: item.created_at, expires_at: item.expires_at, peer, key,
+      };
+      ops[i] = { type: 'put', key, value, sublevel: this.items };
+    }
+    return { items, ops };
   }
 
   /** Queues `item` for every peer; resolves once durable. */
@@ -102,7 +116,7 @@ export class OutboxStore {
   }
 }
 
-function stored(q: QueuedItem): OutboxItem {
+function stored(q: OutboxItem): OutboxItem {
   return {
     kind: q.kind, msg_id: q.msg_id, body: Buffer.from(q.body.buffer, q.body.byteOffset, q.body.byteLength), attempts: q.attempts,
     next_attempt_at: q.next_attempt_at, created_at: q.created_at, expires_at: q.expires_at,
