@@ -64,9 +64,11 @@ export class MailboxActor {
   private stopped = false;
   private running = false;
   private readonly queue: MailboxEvent[] = [];
-  private readonly listeners = new Set<() => void>();
+  /** Created on the first subscribe() (the live set passes its one listener to the constructor instead). */
+  private listeners: Set<() => void> | undefined;
 
-  constructor(private readonly machine: MailboxMachine, key: string, snapshot?: unknown) {
+  /** `onSelfChange`: like a subscribe() from the start, without a Set and a subscription per actor (issue 14). */
+  constructor(private readonly machine: MailboxMachine, key: string, snapshot?: unknown, private onSelfChange?: () => void) {
     const restored = (snapshot as { context?: MailboxContext } | undefined)?.context;
     this.ctx = restored && restored.mailbox ? { mailbox: restored.mailbox, deadline: restored.deadline ?? null, rev: restored.rev ?? 0 } : { mailbox: emptyMailbox(key), deadline: null, rev: 0 };
   }
@@ -87,8 +89,9 @@ export class MailboxActor {
 
   /** Called after a change the actor made by itself (timer-driven expiry); returns the unsubscribe. */
   subscribe(fn: () => void): { unsubscribe(): void } {
-    this.listeners.add(fn);
-    return { unsubscribe: () => { this.listeners.delete(fn); } };
+    const listeners = (this.listeners ??= new Set());
+    listeners.add(fn);
+    return { unsubscribe: () => { listeners.delete(fn); } };
   }
 
   send(event: MailboxEvent): void {
@@ -109,7 +112,8 @@ export class MailboxActor {
     this.queue.length = 0;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
-    this.listeners.clear();
+    this.listeners?.clear();
+    this.onSelfChange = undefined;
   }
 
   private handle(event: MailboxEvent): void {
@@ -183,11 +187,13 @@ export class MailboxActor {
     if (this.stopped) return;
     const rev = this.ctx.rev;
     this.send({ type: 'PURGE' });
-    if (this.ctx.rev !== rev) for (const fn of [...this.listeners]) fn();
+    if (this.ctx.rev === rev) return;
+    this.onSelfChange?.();
+    if (this.listeners) for (const fn of [...this.listeners]) fn();
   }
 }
 
 /** Starts a fresh mailbox actor, or restores one from a persisted snapshot and re-arms its deadline. */
-export function startMailboxActor(machine: MailboxMachine, key: string, snapshot?: unknown): MailboxActor {
-  return new MailboxActor(machine, key, snapshot).start();
+export function startMailboxActor(machine: MailboxMachine, key: string, snapshot?: unknown, onSelfChange?: () => void): MailboxActor {
+  return new MailboxActor(machine, key, snapshot, onSelfChange).start();
 }

@@ -249,15 +249,14 @@ export class MailboxActors {
   /** A new live entry for `key` (restored from `rec` when given), holding one pin (the load pin). */
   private spawn(key: string, rec: MailboxRecord | undefined): Entry {
     this.trim(1);
-    const actor = startMailboxActor(this.machine, key, rec?.snapshot);
+    // Timer-driven expiry changes state outside a command: persist those too.
+    const actor = startMailboxActor(this.machine, key, rec?.snapshot, () => {
+      if (!entry.inCommand && actor.getSnapshot().context.rev !== entry.persistedRev) void this.persist(entry).catch(() => undefined);
+    });
     const entry: Entry = {
       key, actor, persistedRev: actor.getSnapshot().context.rev, persistedDeadline: rec?.deadline ?? null,
       busy: 1, writes: 0, lastUsed: Date.now(), inCommand: false, loadPin: true,
     };
-    // Timer-driven expiry changes state outside a command: persist those too.
-    actor.subscribe(() => {
-      if (!entry.inCommand && actor.getSnapshot().context.rev !== entry.persistedRev) void this.persist(entry).catch(() => undefined);
-    });
     this.live.set(key, entry);
     if (this.live.size > this.peakLive) this.peakLive = this.live.size;
     return entry;

@@ -409,6 +409,7 @@ export class MailboxRegistry {
     return {
       pepper: this.pepper, now: this.clock(), bindings: this.bindings, limits: this.limits,
       isBlocked: (target, refs) => refs.some((r) => !!r && (this.blocks.has(r) || !!this.opts.isBlocked?.(target, r))),
+      mayBlock: this.blocks.size > 0 || this.opts.isBlocked !== undefined,
     };
   }
 

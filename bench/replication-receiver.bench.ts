@@ -5,7 +5,7 @@
 // flight, as a peer link keeps). The sender's own work (JSON, HMAC, HTTP client) is in THIS process and is not
 // counted: the figures are the child's CPU (all its threads, from /proc) and its nats-server's, per envelope.
 //   BENCH_ENVELOPES (default 20000), BENCH_BATCH (19), BENCH_WINDOW (4), BENCH_PROFILE=<file> (child's main thread,
-//   throughput phase only).
+//   throughput phase only), BENCH_HEAP_PROFILE=<file> (sampled allocations, same phase).
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -74,6 +74,8 @@ async function serve(dataDir: string, port: number, secret: string, senderUrl: s
     dataDir, config, identity: generateIdentity(), logger: pino({ level: 'silent' }), inbound: { rateLimits: NO_RATE_LIMITS },
   });
   const prof = process.env.BENCH_PROFILE ? new Session() : undefined;
+  // BENCH_HEAP_PROFILE=<file.heapprofile>: sampled allocations (what the receiver allocates per envelope: GC work).
+  const heap = process.env.BENCH_HEAP_PROFILE ? new Session() : undefined;
   let commits0 = 0;
   console.log(`READY ${process.pid} ${node.natsServer?.pid ?? 0}`);
   for await (const line of createInterface({ input: process.stdin })) {
@@ -84,12 +86,22 @@ async function serve(dataDir: string, port: number, secret: string, senderUrl: s
         await prof.post('Profiler.enable');
         await prof.post('Profiler.start');
       }
+      if (heap) {
+        heap.connect();
+        await heap.post('HeapProfiler.enable');
+        await heap.post('HeapProfiler.startSampling', { samplingInterval: 4096, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true } as never);
+      }
       console.log('STARTED');
     } else if (line === 'stop') {
       if (prof) {
         const { profile } = await prof.post('Profiler.stop');
         writeFileSync(process.env.BENCH_PROFILE!, JSON.stringify(profile));
         prof.disconnect();
+      }
+      if (heap) {
+        const { profile } = await heap.post('HeapProfiler.stopSampling');
+        writeFileSync(process.env.BENCH_HEAP_PROFILE!, JSON.stringify(profile));
+        heap.disconnect();
       }
       console.log(`STOPPED ${node.mailboxes.store.committer.commits - commits0} ${node.mailboxes.liveCount}`);
     } else if (line === 'exit') {

@@ -16,6 +16,11 @@ export interface RelayContext {
   limits: RelayLimits;
   /** True when any of these sender block refs is blocked for the target (block lists, §7.5.1). */
   isBlocked(target: { recipientId?: string; mailboxKey: string }, refs: readonly string[]): boolean;
+  /**
+   * False when isBlocked is false for every input (no block stored, no extra hook): refs computed only to be checked
+   * (a keyed hash each) are then skipped — issue 14, one HMAC per replica. Absent: treated as true.
+   */
+  mayBlock?: boolean;
 }
 
 export interface PlannedDeposit {
@@ -54,7 +59,7 @@ export function planDeposit(req: DepositRequest, origin: 'local' | 'chain', ctx:
     });
     if (!signer) return { code: ErrorCodes.INVALID_SIGNATURE, reason: 'Invalid signature: sender proof does not verify' };
     // The verified key is the sender whatever id the caller claims: a block of that key applies too.
-    if (ctx.isBlocked({ recipientId, mailboxKey }, refsFor(ctx.pepper, [signer], scope))) return BLOCKED;
+    if (ctx.mayBlock !== false && ctx.isBlocked({ recipientId, mailboxKey }, refsFor(ctx.pepper, [signer], scope))) return BLOCKED;
     cap = `sig:${signer}`;
     proof = { public_key: req.sender_proof.public_key, signature: req.sender_proof.signature };
   }
@@ -99,8 +104,10 @@ export function planReplica(raw: unknown, ctx: RelayContext & { localRecipientId
   const scope = { recipientId: env.recipient_id, recipientToken: env.recipient_token, deliveryClass: cls };
   const localRef = verified ? senderBlockRef(ctx.pepper, verified, scope) : env.sender_block_ref;
   // The envelope's own ref is peppered by its origin node; this node can only match refs it computes itself.
-  const refs = [localRef, env.sender_block_ref, ...refsFor(ctx.pepper, [env.sender_id], scope)];
-  if (ctx.isBlocked({ recipientId: env.recipient_id, mailboxKey: env.mailbox_key }, refs)) return BLOCKED;
+  if (ctx.mayBlock !== false) {
+    const refs = [localRef, env.sender_block_ref, ...refsFor(ctx.pepper, [env.sender_id], scope)];
+    if (ctx.isBlocked({ recipientId: env.recipient_id, mailboxKey: env.mailbox_key }, refs)) return BLOCKED;
+  }
   const candidate: StoredMessage = {
     msg_id: env.msg_id, sender_id: env.sender_id, ciphertext: env.ciphertext, timestamp: env.timestamp,
     delivery_class: env.delivery_class, sender_seal: env.sender_seal, relay_salt: env.relay_salt, sender_block_ref: localRef,
