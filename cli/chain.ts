@@ -21,6 +21,7 @@ import { parse, printJson, readJsonFile, reportError, UsageError, writeOutput } 
 import { BUS_CLI_OPTIONS, clientFromArgs } from './connect.js';
 import { batchElements, PROGRESS_EVERY, streamChainFile, writeChainStream } from './chain-stream.js';
 import { memTracer } from './chain-memtrace.js';
+import { tightenHeapGrowth } from './chain-heap.js';
 import { CryptoPool, POOL_MIN_BATCH } from '../actors/crypto-pool.js';
 import { GENESIS_HASH } from '../protocol/constants.js';
 import { ChainStore, checkStoredEvent, corruptStoreError } from '../store/chain-store.js';
@@ -83,6 +84,7 @@ async function validateStream(file: string, ctx: ValidationContext, checkpoint: 
   let read = 0; // events read so far
   let pool: CryptoPool | null = null;
   let pending: { events: unknown[]; verdicts: Promise<WeakMap<object, boolean> | undefined> } | null = null;
+  const trace = memTracer('validate');
   const validatePending = async (): Promise<ChainVerdict | null> => {
     const { events, verdicts } = pending!;
     pending = null;
@@ -91,6 +93,7 @@ async function validateStream(file: string, ctx: ValidationContext, checkpoint: 
     state = v.state;
     const before = index;
     index += events.length;
+    trace(before, index);
     if (Math.floor(index / PROGRESS_EVERY) > Math.floor(before / PROGRESS_EVERY)) process.stderr.write(`validate: ${index} events\n`);
     return null;
   };
@@ -148,6 +151,7 @@ async function validateCmd(args: string[]): Promise<number> {
   }
   if (checkpoint !== null && !(checkpoint.version === 1 && checkpoint.count > 0)) checkpoint = null;
   // Not resumable (the prefix changed): a second pass from the start.
+  tightenHeapGrowth();
   const { verdict, resumed } = (checkpoint ? await validateStream(file, ctx, checkpoint) : null) ?? (await validateStream(file, ctx, null))!;
   if (!verdict.valid) {
     process.stdout.write(`invalid at index ${verdict.index}: ${verdict.rejection.reason}\n`);
@@ -214,6 +218,7 @@ async function ingestCmd(args: string[]): Promise<number> {
     // Each request stays well under the bus's 1 MB max_payload and INGEST_MAX_EVENTS.
     return withBus(values, (c) => run((events) => c.ingest(events, maxAge), BUS_INGEST_EVENTS, BUS_INGEST_CHARS));
   }
+  tightenHeapGrowth();
   return withChain(values.data, ({ chain }) => run((events) => chain.ingest(events, maxAge), LOCAL_INGEST_EVENTS, Infinity));
 }
 
