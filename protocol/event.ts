@@ -1,7 +1,7 @@
 // The chain event (§2.2) and its wire forms. The wire JSON form is Appendix A.4: sorted keys, compact,
 // integral timestamps written with ".0" unless the event was accepted through the legacy bare-integer
 // id form (§2.5 rule 3), in which case it is re-served byte-identically as an integer literal.
-import { canonicalJson, sortedKeys, type Json } from './canonical-json.js';
+import { canonicalJson, type Json } from './canonical-json.js';
 import { isLiteralOf } from './lossless-json.js';
 import { integerText, pythonFloatRepr } from './python-float.js';
 
@@ -50,16 +50,23 @@ export function payloadJsonOf(ev: Pick<ChainEvent, 'payload' | 'payload_literal'
   return typeof ev.payload_literal === 'string' && isLiteralOf(ev.payload_literal, usual) ? ev.payload_literal : usual;
 }
 
+// The consensus fields in wire order (all ASCII: code-point order is the default sort) and their `"key":` texts.
+const WIRE_FIELDS: readonly string[] = [...CONSENSUS_FIELDS].sort();
+const WIRE_KEYS = WIRE_FIELDS.map((k) => JSON.stringify(k) + ':');
+const hasOwn = Object.prototype.hasOwnProperty;
+
 /** One event as wire JSON text (sorted keys, compact; decorations like `meta` are dropped). */
 export function eventToWireJson(ev: ChainEvent): string {
   let out = '{';
   let first = true;
-  for (const k of sortedKeys(ev)) {
-    if (!(CONSENSUS_FIELDS as readonly string[]).includes(k)) continue;
+  // The consensus fields the event has, in sorted order (serving sync pages: no per-event sort of its keys).
+  for (let i = 0; i < WIRE_FIELDS.length; i++) {
+    const k = WIRE_FIELDS[i];
+    if (!hasOwn.call(ev, k)) continue;
     const v = (ev as unknown as Record<string, unknown>)[k];
     if (v === undefined) continue;
     const text = k === 'timestamp' ? timestampText(ev) : k === 'payload' ? payloadJsonOf(ev) : canonicalJson(v);
-    out += (first ? '' : ',') + JSON.stringify(k) + ':' + text;
+    out += (first ? '' : ',') + WIRE_KEYS[i] + text;
     first = false;
   }
   return out + '}';
