@@ -57,8 +57,9 @@ export class MailboxActors {
     key: string, create: boolean, make: (reply: (r: R) => void) => MailboxEvent,
     extraOps?: BatchOp[] | ((out: R | undefined) => BatchOp[]),
   ): Promise<R | undefined> {
-    let entry = this.acquireSync(key, create);
-    if (entry === undefined) entry = await this.acquire(key, create);
+    // Not acquireSync here: a single command keeps its async hop (the timing the peer-link tests were written
+    // against, e.g. test/replication/outbound-batch.test.ts "a healthy link … alone on the single route").
+    const entry = await this.acquire(key, create);
     if (!entry) {
       const ops = typeof extraOps === 'function' ? extraOps(undefined) : extraOps;
       if (ops?.length) await this.store.write(ops);
