@@ -25,6 +25,16 @@ export function encode(value: unknown): Uint8Array {
   return new Uint8Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
 }
 
+/**
+ * Encodes plain data for bytes handed straight to NATS (replies, events): msgpackr's output view without encode()'s
+ * copy. msgpackr never writes over bytes it returned (the next pack continues after them or in a new slab), so the
+ * view stays valid; it keeps its 8 KiB slab alive while referenced, which is why encode() copies for callers that
+ * keep the bytes.
+ */
+export function encodeForSend(value: unknown): Uint8Array {
+  return packMsgpack(value);
+}
+
 /** Decodes MessagePack, throwing on malformed input. Prefer decodeSafe for anything untrusted. */
 export function decode(bytes: Uint8Array): unknown {
   const v: unknown = unpackMsgpack(bytes);
@@ -96,7 +106,7 @@ export function replyEnvelope<T>(x: T | InfonetError | Error): ReplyEnvelope<T> 
 
 /** Encoded reply envelope, ready for msg.respond(). */
 export function toReply(x: unknown): Uint8Array {
-  return encode(replyEnvelope(x));
+  return encodeForSend(replyEnvelope(x));
 }
 
 function isRecord(v: unknown): v is Record<string, unknown> {
@@ -139,7 +149,7 @@ export function unwrapReply<T>(env: ReplyEnvelope<T>): T {
 export async function requestTyped<T = unknown>(nc: NatsConnection, subject: string, body: unknown, timeoutMs = 5000): Promise<T> {
   let msg;
   try {
-    msg = await nc.request(subject, encode(body), { timeout: timeoutMs });
+    msg = await nc.request(subject, encodeForSend(body), { timeout: timeoutMs });
   } catch (e) {
     const kind = classifyNatsError(e);
     if (kind === 'no_responders') throw new InfonetError(ErrorCodes.UNAVAILABLE, `no responders for ${subject}`, { subject });

@@ -17,7 +17,7 @@ import type { ChainEvent } from '../protocol/event.js';
 import { ErrorCodes, InfonetError } from '../protocol/errors.js';
 import type { DepositRequest } from '../protocol/mailbox-rules.js';
 import { domainOfEventType, lastSequence } from '../protocol/sequence-domains.js';
-import { decodeRequest, encode, toReply } from './codec.js';
+import { decodeRequest, encode, encodeForSend, toReply } from './codec.js';
 import {
   appendBody, blockBody, depositBody, exportBody, ingestBody, nextSequenceBody, parseBody, signedMailboxBody,
 } from './command-schemas.js';
@@ -192,7 +192,7 @@ export function startEventPublisher(nc: NatsConnection, nodeId: string, chain: C
     let s = subjects.get(kind);
     if (!s) subjects.set(kind, (s = evtSubject(nodeId, kind)));
     try {
-      nc.publish(s, encode(body));
+      nc.publish(s, encodeForSend(body));
     } catch (e) {
       logger.debug({ kind, err: (e as Error).message }, 'event not published');
     }

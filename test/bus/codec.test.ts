@@ -5,6 +5,7 @@ import {
   decodeReply,
   decodeRequest,
   encode,
+  encodeForSend,
   replyEnvelope,
   requestTyped,
   toReply,
@@ -20,6 +21,12 @@ describe('codec', () => {
     expect(back.c).toEqual([true, null, 1.5]);
     expect(Buffer.from(back.d).equals(Buffer.from([1, 2, 3]))).toBe(true);
     expect(back.big).toBe(2n ** 60n);
+  });
+
+  it('encodeForSend bytes stay intact while later values are packed (no copy, never overwritten)', () => {
+    const kept = Array.from({ length: 500 }, (_, i) => ({ v: { i, s: 'x'.repeat(i % 300) }, bytes: encodeForSend({ i, s: 'x'.repeat(i % 300) }) }));
+    for (let i = 0; i < 2000; i++) encode({ other: i, pad: 'y'.repeat(i % 500) }); // many slabs' worth of later packs
+    for (const k of kept) expect(decode(k.bytes)).toEqual(k.v);
   });
 
   it('decodeRequest never throws on 1000 random byte strings', () => {
