@@ -3,6 +3,14 @@
 // form is used when the decimal exponent is < -4 or >= 16, written as e-05 / e+16 (at least 2 digits).
 
 export function pythonFloatRepr(x: number): string {
+  // Fast path (every timestamp: ids are hashed and events served with it). In [1e-4, 1e16) Python prints the
+  // decimal form, and so does JS's String() (it switches to exponents only below 1e-6 and from 1e21), with the
+  // same shortest digits as toExponential() below; only an integral value needs Python's ".0".
+  const a = Math.abs(x);
+  if (a >= 1e-4 && a < 1e16) {
+    const s = String(x);
+    return Number.isInteger(x) ? s + '.0' : s;
+  }
   if (!Number.isFinite(x)) throw new RangeError(`not a finite number: ${x}`);
   if (x === 0) return Object.is(x, -0) ? '-0.0' : '0.0';
   const [mant, expText] = x.toExponential().split('e');
