@@ -1,10 +1,10 @@
 // npm run bench:chain — chain ingest and local append throughput against raw crypto measured in the
 // same run (ratios, not absolute numbers, are the targets: ingest/verify >= 0.8, append/sign >= 0.5).
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
+import { performance, PerformanceObserver } from 'node:perf_hooks';
 import { openChainAt } from '../actors/open-chain.js';
 import { validateLocalAppend } from '../protocol/append-rules.js';
 import { applyEvent, emptyChainState } from '../protocol/chain-state.js';
@@ -44,6 +44,37 @@ function buildChain(authors: Identity[], n: number): ChainEvent[] {
   return events;
 }
 
+/** CPU ms of the main thread alone (Linux /proc; NaN elsewhere): the process total also counts workers and GC helpers. */
+function mainThreadCpuMs(): number {
+  try {
+    const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) * 10; // utime + stime, in 10 ms ticks
+  } catch {
+    return NaN;
+  }
+}
+
+/** CPU per operation while `fn` runs: whole process, main thread, and main-thread GC pauses (µs each). */
+async function cpuPerOp(n: number, fn: () => Promise<void>): Promise<{ ms: number; cpu: number; main: number; gc: number }> {
+  let gcMs = 0;
+  const gc = new PerformanceObserver((list) => { for (const e of list.getEntries()) gcMs += e.duration; });
+  gc.observe({ entryTypes: ['gc'] });
+  const cpu0 = process.cpuUsage();
+  const main0 = mainThreadCpuMs();
+  const t0 = performance.now();
+  await fn();
+  const ms = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
+  const main = mainThreadCpuMs() - main0;
+  await new Promise((r) => setImmediate(r)); // deliver the last gc entries
+  gc.disconnect();
+  return { ms, cpu: (cpu.user + cpu.system) / n, main: (main * 1000) / n, gc: (gcMs * 1000) / n };
+}
+
+const fmtCpu = (c: { cpu: number; main: number; gc: number }): string =>
+  `CPU ${c.cpu.toFixed(1)} µs/op (main thread ${c.main.toFixed(1)}, GC pauses ${c.gc.toFixed(1)})`;
+
 async function main(): Promise<void> {
   console.log(machineLine());
   console.log(`events per measurement: ${N}`);
@@ -74,9 +105,10 @@ async function main(): Promise<void> {
 
   // Raw sign.
   const author = authors[0];
-  t = performance.now();
-  for (let i = 0; i < N; i++) signEd25519(author.privateKey, msgs[i]);
-  const signPerS = rate(N, performance.now() - t);
+  const signCpu = await cpuPerOp(N, async () => {
+    for (let i = 0; i < N; i++) signEd25519(author.privateKey, msgs[i]);
+  });
+  const signPerS = rate(N, signCpu.ms);
 
   // Durable local appends: sign + validate + fsync'd group commit, BENCH_IN_FLIGHT (default 2048) appends in flight.
   const dirB = mkdtempSync(join(tmpdir(), 'bench-append-'));
@@ -85,22 +117,24 @@ async function main(): Promise<void> {
   // Payloads are made before the clock starts, as the raw-sign baseline's messages are.
   const payloads = Array.from({ length: N }, (_, i) => payloadFor(i));
   let next = 0;
-  t = performance.now();
-  await Promise.all(Array.from({ length: inFlight }, async () => {
-    while (next < N) {
-      const [type, payload] = payloads[next++];
-      await b.chain.appendLocal(author, type, payload);
-    }
-  }));
-  const appendPerS = rate(N, performance.now() - t);
+  const appendCpu = await cpuPerOp(N, async () => {
+    await Promise.all(Array.from({ length: inFlight }, async () => {
+      while (next < N) {
+        const [type, payload] = payloads[next++];
+        await b.chain.appendLocal(author, type, payload);
+      }
+    }));
+  });
+  const appendPerS = rate(N, appendCpu.ms);
   const commits = b.chain.ledger.store.committer.commits;
   await b.close();
   rmSync(dirB, { recursive: true, force: true });
 
   console.log(`raw node:crypto Ed25519 verify/s:      ${verifyPerS}`);
   console.log(`chain ingest events/s (durable):       ${ingestPerS}   ratio ${(ingestPerS / verifyPerS).toFixed(2)} (target >= 0.8)`);
-  console.log(`raw node:crypto Ed25519 sign/s:        ${signPerS}`);
+  console.log(`raw node:crypto Ed25519 sign/s:        ${signPerS}   ${fmtCpu(signCpu)}`);
   console.log(`durable local appends/s:               ${appendPerS}   ratio ${(appendPerS / signPerS).toFixed(2)} (target >= 0.5; ${commits} fsyncs for ${N} appends)`);
+  console.log(`  local appends, ${inFlight} in flight:       ${fmtCpu(appendCpu)}; CPU ratio sign/append ${(signCpu.cpu / appendCpu.cpu).toFixed(2)}`);
   console.log(`load average at end: ${load()}`);
 }
 
