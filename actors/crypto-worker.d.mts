@@ -1,4 +1,4 @@
-// Types of actors/crypto-worker.mjs (the piscina worker): what the pool sends and gets back.
+// Types of actors/crypto-worker.mjs (the crypto pool's worker thread): what the pool sends and gets back.
 export interface VerifyJob {
   /** SPKI DER of the author's public key. */
   der: Uint8Array;

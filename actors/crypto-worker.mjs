@@ -1,10 +1,11 @@
 // @ts-check
-// The crypto pool's worker (one per core, run by piscina): Ed25519/ECDSA signature checks and Ed25519
+// The crypto pool's worker (one per core, a plain worker_threads Worker started by actors/crypto-pool.ts): Ed25519/ECDSA signature checks and Ed25519
 // signing with node:crypto, KeyObjects cached per key. It only sees bytes and strings prepared by the
 // pool (actors/crypto-pool.ts), so it needs no protocol rules. Plain JavaScript on purpose: a worker
 // thread does not inherit the parent's TypeScript loader, and registering tsx in each worker cost
 // seconds per start (measured); the types it implements are in crypto-worker.d.mts.
 import { createPrivateKey, createPublicKey, sign, verify } from 'node:crypto';
+import { parentPort } from 'node:worker_threads';
 
 const PKCS8_ED25519_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
 // Bounded caches: keys arrive from outsiders (received events), so the maps are cleared when full.
@@ -67,3 +68,18 @@ export function runCryptoTask(task) {
 }
 
 export default runCryptoTask;
+
+// As a worker: `{ id, task }` in, `{ id, result }` or `{ id, error }` out; the result's buffer is transferred, not copied.
+if (parentPort) {
+  const port = parentPort;
+  port.on('message', (/** @type {{ id: number, task: import('./crypto-worker.d.mts').CryptoTask }} */ { id, task }) => {
+    let result;
+    try {
+      result = runCryptoTask(task);
+    } catch (e) {
+      port.postMessage({ id, error: e instanceof Error ? e.message : String(e) });
+      return;
+    }
+    port.postMessage({ id, result }, [result.buffer]);
+  });
+}
