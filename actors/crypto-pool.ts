@@ -140,12 +140,17 @@ export class CryptoPool {
     const chunk = Math.min(SIGN_TASK_MAX, Math.ceil(allSinks.length / this.size));
     for (let i = 0; i < allSinks.length; i += chunk) {
       const end = Math.min(i + chunk, allSinks.length);
-      // Each distinct seed travels once per task (appends under load mostly come from one identity).
+      // Each distinct seed travels once per task (appends under load mostly come from one identity), as
+      // its own 32 bytes: a small Buffer is a view of an 8 KiB pool slab, which postMessage copies whole.
+      const distinct: Uint8Array[] = [];
       const seeds: Uint8Array[] = [];
       const seedOf: number[] = [];
       for (let j = i; j < end; j++) {
-        let k = seeds.indexOf(allSeeds[j]);
-        if (k < 0) k = seeds.push(allSeeds[j]) - 1;
+        let k = distinct.indexOf(allSeeds[j]);
+        if (k < 0) {
+          k = distinct.push(allSeeds[j]) - 1;
+          seeds.push(new Uint8Array(allSeeds[j]));
+        }
         seedOf.push(k);
       }
       const first = i;
