@@ -61,8 +61,8 @@ class LocalAppend implements StepEntry, SignSink, DurableWaiter {
     readonly payload: Record<string, unknown>,
     readonly sequence: number,
     readonly timestamp: number,
-    readonly pre: PreparedPayload | null,
-    readonly text: string | null,
+    public pre: PreparedPayload | null,
+    public text: string | null,
   ) {}
 
   run(prepared: unknown): void { this.actor.applyLocal(this, prepared); }
@@ -351,6 +351,10 @@ export class ChainActor {
         : { event_type: a.eventType, node_id: id.nodeId, payload: a.payload, sequence: a.sequence, public_key: id.publicKey, public_key_algo: id.publicKeyAlgo, timestamp: a.timestamp, signature };
       const r = this.ledger.appendSigned(input, a.pre ? { trustedSignature: true, prepared: a.pre } : { trustedSignature: true });
       a.event = r.event;
+      // Until its group commit, keep only what the caller gets back (fewer bytes for the young-generation GC to copy).
+      a.pre = null;
+      a.text = null;
+      a.prepared = undefined;
       this.awaitDurable(r.durable, a);
     } catch (e) {
       this.rejected('append', e);
