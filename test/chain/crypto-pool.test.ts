@@ -1,4 +1,4 @@
-// The crypto worker pool (piscina + actors/crypto-worker.ts): batch verdicts match inline
+// The crypto worker pool (worker_threads + actors/crypto-worker.mjs): batch verdicts match inline
 // verification, including gate variants, public events signed over their normalised payload, bad
 // signatures and malformed events; batched signing matches node:crypto signatures; local appends signed
 // on the pool are accepted by another node's ingest.
@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { CryptoPool, POOL_MIN_BATCH } from '../../actors/crypto-pool.js';
 import { GENESIS_HASH } from '../../protocol/constants.js';
 import { signaturePayload } from '../../protocol/signature-payload.js';
+import { signAppend } from '../../protocol/local-sign.js';
 import { signEd25519 } from '../../protocol/signatures.js';
 import { verifyEventSignature } from '../../protocol/validate-event.js';
 import { D, G, K1, M, newIdentity, NodePool, rawEvent, T0 } from './helpers.js';
@@ -71,4 +72,33 @@ test('local appends under load (signed on the pool, payload normalised once) are
   } finally {
     await nodes.cleanup();
   }
+});
+
+test('appended notices follow chain order when pooled local appends and external appends share group commits', async () => {
+  const nodes = new NodePool();
+  try {
+    const a = await nodes.fresh(T0);
+    const other = newIdentity();
+    const seen: string[] = [];
+    const sub = a.chain.events$.subscribe((n) => { if (n.kind === 'appended') seen.push(n.event.event_id); });
+    const calls: Array<Promise<unknown>> = [];
+    for (let i = 0; i < 60; i++) {
+      // Every fifth an externally signed append (generic step) between pooled local appends.
+      if (i % 5 === 4) calls.push(a.chain.appendPublic(signAppend(other, 'message', M(`ext ${i}`), i + 1, T0)));
+      else calls.push(a.chain.appendLocal(K1, 'message', M(`local ${i}`)));
+    }
+    await Promise.all(calls);
+    sub.unsubscribe();
+    const stored = await a.chain.readRange(0, 60);
+    expect(seen).toEqual(stored.map((e) => e.event_id));
+  } finally {
+    await nodes.cleanup();
+  }
+});
+
+test('a closed pool refuses work instead of hanging', async () => {
+  const p = new CryptoPool(1);
+  await expect(p.sign(K1.seed, 'x')).resolves.toBe(signEd25519(K1.privateKey, 'x'));
+  await p.close();
+  await expect(p.sign(K1.seed, 'y')).rejects.toThrow(/closed/);
 });
