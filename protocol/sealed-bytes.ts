@@ -27,12 +27,15 @@ function isValidUtf8(bytes: Buffer): boolean {
 }
 
 function shannonEntropy(bytes: Buffer): number {
+  // Indexed loops: iterating a Buffer with for…of cost ~20 % of a check (local gate appends, issue 14).
   const counts = new Uint32Array(256);
-  for (const b of bytes) counts[b]++;
+  const n = bytes.length;
+  for (let i = 0; i < n; i++) counts[bytes[i]]++;
   let h = 0;
-  for (const c of counts) {
+  for (let v = 0; v < 256; v++) {
+    const c = counts[v];
     if (c) {
-      const p = c / bytes.length;
+      const p = c / n;
       h -= p * Math.log2(p);
     }
   }
@@ -56,7 +59,10 @@ export function checkSealedBytes(value: unknown, field: string): Rejection | nul
   if (bytes.length < MIN_BYTES) return reject(ErrorCodes.SEALED_BYTES, `${field} is too short`);
   if (prefixed || bytes.length < HEURISTIC_MIN_BYTES) return null;
   let printable = 0;
-  for (const b of bytes) if ((b >= 0x20 && b <= 0x7e) || b === 0x09 || b === 0x0a || b === 0x0d) printable++;
+  for (let i = 0; i < bytes.length; i++) {
+    const b = bytes[i];
+    if ((b >= 0x20 && b <= 0x7e) || b === 0x09 || b === 0x0a || b === 0x0d) printable++;
+  }
   if (printable / bytes.length > 0.9 && isValidUtf8(bytes)) {
     return reject(ErrorCodes.SEALED_BYTES, `${field} looks like encoded plaintext`);
   }
