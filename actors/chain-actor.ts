@@ -79,6 +79,17 @@ interface ExclusiveEntry {
 
 type QueueEntry = StepEntry | ExclusiveEntry;
 
+/** One waiter that throws must not leave the later ones unanswered; its error surfaces as before (unhandled rejection). */
+function tellAll(waiters: readonly DurableWaiter[], error: unknown): void {
+  for (const w of waiters) {
+    try {
+      w.durableDone(error);
+    } catch (e) {
+      void Promise.reject(e);
+    }
+  }
+}
+
 export type ChainNotice =
   | { kind: 'appended'; event: ChainEvent }
   | { kind: 'ingested'; events: ChainEvent[]; duplicates: number; rejected: IngestOutcome['rejected'] }
@@ -218,10 +229,7 @@ export class ChainActor {
       const waiters: DurableWaiter[] = [];
       this.durableOf = durable;
       this.durableWaiters = waiters;
-      durable.then(
-        () => { for (const w of waiters) w.durableDone(undefined); },
-        (e: unknown) => { for (const w of waiters) w.durableDone(e ?? new Error('durable write failed')); },
-      );
+      durable.then(() => tellAll(waiters, undefined), (e: unknown) => tellAll(waiters, e ?? new Error('durable write failed')));
     }
     this.durableWaiters.push(waiter);
   }
