@@ -150,7 +150,9 @@ export function validateLocalAppend(state: ChainState, input: AppendInput, ctx: 
   if (typeof timestamp !== 'number' || !Number.isFinite(timestamp) || timestamp < 0 || timestamp >= TIMESTAMP_MAX) {
     return fail(ErrorCodes.INVALID_TIMESTAMP, 'Invalid timestamp');
   }
-  const partial = {
+  // Built once, in the stored field order (event_id first), and its id filled in: no partial object and spread copy per append.
+  const event: ChainEvent = {
+    event_id: '',
     prev_hash: state.head,
     event_type: type,
     node_id: input.node_id,
@@ -163,7 +165,7 @@ export function validateLocalAppend(state: ChainState, input: AppendInput, ctx: 
     public_key_algo: input.public_key_algo,
     protocol_version: PROTOCOL_VERSION,
   };
-  const event: ChainEvent = { event_id: eventIdWithTimestampText(partial, pythonFloatRepr(timestamp), payloadJson), ...partial };
+  event.event_id = eventIdWithTimestampText(event, pythonFloatRepr(timestamp), payloadJson);
   if (!opts.trustedSignature && !verifyEventSignature(event, payload)) return fail(ErrorCodes.INVALID_SIGNATURE, 'Invalid signature');
   if (type !== 'key_revoke' && isRevoked(state.revocations, input.public_key, now)) return fail(ErrorCodes.KEY_REVOKED, 'public key is revoked');
   const selfMatch = revokeSelfMatch(event, 'append');
