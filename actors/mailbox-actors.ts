@@ -200,14 +200,7 @@ export class MailboxActors {
    */
   private acquireSync(key: string, create: boolean): Entry | null | undefined {
     const live = this.live.get(key);
-    if (live) {
-      if (live.loadPin) live.loadPin = false;
-      else {
-        this.pin(live);
-        live.busy++;
-      }
-      return live;
-    }
+    if (live) return this.pinLive(live);
     if (this.loading.has(key) || this.store.mayExist(key)) return undefined;
     if (!create) return null;
     const entry = this.spawn(key, undefined);
@@ -215,18 +208,21 @@ export class MailboxActors {
     return entry;
   }
 
+  /** Pins a live entry for one more user; a freshly loaded entry's own pin is taken over instead. */
+  private pinLive(live: Entry): Entry {
+    if (live.loadPin) live.loadPin = false;
+    else {
+      this.pin(live);
+      live.busy++;
+    }
+    return live;
+  }
+
   /** Returns the live entry for `key`, pinned (busy+1) so it cannot be passivated until released. */
   private async acquire(key: string, create: boolean): Promise<Entry | null> {
     for (;;) {
       const live = this.live.get(key);
-      if (live) {
-        if (live.loadPin) live.loadPin = false;
-        else {
-          this.pin(live);
-          live.busy++;
-        }
-        return live;
-      }
+      if (live) return this.pinLive(live);
       let pending = this.loading.get(key);
       if (!pending) {
         pending = this.load(key, create);
