@@ -2,7 +2,9 @@
 // loopback HTTP, once over the bus (nats://<node id> peer, signed), each driven by the node's own sync scheduler
 // (§9.3: pages of 100, 5 rounds a cycle; cycles run back to back here). Baseline in the same run: local chain
 // ingest of the same events (verify + validate + fsync'd batch, pages of 500, as bench:chain). Target: each
-// sync rate ≥ 0.8 × local ingest. The chain is the cached mixed fixture (.infonet/bench/chain-N).
+// sync rate ≥ 0.8 × local ingest. A second baseline, printed beside it: the same pages ingested by a running node
+// without peers (its DM hydration and bus events included, as on a syncing node). The chain is the cached mixed
+// fixture (.infonet/bench/chain-N).
 // Each line shows CPU µs per event (all threads of this process, and the main thread alone): on a shared machine
 // those compare across runs, wall rates do not. BENCH_THREADS=1 splits the CPU by thread; BENCH_PROFILE=<dir>
 // writes a V8 CPU profile of each phase (local.cpuprofile, http.cpuprofile, bus.cpuprofile).
@@ -123,34 +125,48 @@ async function main(): Promise<void> {
     // Baseline: the same events ingested locally into a fresh durable chain. They are read from the fixture in
     // slices of READ_SLICE outside the clock (a 1M-event array would not fit the default heap).
     const src = await openChainAt(dirA, { settings: defaultSettings().chain });
-    const local = await openChainAt(join(root, 'local'), { settings: defaultSettings().chain });
-    let ingestMs = 0;
-    let ingestCpuMs = 0;
-    let ingestMainMs = 0;
-    const ingestThreads = new Map<string, number>();
-    const stopLocalProfile = await profilePhase('local'); // includes the fixture reads between the clocked slices
-    for (let from = 0; from < n; from += READ_SLICE) {
-      const events: ChainEvent[] = [];
-      for (let i = from; i < Math.min(n, from + READ_SLICE); i += 5000) events.push(...(await src.chain.readRange(i, Math.min(5000, n - i))));
-      const t = performance.now();
-      const cpu = cpuSince();
-      const threads = threadSplit(ingestThreads);
-      for (let i = 0; i < events.length; i += INGEST_PAGE) {
-        const r = await local.chain.ingest(events.slice(i, i + INGEST_PAGE), 0);
-        if (r.accepted !== Math.min(INGEST_PAGE, events.length - i)) throw new Error(`ingest rejected: ${JSON.stringify(r.rejected[0])}`);
+    type Ingester = { ingest(events: readonly unknown[], maxAgeS?: number): Promise<{ accepted: number; rejected: unknown[] }> };
+    const ingestAll = async (label: string, into: Ingester): Promise<Phase> => {
+      let ingestMs = 0;
+      let ingestCpuMs = 0;
+      let ingestMainMs = 0;
+      const ingestThreads = new Map<string, number>();
+      const stopLocalProfile = await profilePhase(label); // includes the fixture reads between the clocked slices
+      for (let from = 0; from < n; from += READ_SLICE) {
+        const events: ChainEvent[] = [];
+        for (let i = from; i < Math.min(n, from + READ_SLICE); i += 5000) events.push(...(await src.chain.readRange(i, Math.min(5000, n - i))));
+        const t = performance.now();
+        const cpu = cpuSince();
+        const threads = threadSplit(ingestThreads);
+        for (let i = 0; i < events.length; i += INGEST_PAGE) {
+          const r = await into.ingest(events.slice(i, i + INGEST_PAGE), 0);
+          if (r.accepted !== Math.min(INGEST_PAGE, events.length - i)) throw new Error(`${label}: ingest rejected: ${JSON.stringify(r.rejected[0])}`);
+        }
+        ingestMs += performance.now() - t;
+        const used = cpu();
+        threads();
+        ingestCpuMs += used.cpuMs;
+        ingestMainMs += used.mainMs;
+        if (from > 0 && from % 200_000 === 0) process.stderr.write(`${label}: ${from}/${n} events\n`);
       }
-      ingestMs += performance.now() - t;
-      const used = cpu();
-      threads();
-      ingestCpuMs += used.cpuMs;
-      ingestMainMs += used.mainMs;
-      if (from > 0 && from % 200_000 === 0) process.stderr.write(`local ingest: ${from}/${n} events\n`);
-    }
-    await stopLocalProfile();
-    const ingestRate = rate(n, ingestMs);
-    const baseline: Phase = { rate: ingestRate, cpuMs: ingestCpuMs, mainMs: ingestMainMs, threads: ingestThreads, wallS: ingestMs / 1000, load: loadavg()[0] };
-    await src.close();
+      await stopLocalProfile();
+      return { rate: rate(n, ingestMs), cpuMs: ingestCpuMs, mainMs: ingestMainMs, threads: ingestThreads, wallS: ingestMs / 1000, load: loadavg()[0] };
+    };
+    const local = await openChainAt(join(root, 'local'), { settings: defaultSettings().chain });
+    const baseline = await ingestAll('local', local.chain);
+    const ingestRate = baseline.rate;
     await local.close();
+    // Second baseline: the same pages ingested by a running node without peers — the chain ingest plus what a node does
+    // with accepted events (DM hydration into its relay, events on the bus), which a syncing node does too.
+    const solo = await InfonetNode.start({
+      dataDir: join(root, 'solo'), identity: generateIdentity(), leafRemote: hub.leafUrl!, logger: pino({ level: 'silent' }),
+      config: resolveConfig({ env: { ...QUIET } }),
+    });
+    nodes.push(solo);
+    const nodeBaseline = await ingestAll('node', solo.chain);
+    await solo.stop();
+    nodes.splice(nodes.indexOf(solo), 1);
+    await src.close();
 
     const idHttp = generateIdentity();
     const idBus = generateIdentity();
@@ -201,11 +217,13 @@ async function main(): Promise<void> {
     const cpuCol = (p: Phase): string => `${perEvent(p.cpuMs)} µs CPU/event (main thread ${perEvent(p.mainMs)}${p.loopBusy === undefined ? '' : `, event loop busy ${(p.loopBusy * 100).toFixed(0)} %`}), ${(p.wallS).toFixed(0)} s, load ${p.load.toFixed(1)}`;
     console.log('');
     console.log(`local chain ingest (durable, pages of ${INGEST_PAGE}): ${String(ingestRate).padStart(7)} events/s                     ${cpuCol(baseline)}${threadLine(baseline.threads, n)}`);
+    console.log(`local ingest into a node without peers:  ${String(nodeBaseline.rate).padStart(7)} events/s                     ${cpuCol(nodeBaseline)}${threadLine(nodeBaseline.threads, n)}`);
+    const vsNode = (r: number): string => `; vs ingest into a node ${(r / nodeBaseline.rate).toFixed(2)}`;
     // Loopback HTTP is clearnet under §9.1: allowed explicitly for this peer.
     const http = await catchUp('http', idHttp, urlA, { MESH_INFONET_ALLOW_CLEARNET_SYNC: 'true' });
-    console.log(`sync over loopback HTTP:                  ${String(http.rate).padStart(7)} events/s  ratio ${(http.rate / ingestRate).toFixed(2)} (target >= 0.8)  ${cpuCol(http)}; ${http.cycles} cycles${threadLine(http.threads, n)}`);
+    console.log(`sync over loopback HTTP:                  ${String(http.rate).padStart(7)} events/s  ratio ${(http.rate / ingestRate).toFixed(2)} (target >= 0.8${vsNode(http.rate)})  ${cpuCol(http)}; ${http.cycles} cycles${threadLine(http.threads, n)}`);
     const bus = await catchUp('bus', idBus, busPeerUrl(a.nodeId), {});
-    console.log(`sync over the bus (nats://<node id>):     ${String(bus.rate).padStart(7)} events/s  ratio ${(bus.rate / ingestRate).toFixed(2)} (target >= 0.8)  ${cpuCol(bus)}; ${bus.cycles} cycles${threadLine(bus.threads, n)}`);
+    console.log(`sync over the bus (nats://<node id>):     ${String(bus.rate).padStart(7)} events/s  ratio ${(bus.rate / ingestRate).toFixed(2)} (target >= 0.8${vsNode(bus.rate)})  ${cpuCol(bus)}; ${bus.cycles} cycles${threadLine(bus.threads, n)}`);
     console.log(`load average now: ${loadavg().map((x) => x.toFixed(2)).join(' ')}; total ${((performance.now() - started) / 1000).toFixed(0)} s`);
   } finally {
     for (const node of nodes) await node.stop().catch(() => undefined);
