@@ -353,6 +353,13 @@ export function renderConfigMarkdown(): string {
   for (const r of PROTOCOL_SETTINGS) lines.push(`| \`${r.env}\` | ${esc(r.default)} | ${esc(r.description)} |`);
   lines.push(
     '',
+    '## Process environment of the CLI',
+    '',
+    '| variable | effect |',
+    '| --- | --- |',
+    '| `MALLOC_ARENA_MAX` | `infonet chain export`, `validate` and `ingest` re-run themselves with `MALLOC_ARENA_MAX=2` when it is unset (glibc\'s per-thread malloc arenas held ~110 MiB during a 1M-event ingest); set it yourself to choose another value. Other commands, `node run` included, keep the environment as given. |',
+    '| `INFONET_MEM_TRACE=N` | `chain ingest` and `chain validate` print a memory sample (RSS split, V8 spaces, ArrayBuffers) to stderr every N events. |',
+    '',
     '## Example config file',
     '',
     '```json',
