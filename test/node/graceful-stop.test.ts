@@ -17,8 +17,8 @@ afterAll(() => {
   removeTempDirs();
 });
 
-function runNodeProcess(dataDir: string): { proc: ChildProcess; out: () => string; exited: Promise<number | null> } {
-  const proc = spawn(process.execPath, ['--import', 'tsx', 'cli/main.ts', 'node', 'run', '--data', dataDir, '--log-level', 'warn'], {
+function runNodeProcess(dataDir: string, logLevel = 'warn'): { proc: ChildProcess; out: () => string; exited: Promise<number | null> } {
+  const proc = spawn(process.execPath, ['--import', 'tsx', 'cli/main.ts', 'node', 'run', '--data', dataDir, '--log-level', logLevel], {
     cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env },
   });
   let out = '';
@@ -92,3 +92,22 @@ test('SIGTERM during load: exit 0, every acknowledged append and deposit survive
     await node.stop();
   }
 }, 180_000); // a tsx-compiled CLI starting a node took over 30 s at load 30 on 2 cores
+
+// The node opens its chain and answers on the bus before start() has resolved (the peer listener, MLS, sync still
+// starting). A SIGTERM in that window must still be a graceful stop, not Node's default kill.
+test('SIGTERM while the node is still starting: exit 0, and the next start reports a clean stop', async () => {
+  const dataDir = tempDataDir();
+  const first = runNodeProcess(dataDir, 'info');
+  child = first.proc;
+  await waitFor(() => first.out().includes('"msg":"chain open"'), 90_000, { what: 'the node to open its chain' });
+  first.proc.kill('SIGTERM');
+  expect(await first.exited).toBe(0);
+  expect(first.out()).toContain('stopped (SIGTERM)');
+
+  const second = runNodeProcess(dataDir, 'info');
+  child = second.proc;
+  const opened = await waitFor(() => /\{[^\n]*"msg":"chain open"[^\n]*\}/.exec(second.out())?.[0], 90_000, { what: 'the restarted node to open its chain' });
+  expect(JSON.parse(opened).previousRun).toMatchObject({ cleanStop: true });
+  second.proc.kill('SIGTERM');
+  expect(await second.exited).toBe(0);
+}, 120_000);
