@@ -1,7 +1,7 @@
 // npm run bench:chain — chain ingest and local append throughput against raw crypto measured in the
 // same run (ratios, not absolute numbers, are the targets: ingest/verify >= 0.8, append/sign >= 0.5).
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance, PerformanceObserver } from 'node:perf_hooks';
@@ -13,7 +13,7 @@ import { generateIdentity, type Identity } from '../protocol/identity.js';
 import { signAppend } from '../protocol/local-sign.js';
 import { defaultSettings } from '../protocol/settings.js';
 import { signEd25519, verifySignature } from '../protocol/signatures.js';
-import { machineLine, rate } from './machine.js';
+import { machineLine, mainThreadCpuUs, rate } from './machine.js';
 
 const N = Number(process.env.BENCH_EVENTS ?? 20000);
 const settings = defaultSettings().chain;
@@ -44,32 +44,21 @@ function buildChain(authors: Identity[], n: number): ChainEvent[] {
   return events;
 }
 
-/** CPU ms of the main thread alone (Linux /proc; NaN elsewhere): the process total also counts workers and GC helpers. */
-function mainThreadCpuMs(): number {
-  try {
-    const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) * 10; // utime + stime, in 10 ms ticks
-  } catch {
-    return NaN;
-  }
-}
-
 /** CPU per operation while `fn` runs: whole process, main thread, and main-thread GC pauses (µs each). */
 async function cpuPerOp(n: number, fn: () => Promise<void>): Promise<{ ms: number; cpu: number; main: number; gc: number }> {
   let gcMs = 0;
   const gc = new PerformanceObserver((list) => { for (const e of list.getEntries()) gcMs += e.duration; });
   gc.observe({ entryTypes: ['gc'] });
   const cpu0 = process.cpuUsage();
-  const main0 = mainThreadCpuMs();
+  const main0 = mainThreadCpuUs();
   const t0 = performance.now();
   await fn();
   const ms = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
-  const main = mainThreadCpuMs() - main0;
+  const main = mainThreadCpuUs() - main0;
   await new Promise((r) => setImmediate(r)); // deliver the last gc entries
   gc.disconnect();
-  return { ms, cpu: (cpu.user + cpu.system) / n, main: (main * 1000) / n, gc: (gcMs * 1000) / n };
+  return { ms, cpu: (cpu.user + cpu.system) / n, main: main / n, gc: (gcMs * 1000) / n };
 }
 
 const fmtCpu = (c: { cpu: number; main: number; gc: number }): string =>

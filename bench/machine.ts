@@ -1,4 +1,5 @@
 // Printed at the top of every benchmark: numbers mean nothing without the hardware they ran on.
+import { readdirSync, readFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 
 export function machineLine(): string {
@@ -52,4 +53,45 @@ export function watchDeposits(events: DepositEvents): { visible(msgId: string): 
     }
   });
   return { visible: (msgId) => new Promise<void>((r) => waiting.set(msgId, r)), close: () => sub.unsubscribe() };
+}
+
+/** utime + stime (µs) of a /proc stat file (a process or one of its threads); NaN when unreadable (not Linux, gone). */
+export function procCpuUs(statFile: string): number {
+  try {
+    const f = readFileSync(statFile, 'utf8');
+    const v = f.slice(f.lastIndexOf(')') + 2).split(' ');
+    return (Number(v[11]) + Number(v[12])) * 10_000; // clock ticks (USER_HZ = 100)
+  } catch {
+    return NaN;
+  }
+}
+
+/** CPU µs of the main JS thread of `pid` alone: the process total also counts workers, GC helpers and libuv's pool. */
+export function mainThreadCpuUs(pid = process.pid): number {
+  return procCpuUs(`/proc/${pid}/task/${pid}/stat`);
+}
+
+/**
+ * CPU µs of every thread of `pid` by name: "main", else comm#tid (Node names its libuv pool, V8 helpers and LevelDB's
+ * compaction thread alike, so they are told apart by tid). Threads that ended are missing.
+ */
+export function threadCpuUs(pid = process.pid): Map<string, number> {
+  const out = new Map<string, number>();
+  let tids: string[] = [];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return out;
+  }
+  for (const tid of tids) {
+    try {
+      const f = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const name = Number(tid) === pid ? 'main' : `${f.slice(f.indexOf('(') + 1, f.lastIndexOf(')'))}#${tid}`;
+      const us = procCpuUs(`/proc/${pid}/task/${tid}/stat`);
+      if (Number.isFinite(us)) out.set(name, (out.get(name) ?? 0) + us);
+    } catch {
+      // thread ended
+    }
+  }
+  return out;
 }

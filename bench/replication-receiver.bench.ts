@@ -8,7 +8,7 @@
 //   throughput phase only), BENCH_HEAP_PROFILE=<file> (sampled allocations, same phase).
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { request, Agent } from 'node:http';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,43 +16,12 @@ import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { freePort } from '../bus/nats-server.js';
 import { signPeerRequest } from '../protocol/peer-auth.js';
-import { inFlight, machineLine, rate } from './machine.js';
+import { inFlight, machineLine, mainThreadCpuUs, procCpuUs, rate, threadCpuUs } from './machine.js';
 
 const ENVELOPES = Number(process.env.BENCH_ENVELOPES ?? 20_000);
 const BATCH = Number(process.env.BENCH_BATCH ?? 19);
 const WINDOW = Number(process.env.BENCH_WINDOW ?? 4);
 const WARMUP_REQUESTS = 100;
-
-function procCpuUs(statFile: string): number {
-  try {
-    const f = readFileSync(statFile, 'utf8');
-    const v = f.slice(f.lastIndexOf(')') + 2).split(' ');
-    return (Number(v[11]) + Number(v[12])) * 10_000;
-  } catch {
-    return NaN;
-  }
-}
-
-/** CPU µs of every thread of `pid` by name#tid (main thread: "main"; Node names its libuv pool, V8 helpers and LevelDB's
- * compaction thread alike, so they are told apart by tid only). */
-function threadCpuUs(pid: number): Map<string, number> {
-  const out = new Map<string, number>();
-  let tids: string[] = [];
-  try {
-    tids = readdirSync(`/proc/${pid}/task`);
-  } catch {
-    return out;
-  }
-  for (const tid of tids) {
-    let name = 'gone';
-    try {
-      name = Number(tid) === pid ? 'main' : `${readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim()}#${tid}`;
-    } catch { /* thread ended */ }
-    const us = procCpuUs(`/proc/${pid}/task/${tid}/stat`);
-    if (Number.isFinite(us)) out.set(name, (out.get(name) ?? 0) + us);
-  }
-  return out;
-}
 
 // ------------------------------------------------------------------------------------------- child: the node
 
@@ -185,7 +154,7 @@ async function main(): Promise<void> {
     child.stdin!.write('start\n');
     await next('STARTED');
     const cpu0 = procCpuUs(`/proc/${pid}/stat`);
-    const main0 = procCpuUs(`/proc/${pid}/task/${pid}/stat`);
+    const main0 = mainThreadCpuUs(pid);
     const nats0 = procCpuUs(`/proc/${natsPid}/stat`);
     const threads0 = threadCpuUs(pid);
     const t0 = performance.now();
@@ -198,7 +167,7 @@ async function main(): Promise<void> {
     });
     const ms = performance.now() - t0;
     const cpu = (procCpuUs(`/proc/${pid}/stat`) - cpu0) / ENVELOPES;
-    const mainT = (procCpuUs(`/proc/${pid}/task/${pid}/stat`) - main0) / ENVELOPES;
+    const mainT = (mainThreadCpuUs(pid) - main0) / ENVELOPES;
     const nats = (procCpuUs(`/proc/${natsPid}/stat`) - nats0) / ENVELOPES;
     const byThread = [...threadCpuUs(pid)].map(([name, us]) => [name, (us - (threads0.get(name) ?? 0)) / ENVELOPES] as const)
       .filter(([, us]) => us >= 0.5).sort((a, b) => b[1] - a[1]).map(([name, us]) => `${name} ${us.toFixed(0)}`).join(', ');

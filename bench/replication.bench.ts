@@ -12,7 +12,7 @@
 // runs the three nodes inside this process as before. The CPU of every process — load generator, each node, the four
 // nats-servers — is read from /proc and printed per DM, so the figure stays the whole federation's cost.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -30,7 +30,7 @@ import { encodeNodeToken, evtSubject } from '../bus/subjects.js';
 import { resolveConfig } from '../node/config.js';
 import { InfonetNode } from '../node/infonet-node.js';
 import { generateIdentity } from '../protocol/identity.js';
-import { fmtMs, inFlight, latencyStats, machineLine, NO_RATE_LIMITS, rate } from './machine.js';
+import { fmtMs, inFlight, latencyStats, machineLine, mainThreadCpuUs, NO_RATE_LIMITS, procCpuUs, rate } from './machine.js';
 import type { ChildAsk, ChildNodeSpec, ChildReady } from './replication-node.js';
 
 const LATENCY_N = Number(process.env.BENCH_LATENCY_DMS ?? 1000);
@@ -49,21 +49,6 @@ const LAYOUT: 'processes' | 'single' = process.env.BENCH_LAYOUT === 'single' ? '
 const CLIENT_OPTS = { options: { noAsyncTraces: true } };
 
 const cpuUs = (u: NodeJS.CpuUsage): number => u.user + u.system;
-/** CPU time (µs) of the main JS thread alone (Linux /proc, 10 ms ticks; NaN elsewhere): the nodes' JS runs there,
- * LevelDB writes and fsyncs on libuv's pool threads. A 2-core machine's ceiling is the main thread's share. */
-function mainThreadCpuUs(): number {
-  return procCpuUs(`/proc/self/task/${process.pid}/stat`);
-}
-/** utime + stime (µs) of a /proc stat file; NaN when unreadable (not Linux, process gone). */
-function procCpuUs(statFile: string): number {
-  try {
-    const f = readFileSync(statFile, 'utf8');
-    const v = f.slice(f.lastIndexOf(')') + 2).split(' ');
-    return (Number(v[11]) + Number(v[12])) * 10_000; // utime + stime in clock ticks (USER_HZ = 100)
-  } catch {
-    return NaN;
-  }
-}
 const f = fmtMs;
 const stats = latencyStats;
 
@@ -246,7 +231,7 @@ async function main(): Promise<void> {
     const natsPids = [hub.pid, ...nodes.map((n) => n.natsPid)];
     const sample = (): CpuSample => ({
       self: cpuUs(process.cpuUsage()), selfMain: mainThreadCpuUs(),
-      nodes: nodes.map((n) => (n.pid === process.pid ? { total: 0, main: 0 } : { total: procCpuUs(`/proc/${n.pid}/stat`), main: procCpuUs(`/proc/${n.pid}/task/${n.pid}/stat`) })),
+      nodes: nodes.map((n) => (n.pid === process.pid ? { total: 0, main: 0 } : { total: procCpuUs(`/proc/${n.pid}/stat`), main: mainThreadCpuUs(n.pid) })),
       nats: natsPids.reduce((s, pid) => s + procCpuUs(`/proc/${pid}/stat`), 0),
     });
     const commits0 = await Promise.all(nodes.map((n) => n.commits()));

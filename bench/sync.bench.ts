@@ -10,7 +10,7 @@
 // writes a V8 CPU profile of each phase (local.cpuprofile, http.cpuprofile, bus.cpuprofile).
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,7 +26,7 @@ import { generateIdentity } from '../protocol/identity.js';
 import { defaultSettings } from '../protocol/settings.js';
 import { busPeerUrl } from '../transports/bus-peer-protocol.js';
 import { chainFixture } from './fixtures/chain-fixture.js';
-import { machineLine, NO_RATE_LIMITS, rate } from './machine.js';
+import { machineLine, mainThreadCpuUs, NO_RATE_LIMITS, rate, threadCpuUs } from './machine.js';
 
 const SECRET = randomBytes(16).toString('hex');
 const INGEST_PAGE = 500;
@@ -34,42 +34,15 @@ const READ_SLICE = 50_000;
 
 interface Phase { rate: number; cpuMs: number; mainMs: number; wallS: number; load: number; threads: Map<string, number>; loopBusy?: number }
 
-/** utime + stime (ms) of the main thread alone (Linux /proc; NaN elsewhere): the ordered work all phases queue on. */
-function mainThreadCpuMs(): number {
-  try {
-    const f = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
-    const v = f.slice(f.lastIndexOf(')') + 2).split(' ');
-    return (Number(v[11]) + Number(v[12])) * 10; // clock ticks (USER_HZ = 100)
-  } catch {
-    return NaN;
-  }
-}
-
 /** CPU (user + system, all threads of this process; and the main thread's) and wall time since the call. */
 function cpuSince(): () => { cpuMs: number; mainMs: number; wallS: number } {
   const c0 = process.cpuUsage();
-  const m0 = mainThreadCpuMs();
+  const m0 = mainThreadCpuUs();
   const t0 = performance.now();
   return () => {
     const c = process.cpuUsage(c0);
-    return { cpuMs: (c.user + c.system) / 1000, mainMs: mainThreadCpuMs() - m0, wallS: (performance.now() - t0) / 1000 };
+    return { cpuMs: (c.user + c.system) / 1000, mainMs: (mainThreadCpuUs() - m0) / 1000, wallS: (performance.now() - t0) / 1000 };
   };
-}
-
-/** CPU ms per thread name (comm) of this process: where the CPU that is not the main thread's goes. */
-function threadCpuMs(): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const tid of readdirSync('/proc/self/task')) {
-    try {
-      const f = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
-      const name = Number(tid) === process.pid ? 'main' : `${f.slice(f.indexOf('(') + 1, f.lastIndexOf(')'))}#${tid}`;
-      const v = f.slice(f.lastIndexOf(')') + 2).split(' ');
-      out.set(name, (out.get(name) ?? 0) + (Number(v[11]) + Number(v[12])) * 10);
-    } catch {
-      // thread gone
-    }
-  }
-  return out;
 }
 
 /**
@@ -78,9 +51,9 @@ function threadCpuMs(): Map<string, number> {
  */
 function threadSplit(into: Map<string, number>): () => void {
   if (!process.env.BENCH_THREADS) return () => undefined;
-  const t0 = threadCpuMs();
+  const t0 = threadCpuUs();
   return () => {
-    for (const [k, v] of threadCpuMs()) into.set(k, (into.get(k) ?? 0) + v - (t0.get(k) ?? 0));
+    for (const [k, v] of threadCpuUs()) into.set(k, (into.get(k) ?? 0) + (v - (t0.get(k) ?? 0)) / 1000);
   };
 }
 const threadLine = (split: Map<string, number>, n: number): string => (split.size === 0 ? '' : '\n    threads µs/event: '
