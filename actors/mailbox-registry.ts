@@ -179,14 +179,13 @@ export class MailboxRegistry {
 
   /** §7.8 accept_replica. `originatingPeerUrl` is the HMAC-authenticated peer; network callers MUST pass it. */
   async acceptReplica(envelope: unknown, originatingPeerUrl?: string): Promise<ReplicaResult> {
-    const peer = normalizePeerUrl(originatingPeerUrl) || originatingPeerUrl?.trim() || undefined;
-    const plan = planReplica(envelope, { ...this.relayContext(), localRecipientId: this.opts.localRecipientId }, peer);
+    const plan = planReplica(envelope, this.replicaContext(), this.replicaPeer(originatingPeerUrl));
     if ('code' in plan) return fail(plan);
     const { mailboxKey, cls, candidate } = plan;
     const d = await this.actors.exec<Decision<ReplicaResult>>(mailboxKey, true, (reply) => ({ type: 'REPLICA', candidate, cls, reply }));
-    if (!d || !d.ok) return fail(d ? d.rejection : { code: ErrorCodes.INTERNAL, reason: 'mailbox unavailable' });
-    if (!d.result.duplicate) this.emitStored('deposited', mailboxKey, candidate);
-    return d.result;
+    const r = this.replicaOutcome(mailboxKey, candidate, d);
+    if (r instanceof InfonetError) throw r;
+    return r;
   }
 
   /**
@@ -195,8 +194,8 @@ export class MailboxRegistry {
    * write. Answers per envelope, in order: its result, or the typed refusal (InfonetError) acceptReplica would throw.
    */
   async acceptReplicas(envelopes: readonly unknown[], originatingPeerUrl?: string): Promise<Array<ReplicaResult | InfonetError>> {
-    const peer = normalizePeerUrl(originatingPeerUrl) || originatingPeerUrl?.trim() || undefined;
-    const ctx = { ...this.relayContext(), localRecipientId: this.opts.localRecipientId };
+    const peer = this.replicaPeer(originatingPeerUrl);
+    const ctx = this.replicaContext();
     const out: Array<ReplicaResult | InfonetError> = new Array(envelopes.length);
     const planned: { i: number; key: string; candidate: StoredMessage; make: (reply: (d: Decision<ReplicaResult>) => void) => MailboxEvent }[] = [];
     for (let i = 0; i < envelopes.length; i++) {
@@ -212,15 +211,25 @@ export class MailboxRegistry {
     const decisions = await this.actors.execBatch<Decision<ReplicaResult>>(planned, true);
     for (let j = 0; j < planned.length; j++) {
       const { i, key, candidate } = planned[j];
-      const d = decisions[j];
-      if (!d || !d.ok) {
-        out[i] = rejection(d ? d.rejection : { code: ErrorCodes.INTERNAL, reason: 'mailbox unavailable' });
-        continue;
-      }
-      if (!d.result.duplicate) this.emitStored('deposited', key, candidate);
-      out[i] = d.result;
+      out[i] = this.replicaOutcome(key, candidate, decisions[j]);
     }
     return out;
+  }
+
+  /** The originating peer of a replica in the form planReplica compares (normalised when it parses). */
+  private replicaPeer(originatingPeerUrl?: string): string | undefined {
+    return normalizePeerUrl(originatingPeerUrl) || originatingPeerUrl?.trim() || undefined;
+  }
+
+  private replicaContext(): RelayContext & { localRecipientId?: string } {
+    return { ...this.relayContext(), localRecipientId: this.opts.localRecipientId };
+  }
+
+  /** A mailbox's decision on one replica: its result (announced when stored), or the refusal acceptReplica throws. */
+  private replicaOutcome(key: string, candidate: StoredMessage, d: Decision<ReplicaResult> | undefined): ReplicaResult | InfonetError {
+    if (!d || !d.ok) return rejection(d ? d.rejection : { code: ErrorCodes.INTERNAL, reason: 'mailbox unavailable' });
+    if (!d.result.duplicate) this.emitStored('deposited', key, candidate);
+    return d.result;
   }
 
   /**
