@@ -23,22 +23,7 @@ export function rateLimited(ctx: PeerContext, route: PeerRouteName, client: stri
 
 export type Admitted = { peerUrl: string; value: unknown };
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
-
-/**
- * Bodies that never hold chain events (the DM replication routes) need no literal-keeping parse: an envelope's
- * fields are read as values, and the lossless parser's string scan of every body was ~7 % of a receiver's CPU per
- * envelope (issue 14) — every envelope carries a float timestamp, which sent each body down its slow path.
- */
-function parsePlainJsonBody(body: Uint8Array): { ok: true; value: unknown } | { ok: false } {
-  try {
-    return { ok: true, value: JSON.parse(utf8.decode(body)) };
-  } catch {
-    return { ok: false };
-  }
-}
-
-/** `json: 'plain'` for routes whose bodies hold no chain events (see parsePlainJsonBody). */
+/** `json: 'plain'` for routes whose bodies hold no chain events (see parseJsonBody). */
 export function admitPeerRequest(ctx: PeerContext, spec: PeerRouteSpec, req: InboundPeerRequest, json: 'events' | 'plain' = 'events'): InboundPeerResponse | Admitted {
   if (req.body.length > spec.maxBytes) return tooLarge(spec);
   const auth = authenticate(ctx, req);
@@ -46,7 +31,7 @@ export function admitPeerRequest(ctx: PeerContext, spec: PeerRouteSpec, req: Inb
   ctx.deps.onPeerContact?.(auth.peerUrl);
   const rl = rateLimited(ctx, spec.name, `peer:${auth.peerUrl}`);
   if (rl) return rl;
-  const parsed = json === 'plain' ? parsePlainJsonBody(req.body) : parseJsonBody(req.body);
+  const parsed = parseJsonBody(req.body, json);
   if (!parsed.ok) return INVALID_JSON();
   return { peerUrl: auth.peerUrl, value: parsed.value };
 }
