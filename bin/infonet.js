@@ -8,13 +8,11 @@
 // when a process starts, so the command runs in a child process that has it; signals are passed on.
 import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
+import { mallocArenaEnv } from './malloc-arena.js';
 
-const [cmd, sub] = process.argv.slice(2);
-const streaming = cmd === 'chain' && (sub === 'export' || sub === 'validate' || sub === 'ingest');
-if (streaming && process.env.MALLOC_ARENA_MAX === undefined) {
-  const child = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
-    stdio: 'inherit', env: { ...process.env, MALLOC_ARENA_MAX: '2' },
-  });
+const childEnv = mallocArenaEnv(process.argv.slice(2), process.env);
+if (childEnv) {
+  const child = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], { stdio: 'inherit', env: childEnv });
   for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(s, () => child.kill(s));
   child.on('exit', (code, signal) => process.exit(code ?? 128 + (signal ? constants.signals[signal] : 1)));
 } else {
