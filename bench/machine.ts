@@ -1,5 +1,6 @@
 // Printed at the top of every benchmark: numbers mean nothing without the hardware they ran on.
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { cpus, totalmem } from 'node:os';
 
 export function machineLine(): string {
@@ -94,4 +95,17 @@ export function threadCpuUs(pid = process.pid): Map<string, number> {
     }
   }
   return out;
+}
+
+/** Starts a V8 CPU profile of this thread (BENCH_PROFILE runs); the returned function stops it and writes it to `file`. */
+export async function startCpuProfile(): Promise<(file: string) => Promise<void>> {
+  const s = new Session();
+  s.connect();
+  await s.post('Profiler.enable');
+  await s.post('Profiler.start');
+  return async (file) => {
+    const { profile } = await s.post('Profiler.stop');
+    writeFileSync(file, JSON.stringify(profile));
+    s.disconnect();
+  };
 }

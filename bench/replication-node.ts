@@ -6,13 +6,11 @@
 //   {op:'status'}           → node.status()
 //   {op:'profile', file}    → starts (file undefined) or stops and writes a V8 CPU profile of this process
 //   {op:'stop'}             → stops the node and exits
-import { Session } from 'node:inspector/promises';
-import { writeFileSync } from 'node:fs';
 import { pino } from 'pino';
 import { resolveConfig } from '../node/config.js';
 import { InfonetNode } from '../node/infonet-node.js';
 import { generateIdentity } from '../protocol/identity.js';
-import { NO_RATE_LIMITS } from './machine.js';
+import { NO_RATE_LIMITS, startCpuProfile } from './machine.js';
 
 export interface ChildNodeSpec {
   dataDir: string;
@@ -38,7 +36,7 @@ async function main(): Promise<void> {
     ...(spec.leafRemote ? { leafRemote: spec.leafRemote } : {}),
     logger: pino({ level: 'silent' }), inbound: { rateLimits: NO_RATE_LIMITS },
   });
-  let prof: Session | undefined;
+  let stopProfile: ((file: string) => Promise<void>) | undefined;
   const reply = (id: number, value: unknown): void => {
     process.send!({ id, value });
   };
@@ -50,16 +48,10 @@ async function main(): Promise<void> {
         case 'status':
           return reply(m.id, await node.status());
         case 'profile':
-          if (m.file === undefined) {
-            prof = new Session();
-            prof.connect();
-            await prof.post('Profiler.enable');
-            await prof.post('Profiler.start');
-          } else if (prof) {
-            const { profile } = await prof.post('Profiler.stop');
-            writeFileSync(m.file, JSON.stringify(profile));
-            prof.disconnect();
-            prof = undefined;
+          if (m.file === undefined) stopProfile = await startCpuProfile();
+          else if (stopProfile) {
+            await stopProfile(m.file);
+            stopProfile = undefined;
           }
           return reply(m.id, null);
         case 'stop':

@@ -30,7 +30,7 @@ async function serve(dataDir: string, port: number, secret: string, senderUrl: s
   const { resolveConfig } = await import('../node/config.js');
   const { InfonetNode } = await import('../node/infonet-node.js');
   const { generateIdentity } = await import('../protocol/identity.js');
-  const { NO_RATE_LIMITS } = await import('./machine.js');
+  const { NO_RATE_LIMITS, startCpuProfile } = await import('./machine.js');
   const { Session } = await import('node:inspector/promises');
   const { writeFileSync } = await import('node:fs');
   const config = resolveConfig({
@@ -42,7 +42,7 @@ async function serve(dataDir: string, port: number, secret: string, senderUrl: s
   const node = await InfonetNode.start({
     dataDir, config, identity: generateIdentity(), logger: pino({ level: 'silent' }), inbound: { rateLimits: NO_RATE_LIMITS },
   });
-  const prof = process.env.BENCH_PROFILE ? new Session() : undefined;
+  let stopProfile: ((file: string) => Promise<void>) | undefined;
   // BENCH_HEAP_PROFILE=<file.heapprofile>: sampled allocations (what the receiver allocates per envelope: GC work).
   const heap = process.env.BENCH_HEAP_PROFILE ? new Session() : undefined;
   let commits0 = 0;
@@ -50,11 +50,7 @@ async function serve(dataDir: string, port: number, secret: string, senderUrl: s
   for await (const line of createInterface({ input: process.stdin })) {
     if (line === 'start') {
       commits0 = node.mailboxes.store.committer.commits;
-      if (prof) {
-        prof.connect();
-        await prof.post('Profiler.enable');
-        await prof.post('Profiler.start');
-      }
+      if (process.env.BENCH_PROFILE) stopProfile = await startCpuProfile();
       if (heap) {
         heap.connect();
         await heap.post('HeapProfiler.enable');
@@ -62,11 +58,7 @@ async function serve(dataDir: string, port: number, secret: string, senderUrl: s
       }
       console.log('STARTED');
     } else if (line === 'stop') {
-      if (prof) {
-        const { profile } = await prof.post('Profiler.stop');
-        writeFileSync(process.env.BENCH_PROFILE!, JSON.stringify(profile));
-        prof.disconnect();
-      }
+      await stopProfile?.(process.env.BENCH_PROFILE!);
       if (heap) {
         const { profile } = await heap.post('HeapProfiler.stopSampling');
         writeFileSync(process.env.BENCH_HEAP_PROFILE!, JSON.stringify(profile));

@@ -12,13 +12,12 @@
 // runs the three nodes inside this process as before. The CPU of every process — load generator, each node, the four
 // nats-servers — is read from /proc and printed per DM, so the figure stays the whole federation's cost.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { Session } from 'node:inspector/promises';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { NodeStatus } from '../bus/commands.js';
 import { connectBus } from '../bus/connect.js';
@@ -30,7 +29,7 @@ import { encodeNodeToken, evtSubject } from '../bus/subjects.js';
 import { resolveConfig } from '../node/config.js';
 import { InfonetNode } from '../node/infonet-node.js';
 import { generateIdentity } from '../protocol/identity.js';
-import { fmtMs, inFlight, latencyStats, machineLine, mainThreadCpuUs, NO_RATE_LIMITS, procCpuUs, rate } from './machine.js';
+import { fmtMs, inFlight, latencyStats, machineLine, mainThreadCpuUs, NO_RATE_LIMITS, procCpuUs, rate, startCpuProfile } from './machine.js';
 import type { ChildAsk, ChildNodeSpec, ChildReady } from './replication-node.js';
 
 const LATENCY_N = Number(process.env.BENCH_LATENCY_DMS ?? 1000);
@@ -220,13 +219,8 @@ async function main(): Promise<void> {
     // BENCH_PROFILE=<file.cpuprofile>: a V8 CPU profile of the throughput phase alone (where the time goes); with node
     // processes, each node's profile is written next to it as <file>.<node>.cpuprofile.
     const profFile = process.env.BENCH_PROFILE;
-    const prof = profFile ? new Session() : undefined;
-    if (prof) {
-      prof.connect();
-      await prof.post('Profiler.enable');
-      await prof.post('Profiler.start');
-      await Promise.all(nodes.map((n) => n.profile()));
-    }
+    const stopProfile = profFile ? await startCpuProfile() : undefined;
+    if (stopProfile) await Promise.all(nodes.map((n) => n.profile()));
     // The four nats-servers (hub + one leaf per node) are processes of their own: their CPU belongs in the budget too.
     const natsPids = [hub.pid, ...nodes.map((n) => n.natsPid)];
     const sample = (): CpuSample => ({
@@ -247,10 +241,8 @@ async function main(): Promise<void> {
     const cpu1 = sample();
     const tpCommits = (await Promise.all(nodes.map((n) => n.commits()))).map((x, i) => x - commits0[i]);
     const pushes1 = await pushes();
-    if (prof) {
-      const { profile } = await prof.post('Profiler.stop');
-      writeFileSync(profFile!, JSON.stringify(profile));
-      prof.disconnect();
+    if (stopProfile) {
+      await stopProfile(profFile!);
       await Promise.all(nodes.map((n) => n.profile(`${profFile!.replace(/\.cpuprofile$/, '')}.${n.name}.cpuprofile`)));
     }
     const perDm = (x: number): number => x / DMS;

@@ -10,8 +10,7 @@
 // writes a V8 CPU profile of each phase (local.cpuprofile, http.cpuprofile, bus.cpuprofile).
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { Session } from 'node:inspector/promises';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -26,7 +25,7 @@ import { generateIdentity } from '../protocol/identity.js';
 import { defaultSettings } from '../protocol/settings.js';
 import { busPeerUrl } from '../transports/bus-peer-protocol.js';
 import { chainFixture } from './fixtures/chain-fixture.js';
-import { machineLine, mainThreadCpuUs, NO_RATE_LIMITS, rate, threadCpuUs } from './machine.js';
+import { machineLine, mainThreadCpuUs, NO_RATE_LIMITS, rate, startCpuProfile, threadCpuUs } from './machine.js';
 
 const SECRET = randomBytes(16).toString('hex');
 const INGEST_PAGE = 500;
@@ -66,15 +65,10 @@ const threadLine = (split: Map<string, number>, n: number): string => (split.siz
 async function profilePhase(name: string): Promise<() => Promise<void>> {
   const dir = process.env.BENCH_PROFILE;
   if (!dir) return async () => undefined;
-  const s = new Session();
-  s.connect();
-  await s.post('Profiler.enable');
-  await s.post('Profiler.start');
+  const stop = await startCpuProfile();
   return async () => {
-    const { profile } = await s.post('Profiler.stop');
     mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, `${name}.cpuprofile`), JSON.stringify(profile));
-    s.disconnect();
+    await stop(join(dir, `${name}.cpuprofile`));
   };
 }
 // The scheduler's own timer stays out of the way: the bench drives cycles with runCycle().
