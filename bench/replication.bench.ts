@@ -7,15 +7,13 @@
 // Targets from issue 5: p99 < 20 ms, ≥ 5k DMs/s on a 2-core machine. The inbound §8.4.6 rate limit (60 req/min per
 // peer) would cap replication at one DM per second per peer, so the peer servers here run with it raised: this
 // measures the pipeline, not the limiter (each node's own inbound listener, started with rate-limit overrides).
-// Layout (printed): by default every node runs in a process of its own (bench/replication-node.ts), as nodes do in
+// Layout (printed): by default every node runs in a process of its own (bench/node-process.ts), as nodes do in
 // production, and this process is only the load generator (NATS client + C's event subscriber); BENCH_LAYOUT=single
 // runs the three nodes inside this process as before. The CPU of every process — load generator, each node, the four
 // nats-servers — is read from /proc and printed per DM, so the figure stays the whole federation's cost.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { NatsConnection } from '@nats-io/transport-node';
@@ -30,7 +28,7 @@ import { resolveConfig } from '../node/config.js';
 import { InfonetNode } from '../node/infonet-node.js';
 import { generateIdentity } from '../protocol/identity.js';
 import { fmtMs, inFlight, latencyStats, machineLine, mainThreadCpuUs, NO_RATE_LIMITS, procCpuUs, rate, startCpuProfile } from './machine.js';
-import type { ChildAsk, ChildNodeSpec, ChildReady } from './replication-node.js';
+import { childNode, type ChildNodeSpec } from './child-node.js';
 
 const LATENCY_N = Number(process.env.BENCH_LATENCY_DMS ?? 1000);
 const DMS = Number(process.env.BENCH_DMS ?? 5000);
@@ -77,37 +75,8 @@ function inProcessNode(name: string, node: InfonetNode): BenchNode {
   };
 }
 
-const CHILD_FILE = fileURLToPath(new URL('./replication-node.ts', import.meta.url));
-
-async function childNode(name: string, spec: ChildNodeSpec): Promise<BenchNode> {
-  const child: ChildProcess = spawn(process.execPath, [...(process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean), '--import', 'tsx', CHILD_FILE, JSON.stringify(spec)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  const pending = new Map<number, (v: unknown) => void>();
-  let nextId = 0;
-  const ready = new Promise<ChildReady>((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`bench node ${name} exited (${code}) before it was ready`)));
-    child.on('message', (m: ChildReady | { id: number; value: unknown }) => {
-      if ('op' in m) resolve(m);
-      else pending.get(m.id)?.(m.value);
-    });
-  });
-  const ask = <T>(req: ChildAsk): Promise<T> => new Promise<T>((resolve) => {
-    const id = nextId++;
-    pending.set(id, (v) => { pending.delete(id); resolve(v as T); });
-    child.send({ ...req, id });
-  });
-  const r = await ready;
-  return {
-    name, nodeId: r.nodeId, natsUrl: r.natsUrl, dataDir: r.dataDir, natsPid: r.natsPid, pid: child.pid!,
-    commits: () => ask<number>({ op: 'commits' }),
-    status: () => ask<NodeStatus>({ op: 'status' }),
-    profile: async (file) => { await ask({ op: 'profile', file }); },
-    stop: async () => {
-      if (child.exitCode !== null) return;
-      const exited = new Promise((res) => child.once('exit', res));
-      await ask({ op: 'stop' });
-      await exited;
-    },
-  };
+async function childBenchNode(name: string, spec: ChildNodeSpec): Promise<BenchNode> {
+  return { name, ...(await childNode(name, spec)) };
 }
 
 /** CPU (µs, user + sys) of this process and of its main thread; of each child node process and its main thread. */
@@ -137,7 +106,7 @@ async function main(): Promise<void> {
   const conns: NatsConnection[] = [];
   const startNode = async (name: string, env: Record<string, string>, leafRemote?: string): Promise<BenchNode> => {
     const dataDir = join(root, name);
-    if (LAYOUT === 'processes') return childNode(name, { dataDir, env, ...(leafRemote ? { leafRemote } : {}) });
+    if (LAYOUT === 'processes') return childBenchNode(name, { dataDir, env, ...(leafRemote ? { leafRemote } : {}) });
     const node = await InfonetNode.start({
       dataDir, config: resolveConfig({ env }), identity: generateIdentity(), logger: pino({ level: 'silent' }),
       ...(leafRemote ? { leafRemote, inbound: { rateLimits: RATE_LIMITS } } : {}),

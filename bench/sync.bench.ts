@@ -1,8 +1,9 @@
 // npm run bench:sync [-- --events N] — a fresh node catching up a peer's chain of N events (issue 14): once over
 // loopback HTTP, once over the bus (nats://<node id> peer, signed), each driven by the node's own sync scheduler
-// (§9.3: pages of 100, 5 rounds a cycle; cycles run back to back here). Baseline in the same run: local chain
-// ingest of the same events (verify + validate + fsync'd batch, pages of 500, as bench:chain). Target: each
-// sync rate ≥ 0.8 × local ingest. A second baseline, printed beside it: the same pages ingested by a running node
+// (§9.3: pages of 100, 5 rounds a cycle; cycles run back to back here). The serving peer runs in a process of its
+// own, as peers do (BENCH_LAYOUT=single: in this process, the layout before); its CPU and the nats-servers' are
+// printed. Baseline in the same run: local chain ingest of the same events (verify + validate + fsync'd batch, pages
+// of 500, as bench:chain). Target: each sync rate ≥ 0.8 × local ingest. A second baseline, printed beside it: the same pages ingested by a running node
 // without peers (its DM hydration and bus events included, as on a syncing node). The chain is the cached mixed
 // fixture (.infonet/bench/chain-N).
 // Each line shows CPU µs per event (all threads of this process, and the main thread alone): on a shared machine
@@ -25,11 +26,14 @@ import { generateIdentity } from '../protocol/identity.js';
 import { defaultSettings } from '../protocol/settings.js';
 import { busPeerUrl } from '../transports/bus-peer-protocol.js';
 import { chainFixture } from './fixtures/chain-fixture.js';
-import { machineLine, mainThreadCpuUs, NO_RATE_LIMITS, rate, startCpuProfile, threadCpuUs } from './machine.js';
+import { childNode, type ChildNode } from './child-node.js';
+import { machineLine, mainThreadCpuUs, NO_RATE_LIMITS, procCpuUs, rate, startCpuProfile, threadCpuUs } from './machine.js';
 
 const SECRET = randomBytes(16).toString('hex');
 const INGEST_PAGE = 500;
 const READ_SLICE = 50_000;
+// The serving peer runs in a process of its own (as a peer does), unless BENCH_LAYOUT=single.
+const LAYOUT: 'processes' | 'single' = process.env.BENCH_LAYOUT === 'single' ? 'single' : 'processes';
 
 interface Phase { rate: number; cpuMs: number; mainMs: number; wallS: number; load: number; threads: Map<string, number>; loopBusy?: number }
 
@@ -71,6 +75,17 @@ async function profilePhase(name: string): Promise<() => Promise<void>> {
     await stop(join(dir, `${name}.cpuprofile`));
   };
 }
+/** The serving peer in this process (BENCH_LAYOUT=single, the layout before issue 14's last pass). */
+async function inProcessPeer(dataDir: string, env: Record<string, string>, leafRemote: string): Promise<ChildNode> {
+  const node = await InfonetNode.start({
+    dataDir, identity: generateIdentity(), leafRemote, logger: pino({ level: 'silent' }), config: resolveConfig({ env }), inbound: { rateLimits: NO_RATE_LIMITS },
+  });
+  return {
+    nodeId: node.nodeId, natsUrl: node.natsUrl, dataDir, natsPid: node.natsServer?.pid ?? 0, pid: process.pid,
+    commits: async () => node.mailboxes.store.committer.commits, status: () => node.status(), profile: async () => undefined, stop: () => node.stop(),
+  };
+}
+
 // The scheduler's own timer stays out of the way: the bench drives cycles with runCycle().
 const QUIET = { MESH_PEER_PUSH_SECRET: SECRET, MESH_SYNC_INTERVAL_S: '86400' };
 
@@ -84,6 +99,7 @@ async function main(): Promise<void> {
   const fixture = await chainFixture(n);
   const root = mkdtempSync(join(tmpdir(), 'infonet-bench-sync-'));
   const nodes: InfonetNode[] = [];
+  let stopPeer = async (): Promise<void> => undefined;
   const hub = await startNatsServer({ serverName: 'bench_sync_hub', leafListen: true, monitor: false, configDir: join(root, 'hub') });
   try {
     const dirA = join(root, 'a');
@@ -139,15 +155,21 @@ async function main(): Promise<void> {
     const idBus = generateIdentity();
     const portA = await freePort();
     const urlA = `http://127.0.0.1:${portA}`;
-    const a = await InfonetNode.start({
-      dataDir: dirA, identity: generateIdentity(), leafRemote: hub.leafUrl!, logger: pino({ level: 'silent' }),
-      config: resolveConfig({ env: { ...QUIET, INFONET_HTTP_PORT: String(portA), MESH_PUBLIC_PEER_URL: urlA, MESH_RELAY_PEERS: busPeerUrl(idBus.nodeId) } }),
-      inbound: { rateLimits: NO_RATE_LIMITS },
+    const envA = { ...QUIET, INFONET_HTTP_PORT: String(portA), MESH_PUBLIC_PEER_URL: urlA, MESH_RELAY_PEERS: busPeerUrl(idBus.nodeId) };
+    const a = LAYOUT === 'processes'
+      ? await childNode('a', { dataDir: dirA, env: envA, leafRemote: hub.leafUrl! })
+      : await inProcessPeer(dirA, envA, hub.leafUrl!);
+    stopPeer = () => a.stop();
+    const peerAt = await a.status();
+    if (peerAt.height !== n) throw new Error(`peer has ${peerAt.height} events, expected ${n}`);
+    // Other processes whose CPU a catch-up costs: the serving peer (its own process by default) and the nats-servers.
+    const otherPids = (b: InfonetNode): { peer: number[]; nats: number[] } => ({
+      peer: a.pid === process.pid ? [] : [a.pid],
+      nats: [hub.pid, a.natsPid, b.natsServer?.pid ?? 0].filter((p) => p > 0),
     });
-    nodes.push(a);
-    if (a.chain.length !== n) throw new Error(`peer has ${a.chain.length} events, expected ${n}`);
+    const cpuOf = (pids: number[]): number => pids.reduce((t, p) => t + procCpuUs(`/proc/${p}/stat`), 0);
 
-    const catchUp = async (name: string, identity: typeof idHttp, peer: string, extra: Record<string, string>): Promise<Phase & { cycles: number }> => {
+    const catchUp = async (name: string, identity: typeof idHttp, peer: string, extra: Record<string, string>): Promise<Phase & { cycles: number; peerMs: number; natsMs: number }> => {
       const b = await InfonetNode.start({
         dataDir: join(root, name), identity, leafRemote: hub.leafUrl!, logger: pino({ level: 'silent' }),
         config: resolveConfig({ env: { ...QUIET, ...extra, MESH_RELAY_PEERS: peer } }),
@@ -155,6 +177,10 @@ async function main(): Promise<void> {
       nodes.push(b);
       // The clock starts with the node up; the boot-time cycle (if any) counts towards the catch-up.
       const stopProfile = await profilePhase(name);
+      if (process.env.BENCH_PROFILE) await a.profile();
+      const others = otherPids(b);
+      const peer0 = cpuOf(others.peer);
+      const nats0 = cpuOf(others.nats);
       const t0 = performance.now();
       const cpu = cpuSince();
       const split = new Map<string, number>();
@@ -171,28 +197,34 @@ async function main(): Promise<void> {
       const used = cpu();
       threads();
       const loopBusy = performance.eventLoopUtilization(elu0).utilization;
+      const peerMs = (cpuOf(others.peer) - peer0) / 1000;
+      const natsMs = (cpuOf(others.nats) - nats0) / 1000;
       await stopProfile();
-      if (b.chain.head !== a.chain.head) throw new Error(`${name}: head differs after catch-up`);
+      if (process.env.BENCH_PROFILE) await a.profile(join(process.env.BENCH_PROFILE, `${name}-peer.cpuprofile`));
+      if (b.chain.head !== (await a.status()).head) throw new Error(`${name}: head differs after catch-up`);
       await b.stop();
       nodes.splice(nodes.indexOf(b), 1);
-      return { rate: rate(n, ms), cycles, ...used, threads: split, loopBusy, load: loadavg()[0] };
+      return { rate: rate(n, ms), cycles, ...used, peerMs, natsMs, threads: split, loopBusy, load: loadavg()[0] };
     };
-    // CPU is this process's (both nodes and the crypto pool threads; the nats-servers are other processes): on a
-    // shared machine the wall-clock ratio moves with the neighbours' load, CPU per event much less. Each line is
-    // printed when its phase ends (a long run shows what it has so far).
+    // "µs CPU/event" is this process's (the catching-up node and its crypto pool threads; in BENCH_LAYOUT=single the
+    // serving peer too); the catch-up lines add the serving peer's process and the nats-servers: on a shared machine
+    // the wall-clock ratio moves with the neighbours' load, CPU per event much less. Each line is printed when its
+    // phase ends (a long run shows what it has so far).
     const perEvent = (ms: number): string => ((ms / n) * 1000).toFixed(0).padStart(4);
     const cpuCol = (p: Phase): string => `${perEvent(p.cpuMs)} µs CPU/event (main thread ${perEvent(p.mainMs)}${p.loopBusy === undefined ? '' : `, event loop busy ${(p.loopBusy * 100).toFixed(0)} %`}), ${(p.wallS).toFixed(0)} s, load ${p.load.toFixed(1)}`;
     console.log('');
     console.log(`local chain ingest (durable, pages of ${INGEST_PAGE}): ${String(ingestRate).padStart(7)} events/s                     ${cpuCol(baseline)}${threadLine(baseline.threads, n)}`);
     console.log(`local ingest into a node without peers:  ${String(nodeBaseline.rate).padStart(7)} events/s                     ${cpuCol(nodeBaseline)}${threadLine(nodeBaseline.threads, n)}`);
+    const othersCol = (p: { cpuMs: number; peerMs: number; natsMs: number }): string => `\n    serving peer ${LAYOUT === 'processes' ? perEvent(p.peerMs) : 'in this process'}, nats-servers ${perEvent(p.natsMs)}; all processes ${perEvent(p.cpuMs + p.peerMs + p.natsMs)} µs CPU/event`;
     const vsNode = (r: number): string => `; vs ingest into a node ${(r / nodeBaseline.rate).toFixed(2)}`;
     // Loopback HTTP is clearnet under §9.1: allowed explicitly for this peer.
     const http = await catchUp('http', idHttp, urlA, { MESH_INFONET_ALLOW_CLEARNET_SYNC: 'true' });
-    console.log(`sync over loopback HTTP:                  ${String(http.rate).padStart(7)} events/s  ratio ${(http.rate / ingestRate).toFixed(2)} (target >= 0.8${vsNode(http.rate)})  ${cpuCol(http)}; ${http.cycles} cycles${threadLine(http.threads, n)}`);
+    console.log(`sync over loopback HTTP:                  ${String(http.rate).padStart(7)} events/s  ratio ${(http.rate / ingestRate).toFixed(2)} (target >= 0.8${vsNode(http.rate)})  ${cpuCol(http)}; ${http.cycles} cycles${othersCol(http)}${threadLine(http.threads, n)}`);
     const bus = await catchUp('bus', idBus, busPeerUrl(a.nodeId), {});
-    console.log(`sync over the bus (nats://<node id>):     ${String(bus.rate).padStart(7)} events/s  ratio ${(bus.rate / ingestRate).toFixed(2)} (target >= 0.8${vsNode(bus.rate)})  ${cpuCol(bus)}; ${bus.cycles} cycles${threadLine(bus.threads, n)}`);
+    console.log(`sync over the bus (nats://<node id>):     ${String(bus.rate).padStart(7)} events/s  ratio ${(bus.rate / ingestRate).toFixed(2)} (target >= 0.8${vsNode(bus.rate)})  ${cpuCol(bus)}; ${bus.cycles} cycles${othersCol(bus)}${threadLine(bus.threads, n)}`);
     console.log(`load average now: ${loadavg().map((x) => x.toFixed(2)).join(' ')}; total ${((performance.now() - started) / 1000).toFixed(0)} s`);
   } finally {
+    await stopPeer().catch(() => undefined);
     for (const node of nodes) await node.stop().catch(() => undefined);
     await hub.stop();
     rmSync(root, { recursive: true, force: true });

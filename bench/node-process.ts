@@ -1,7 +1,7 @@
-// One node of bench:replication in a process of its own (the bench's default layout: nodes ARE separate processes in
-// production, and one JS main thread for three nodes capped the bench at that thread's ceiling). Started by
-// bench/replication.bench.ts with an IPC channel; it is the same InfonetNode.start() call the single-process layout
-// makes, with the same inbound rate-limit overrides. The parent asks over IPC for what it cannot read from /proc:
+// One bench node in a process of its own (nodes ARE separate processes in production, and one JS main thread for
+// several nodes caps a bench at that thread's ceiling). Started by bench/child-node.ts (bench:replication, bench:sync)
+// with an IPC channel; it is the same InfonetNode.start() call an in-process bench node makes, with the same inbound
+// rate-limit overrides. The parent asks over IPC for what it cannot read from /proc:
 //   {op:'commits'}          → fsync'd group commits so far
 //   {op:'status'}           → node.status()
 //   {op:'profile', file}    → starts (file undefined) or stops and writes a V8 CPU profile of this process

@@ -1,0 +1,57 @@
+// The parent's side of a bench node running in its own process (bench/node-process.ts): spawn, wait for it to be
+// ready, and ask it over IPC for what /proc cannot tell (group commits, status, a CPU profile), then stop it.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { NodeStatus } from '../bus/commands.js';
+import type { ChildAsk, ChildNodeSpec, ChildReady } from './node-process.js';
+
+export type { ChildNodeSpec } from './node-process.js';
+
+export interface ChildNode {
+  nodeId: string;
+  natsUrl: string;
+  dataDir: string;
+  natsPid: number;
+  /** The node's process: its CPU is read from /proc/<pid>. */
+  pid: number;
+  commits(): Promise<number>;
+  status(): Promise<NodeStatus>;
+  /** Starts (no file) or stops and writes a V8 CPU profile of the node's process. */
+  profile(file?: string): Promise<void>;
+  stop(): Promise<void>;
+}
+
+const CHILD_FILE = fileURLToPath(new URL('./node-process.ts', import.meta.url));
+
+/** Starts a node in a child process (V8/Node flags from BENCH_NODE_FLAGS) and resolves once it serves. */
+export async function childNode(name: string, spec: ChildNodeSpec): Promise<ChildNode> {
+  const flags = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+  const child: ChildProcess = spawn(process.execPath, [...flags, '--import', 'tsx', CHILD_FILE, JSON.stringify(spec)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const pending = new Map<number, (v: unknown) => void>();
+  let nextId = 0;
+  const ready = new Promise<ChildReady>((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`bench node ${name} exited (${code}) before it was ready`)));
+    child.on('message', (m: ChildReady | { id: number; value: unknown }) => {
+      if ('op' in m) resolve(m);
+      else pending.get(m.id)?.(m.value);
+    });
+  });
+  const ask = <T>(req: ChildAsk): Promise<T> => new Promise<T>((resolve) => {
+    const id = nextId++;
+    pending.set(id, (v) => { pending.delete(id); resolve(v as T); });
+    child.send({ ...req, id });
+  });
+  const r = await ready;
+  return {
+    nodeId: r.nodeId, natsUrl: r.natsUrl, dataDir: r.dataDir, natsPid: r.natsPid, pid: child.pid!,
+    commits: () => ask<number>({ op: 'commits' }),
+    status: () => ask<NodeStatus>({ op: 'status' }),
+    profile: async (file) => { await ask({ op: 'profile', file }); },
+    stop: async () => {
+      if (child.exitCode !== null) return;
+      const exited = new Promise((res) => child.once('exit', res));
+      await ask({ op: 'stop' });
+      await exited;
+    },
+  };
+}
