@@ -16,6 +16,8 @@ export function startMlsCommands(
   nodeId: string,
   handlers: Record<string, (body: unknown) => Promise<unknown>>,
   logger: Logger,
+  /** Called before each reply (the event publisher's flush: a command's events precede its reply). */
+  beforeReply: () => void = () => undefined,
 ): MlsBusCommands {
   const subs: Subscription[] = [];
   const inflight = new Set<Promise<void>>();
@@ -40,6 +42,7 @@ export function startMlsCommands(
               }
             }
           }
+          beforeReply();
           if (msg.reply) msg.respond(toReply(reply));
         })().catch((e: unknown) => logger.error({ command: name, err: String(e) }, 'MLS handler crashed'));
         inflight.add(p);

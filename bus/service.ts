@@ -36,6 +36,8 @@ export interface ServiceTarget {
   status(): Promise<NodeStatus>;
   /** Told once per answered command: seconds from receipt to reply, and how it ended (node/metrics.ts histograms). */
   observe?(command: CommandName, seconds: number, outcome: 'ok' | 'rejected' | 'error'): void;
+  /** Called before a reply or a rejection goes out: the event publisher's flush, so a command's events precede its reply. */
+  beforeReply?(): void;
 }
 
 export interface BusService {
@@ -134,6 +136,7 @@ export async function startBusService(nc: NatsConnection, target: ServiceTarget,
         }
       }
     }
+    target.beforeReply?.();
     if (reply instanceof InfonetError) {
       logger.debug({ command: name, code: reply.code }, 'command rejected');
       publishRejection(name, reply.code, reply.reason);
@@ -182,20 +185,43 @@ export async function startBusService(nc: NatsConnection, target: ServiceTarget,
 // ── events ───────────────────────────────────────────────────────────────────────────────────────────────────────
 
 export interface EventPublisher {
+  /** Publishes the events held for this turn of the event loop now (before a command's reply). */
+  flush(): void;
+  /** Flushes, then stops listening. */
   stop(): void;
 }
 
-/** Publishes the chain's and the mailboxes' domain events on `infonet.<node>.evt.<kind>`. */
+/** Events held before they are handed to NATS at once; more than this in one turn are flushed on the spot. */
+export const EVENT_HOLD_MAX = 1024;
+
+/**
+ * Publishes the chain's and the mailboxes' domain events on `infonet.<node>.evt.<kind>`.
+ * Events are held until the end of the current turn of the event loop (setImmediate) and published together:
+ * nats.js writes to its socket once per microtask flush, and events emitted one await apart (a hydrated DM each, a
+ * batch of replicas) otherwise cost a socket write each. Order is kept; a command's reply waits for its events
+ * (`flush()` before the reply, ServiceTarget.beforeReply).
+ */
 export function startEventPublisher(nc: NatsConnection, nodeId: string, chain: ChainActor, mailboxes: MailboxRegistry, logger: Logger): EventPublisher {
   const subjects = new Map<EventKind, string>();
-  const pub = <K extends EventKind>(kind: K, body: EventTypes[K]): void => {
-    let s = subjects.get(kind);
-    if (!s) subjects.set(kind, (s = evtSubject(nodeId, kind)));
-    try {
-      nc.publish(s, encodeForSend(body));
-    } catch (e) {
-      logger.debug({ kind, err: (e as Error).message }, 'event not published');
+  const held: Array<{ kind: EventKind; subject: string; data: Uint8Array }> = [];
+  let scheduled: NodeJS.Immediate | undefined;
+  const flush = (): void => {
+    if (scheduled) clearImmediate(scheduled);
+    scheduled = undefined;
+    for (const { kind, subject, data } of held.splice(0)) {
+      try {
+        nc.publish(subject, data);
+      } catch (e) {
+        logger.debug({ kind, err: (e as Error).message }, 'event not published');
+      }
     }
+  };
+  const pub = <K extends EventKind>(kind: K, body: EventTypes[K]): void => {
+    let subject = subjects.get(kind);
+    if (!subject) subjects.set(kind, (subject = evtSubject(nodeId, kind)));
+    held.push({ kind, subject, data: encodeForSend(body) });
+    if (held.length >= EVENT_HOLD_MAX) flush();
+    else scheduled ??= setImmediate(flush);
   };
   const subs: Subscription[] = [];
   subs.push(chain.events$.subscribe((n) => {
@@ -225,6 +251,12 @@ export function startEventPublisher(nc: NatsConnection, nodeId: string, chain: C
       ...(e.recipient_id ? { recipient_id: e.recipient_id } : {}),
     });
   }));
-  return { stop: () => subs.forEach((s) => s.unsubscribe()) };
+  return {
+    flush,
+    stop: () => {
+      flush();
+      subs.forEach((s) => s.unsubscribe());
+    },
+  };
 }
 

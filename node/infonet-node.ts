@@ -230,11 +230,11 @@ export class InfonetNode {
       this.replication = await startReplication(peerHost);
       this.publisher = startEventPublisher(this.nc, this.nodeId, this.chain, this.mailboxes, log);
       this.service = await startBusService(this.nc, { nodeId: this.nodeId, chain: this.chain, mailboxes: this.mailboxes, status: () => this.status(),
-        observe: (command, seconds, outcome) => this.metrics?.observeCommand(command, seconds, outcome) }, log);
+        observe: (command, seconds, outcome) => this.metrics?.observeCommand(command, seconds, outcome), beforeReply: () => this.publisher?.flush() }, log);
       // Issue 12: MLS gates and DM sessions — one owner, served on the bus and on the local API (docs/mls.md). Needs only the chain,
       // the mailboxes and the bus, so it is up before the peer listener, onion service and sync (which may take long).
       const mls = (this.mls = await MlsOwner.open(MlsStore.open(this.db, this.chain.ledger.store.committer, this.dataDir), mlsHostOf(this.chain, this.identity, this.mailboxes, this.clock)));
-      const mlsBus = startMlsCommands(this.nc, this.nodeId, mlsHandlers(mls), log);
+      const mlsBus = startMlsCommands(this.nc, this.nodeId, mlsHandlers(mls), log, () => this.publisher?.flush());
       const metrics = (this.metrics = createNodeMetrics({ status: () => this.status(), chainNotices$: this.chain.events$ }));
       this.onStop(() => metrics.stop());
       this.api = await startLocalApi({
