@@ -475,6 +475,14 @@ export class ChainActor {
     return this.ledger.view.eventIndex.get(eventId);
   }
 
+  /** The id at `height` from the in-memory index (slot = height for a chain built by appending; checked). */
+  idAt(height: number): string | undefined {
+    const index = this.ledger.view.eventIndex;
+    if (!Number.isInteger(height) || height < 0 || height >= this.ledger.length || height >= index.size) return undefined;
+    const id = index.idAt(height);
+    return index.get(id) === height ? id : undefined;
+  }
+
   /** Finish in-flight work, flush, persist the control record and stop. The db stays open (owned by the caller). */
   async stop(): Promise<void> {
     if (this.stopped) return;

@@ -13,6 +13,8 @@ export interface ChainReadPort {
   readonly head: string;
   readonly length: number;
   heightOf(eventId: string): number | undefined;
+  /** The id at `height` from memory, when the chain knows it without a read (undefined: read it with readRange). */
+  idAt?(height: number): string | undefined;
   readRange(from: number, count: number): Promise<ChainEvent[]>;
 }
 

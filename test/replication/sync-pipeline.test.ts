@@ -110,4 +110,14 @@ describe('pipelined sync', () => {
     const ids = (await a.chain.readRange(0, 45)).map((e) => e.event_id);
     for (const n of [0, 1, 10, 11, 45]) expect(await chainLocator({ ...a.chain, length: n, readRange: (f: number, c: number) => a.chain.readRange(f, Math.min(c, n - f)) } as never)).toEqual(buildLocator(ids.slice(0, n)));
   });
+
+  test("the chain actor's locator comes from its in-memory index, without a store read", async () => {
+    const { a } = await peerWith(45);
+    const ids = (await a.chain.readRange(0, 45)).map((e) => e.event_id);
+    let reads = 0;
+    const port = { length: a.chain.length, idAt: (h: number) => a.chain.idAt(h), readRange: (f: number, c: number) => { reads++; return a.chain.readRange(f, c); } };
+    expect(await chainLocator(port as never)).toEqual(buildLocator(ids));
+    expect(reads).toBe(0);
+    expect([a.chain.idAt(-1), a.chain.idAt(45), a.chain.idAt(1.5)]).toEqual([undefined, undefined, undefined]);
+  });
 });
