@@ -1,30 +1,43 @@
-// The parent's side of a bench node running in its own process (bench/node-process.ts): spawn, wait for it to be
-// ready, and ask it over IPC for what /proc cannot tell (group commits, status, a CPU profile), then stop it.
+// A bench node as the benches see it: in a process of its own (bench/node-process.ts: spawn, wait for it to be
+// ready, ask it over IPC for what /proc cannot tell — group commits, status, a CPU profile — then stop it), or an
+// InfonetNode in the bench's own process (BENCH_LAYOUT=single).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { NodeStatus } from '../bus/commands.js';
+import type { InfonetNode } from '../node/infonet-node.js';
 import type { ChildAsk, ChildNodeSpec, ChildReady } from './node-process.js';
 
 export type { ChildNodeSpec } from './node-process.js';
 
-export interface ChildNode {
+export interface BenchNode {
   nodeId: string;
   natsUrl: string;
   dataDir: string;
   natsPid: number;
-  /** The node's process: its CPU is read from /proc/<pid>. */
+  /** The node's process (this process for an in-process node): its CPU is read from /proc/<pid>. */
   pid: number;
   commits(): Promise<number>;
   status(): Promise<NodeStatus>;
-  /** Starts (no file) or stops and writes a V8 CPU profile of the node's process. */
+  /** Starts (no file) or stops and writes a V8 CPU profile of the node's process (child processes only). */
   profile(file?: string): Promise<void>;
   stop(): Promise<void>;
+}
+
+/** An InfonetNode running in this process, as a BenchNode. */
+export function inProcessNode(node: InfonetNode): BenchNode {
+  return {
+    nodeId: node.nodeId, natsUrl: node.natsUrl, dataDir: node.dataDir, natsPid: node.natsServer?.pid ?? 0, pid: process.pid,
+    commits: async () => node.mailboxes.store.committer.commits,
+    status: () => node.status(),
+    profile: async () => undefined,
+    stop: () => node.stop(),
+  };
 }
 
 const CHILD_FILE = fileURLToPath(new URL('./node-process.ts', import.meta.url));
 
 /** Starts a node in a child process (V8/Node flags from BENCH_NODE_FLAGS) and resolves once it serves. */
-export async function childNode(name: string, spec: ChildNodeSpec): Promise<ChildNode> {
+export async function childNode(name: string, spec: ChildNodeSpec): Promise<BenchNode> {
   const flags = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
   const child: ChildProcess = spawn(process.execPath, [...flags, '--import', 'tsx', CHILD_FILE, JSON.stringify(spec)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const pending = new Map<number, (v: unknown) => void>();

@@ -28,7 +28,7 @@ import { resolveConfig } from '../node/config.js';
 import { InfonetNode } from '../node/infonet-node.js';
 import { generateIdentity } from '../protocol/identity.js';
 import { fmtMs, inFlight, latencyStats, machineLine, mainThreadCpuUs, NO_RATE_LIMITS, procCpuUs, rate, startCpuProfile } from './machine.js';
-import { childNode, type ChildNodeSpec } from './child-node.js';
+import { childNode, inProcessNode, type BenchNode, type ChildNodeSpec } from './child-node.js';
 
 const LATENCY_N = Number(process.env.BENCH_LATENCY_DMS ?? 1000);
 const DMS = Number(process.env.BENCH_DMS ?? 5000);
@@ -50,32 +50,9 @@ const f = fmtMs;
 const stats = latencyStats;
 
 /** One node of the bench, in this process (BENCH_LAYOUT=single) or in a child process of its own. */
-interface BenchNode {
-  name: string;
-  nodeId: string;
-  natsUrl: string;
-  dataDir: string;
-  natsPid: number;
-  /** The process whose CPU is this node's (this process in the single layout). */
-  pid: number;
-  commits(): Promise<number>;
-  status(): Promise<NodeStatus>;
-  /** Starts (no file) or stops and writes a V8 CPU profile of the node's process (child processes only). */
-  profile(file?: string): Promise<void>;
-  stop(): Promise<void>;
-}
+type NamedNode = BenchNode & { name: string };
 
-function inProcessNode(name: string, node: InfonetNode): BenchNode {
-  return {
-    name, nodeId: node.nodeId, natsUrl: node.natsUrl, dataDir: node.dataDir, natsPid: node.natsServer?.pid ?? 0, pid: process.pid,
-    commits: async () => node.mailboxes.store.committer.commits,
-    status: () => node.status(),
-    profile: async () => undefined,
-    stop: () => node.stop(),
-  };
-}
-
-async function childBenchNode(name: string, spec: ChildNodeSpec): Promise<BenchNode> {
+async function childBenchNode(name: string, spec: ChildNodeSpec): Promise<NamedNode> {
   return { name, ...(await childNode(name, spec)) };
 }
 
@@ -102,16 +79,16 @@ async function main(): Promise<void> {
   const names = ['a', 'b', 'c'];
   const ports = await Promise.all(names.map(() => freePort()));
   const urls = ports.map((p) => `http://127.0.0.1:${p}`);
-  const nodes: BenchNode[] = [];
+  const nodes: NamedNode[] = [];
   const conns: NatsConnection[] = [];
-  const startNode = async (name: string, env: Record<string, string>, leafRemote?: string): Promise<BenchNode> => {
+  const startNode = async (name: string, env: Record<string, string>, leafRemote?: string): Promise<NamedNode> => {
     const dataDir = join(root, name);
     if (LAYOUT === 'processes') return childBenchNode(name, { dataDir, env, ...(leafRemote ? { leafRemote } : {}) });
     const node = await InfonetNode.start({
       dataDir, config: resolveConfig({ env }), identity: generateIdentity(), logger: pino({ level: 'silent' }),
       ...(leafRemote ? { leafRemote, inbound: { rateLimits: RATE_LIMITS } } : {}),
     });
-    return inProcessNode(name, node);
+    return { name, ...inProcessNode(node) };
   };
   try {
     const started = await Promise.all(names.map((name, i) => startNode(name, {

@@ -26,7 +26,7 @@ import { generateIdentity } from '../protocol/identity.js';
 import { defaultSettings } from '../protocol/settings.js';
 import { busPeerUrl } from '../transports/bus-peer-protocol.js';
 import { chainFixture } from './fixtures/chain-fixture.js';
-import { childNode, type ChildNode } from './child-node.js';
+import { childNode, inProcessNode } from './child-node.js';
 import { machineLine, mainThreadCpuUs, NO_RATE_LIMITS, procCpuUs, rate, startCpuProfile, threadCpuUs } from './machine.js';
 
 const SECRET = randomBytes(16).toString('hex');
@@ -75,17 +75,6 @@ async function profilePhase(name: string): Promise<() => Promise<void>> {
     await stop(join(dir, `${name}.cpuprofile`));
   };
 }
-/** The serving peer in this process (BENCH_LAYOUT=single, the layout before issue 14's last pass). */
-async function inProcessPeer(dataDir: string, env: Record<string, string>, leafRemote: string): Promise<ChildNode> {
-  const node = await InfonetNode.start({
-    dataDir, identity: generateIdentity(), leafRemote, logger: pino({ level: 'silent' }), config: resolveConfig({ env }), inbound: { rateLimits: NO_RATE_LIMITS },
-  });
-  return {
-    nodeId: node.nodeId, natsUrl: node.natsUrl, dataDir, natsPid: node.natsServer?.pid ?? 0, pid: process.pid,
-    commits: async () => node.mailboxes.store.committer.commits, status: () => node.status(), profile: async () => undefined, stop: () => node.stop(),
-  };
-}
-
 // The scheduler's own timer stays out of the way: the bench drives cycles with runCycle().
 const QUIET = { MESH_PEER_PUSH_SECRET: SECRET, MESH_SYNC_INTERVAL_S: '86400' };
 
@@ -158,7 +147,10 @@ async function main(): Promise<void> {
     const envA = { ...QUIET, INFONET_HTTP_PORT: String(portA), MESH_PUBLIC_PEER_URL: urlA, MESH_RELAY_PEERS: busPeerUrl(idBus.nodeId) };
     const a = LAYOUT === 'processes'
       ? await childNode('a', { dataDir: dirA, env: envA, leafRemote: hub.leafUrl! })
-      : await inProcessPeer(dirA, envA, hub.leafUrl!);
+      : inProcessNode(await InfonetNode.start({
+        dataDir: dirA, identity: generateIdentity(), leafRemote: hub.leafUrl!, logger: pino({ level: 'silent' }),
+        config: resolveConfig({ env: envA }), inbound: { rateLimits: NO_RATE_LIMITS },
+      }));
     stopPeer = () => a.stop();
     const peerAt = await a.status();
     if (peerAt.height !== n) throw new Error(`peer has ${peerAt.height} events, expected ${n}`);
