@@ -3,11 +3,36 @@
 // InfonetNode in the bench's own process (BENCH_LAYOUT=single).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { pino } from 'pino';
 import type { NodeStatus } from '../bus/commands.js';
-import type { InfonetNode } from '../node/infonet-node.js';
-import type { ChildAsk, ChildNodeSpec, ChildReady } from './node-process.js';
+import { resolveConfig } from '../node/config.js';
+import { InfonetNode } from '../node/infonet-node.js';
+import { generateIdentity } from '../protocol/identity.js';
+import { NO_RATE_LIMITS } from './machine.js';
+import type { ChildAsk, ChildReady } from './node-process.js';
 
-export type { ChildNodeSpec } from './node-process.js';
+/** Where a bench node's nodes run: each in a process of its own (default, as deployed), or all in the bench's (BENCH_LAYOUT=single). */
+export const LAYOUT: 'processes' | 'single' = process.env.BENCH_LAYOUT === 'single' ? 'single' : 'processes';
+
+export interface ChildNodeSpec {
+  dataDir: string;
+  env: Record<string, string>;
+  leafRemote?: string;
+}
+
+/** The node a bench runs, in whichever process: silent, configured from `env`, peer rate limits off. */
+export function startSpecNode(spec: ChildNodeSpec): Promise<InfonetNode> {
+  return InfonetNode.start({
+    dataDir: spec.dataDir, config: resolveConfig({ env: spec.env }), identity: generateIdentity(),
+    ...(spec.leafRemote ? { leafRemote: spec.leafRemote } : {}),
+    logger: pino({ level: 'silent' }), inbound: { rateLimits: NO_RATE_LIMITS },
+  });
+}
+
+/** A bench node where LAYOUT says: a child process, or an InfonetNode in this process. */
+export async function benchNode(name: string, spec: ChildNodeSpec): Promise<BenchNode> {
+  return LAYOUT === 'processes' ? childNode(name, spec) : inProcessNode(await startSpecNode(spec));
+}
 
 export interface BenchNode {
   nodeId: string;

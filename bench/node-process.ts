@@ -1,22 +1,13 @@
 // One bench node in a process of its own (nodes ARE separate processes in production, and one JS main thread for
 // several nodes caps a bench at that thread's ceiling). Started by bench/child-node.ts (bench:replication, bench:sync)
-// with an IPC channel; it is the same InfonetNode.start() call an in-process bench node makes, with the same inbound
-// rate-limit overrides. The parent asks over IPC for what it cannot read from /proc:
+// with an IPC channel; the node is started by startSpecNode() (bench/child-node.ts), as an in-process bench node is,
+// with the same inbound rate-limit overrides. The parent asks over IPC for what it cannot read from /proc:
 //   {op:'commits'}          → fsync'd group commits so far
 //   {op:'status'}           → node.status()
 //   {op:'profile', file}    → starts (file undefined) or stops and writes a V8 CPU profile of this process
 //   {op:'stop'}             → stops the node and exits
-import { pino } from 'pino';
-import { resolveConfig } from '../node/config.js';
-import { InfonetNode } from '../node/infonet-node.js';
-import { generateIdentity } from '../protocol/identity.js';
-import { NO_RATE_LIMITS, startCpuProfile } from './machine.js';
-
-export interface ChildNodeSpec {
-  dataDir: string;
-  env: Record<string, string>;
-  leafRemote?: string;
-}
+import { startSpecNode, type ChildNodeSpec } from './child-node.js';
+import { startCpuProfile } from './machine.js';
 
 export interface ChildReady {
   op: 'ready';
@@ -31,11 +22,7 @@ export type ChildRequest = ChildAsk & { id: number };
 
 async function main(): Promise<void> {
   const spec = JSON.parse(process.argv[2]) as ChildNodeSpec;
-  const node = await InfonetNode.start({
-    dataDir: spec.dataDir, config: resolveConfig({ env: spec.env }), identity: generateIdentity(),
-    ...(spec.leafRemote ? { leafRemote: spec.leafRemote } : {}),
-    logger: pino({ level: 'silent' }), inbound: { rateLimits: NO_RATE_LIMITS },
-  });
+  const node = await startSpecNode(spec);
   let stopProfile: ((file: string) => Promise<void>) | undefined;
   const reply = (id: number, value: unknown): void => {
     process.send!({ id, value });

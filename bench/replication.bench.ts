@@ -19,16 +19,12 @@ import { performance } from 'node:perf_hooks';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { NodeStatus } from '../bus/commands.js';
 import { connectBus } from '../bus/connect.js';
-import { pino } from 'pino';
 import { InfonetClient } from '../bus/client.js';
 import { decode } from '../bus/codec.js';
 import { freePort, natsServerVersion, startNatsServer } from '../bus/nats-server.js';
 import { encodeNodeToken, evtSubject } from '../bus/subjects.js';
-import { resolveConfig } from '../node/config.js';
-import { InfonetNode } from '../node/infonet-node.js';
-import { generateIdentity } from '../protocol/identity.js';
-import { fmtMs, inFlight, latencyStats, machineLine, mainThreadCpuUs, NO_RATE_LIMITS, procCpuUs, rate, startCpuProfile } from './machine.js';
-import { childNode, inProcessNode, type BenchNode, type ChildNodeSpec } from './child-node.js';
+import { fmtMs, inFlight, latencyStats, machineLine, mainThreadCpuUs, procCpuUs, rate, startCpuProfile } from './machine.js';
+import { benchNode, LAYOUT, type BenchNode } from './child-node.js';
 
 const LATENCY_N = Number(process.env.BENCH_LATENCY_DMS ?? 1000);
 const DMS = Number(process.env.BENCH_DMS ?? 5000);
@@ -38,9 +34,7 @@ const WARMUP = 200;
 // nodes' steady state and not V8 still optimising the concurrent path (short runs otherwise spent ~40 % of a node's CPU
 // in TurboFan's background threads during the measured phase).
 const TP_WARMUP = Number(process.env.BENCH_TP_WARMUP_DMS ?? 3000);
-const RATE_LIMITS = NO_RATE_LIMITS;
 const SECRET = randomBytes(16).toString('hex');
-const LAYOUT: 'processes' | 'single' = process.env.BENCH_LAYOUT === 'single' ? 'single' : 'processes';
 // Client connections of the load generator: no async stack traces (nats.js otherwise builds two Error objects with
 // stacks per request, ~4 % of a single-process run; a client option, not node work).
 const CLIENT_OPTS = { options: { noAsyncTraces: true } };
@@ -51,10 +45,6 @@ const stats = latencyStats;
 
 /** One node of the bench, in this process (BENCH_LAYOUT=single) or in a child process of its own. */
 type NamedNode = BenchNode & { name: string };
-
-async function childBenchNode(name: string, spec: ChildNodeSpec): Promise<NamedNode> {
-  return { name, ...(await childNode(name, spec)) };
-}
 
 /** CPU (µs, user + sys) of this process and of its main thread; of each child node process and its main thread. */
 interface CpuSample { self: number; selfMain: number; nodes: Array<{ total: number; main: number }>; nats: number }
@@ -81,15 +71,8 @@ async function main(): Promise<void> {
   const urls = ports.map((p) => `http://127.0.0.1:${p}`);
   const nodes: NamedNode[] = [];
   const conns: NatsConnection[] = [];
-  const startNode = async (name: string, env: Record<string, string>, leafRemote?: string): Promise<NamedNode> => {
-    const dataDir = join(root, name);
-    if (LAYOUT === 'processes') return childBenchNode(name, { dataDir, env, ...(leafRemote ? { leafRemote } : {}) });
-    const node = await InfonetNode.start({
-      dataDir, config: resolveConfig({ env }), identity: generateIdentity(), logger: pino({ level: 'silent' }),
-      ...(leafRemote ? { leafRemote, inbound: { rateLimits: RATE_LIMITS } } : {}),
-    });
-    return { name, ...inProcessNode(node) };
-  };
+  const startNode = async (name: string, env: Record<string, string>, leafRemote?: string): Promise<NamedNode> =>
+    ({ name, ...(await benchNode(name, { dataDir: join(root, name), env, ...(leafRemote ? { leafRemote } : {}) })) });
   try {
     const started = await Promise.all(names.map((name, i) => startNode(name, {
       MESH_PEER_PUSH_SECRET: SECRET, MESH_PUBLIC_PEER_URL: urls[i], MESH_RELAY_PEERS: urls.filter((_, j) => j !== i).join(','),

@@ -3,8 +3,8 @@
 // (§9.3: pages of 100, 5 rounds a cycle; cycles run back to back here). The serving peer runs in a process of its
 // own, as peers do (BENCH_LAYOUT=single: in this process, the layout before); its CPU and the nats-servers' are
 // printed. Baseline in the same run: local chain ingest of the same events (verify + validate + fsync'd batch, pages
-// of 500, as bench:chain). Target: each sync rate ≥ 0.8 × local ingest. A second baseline, printed beside it: the same pages ingested by a running node
-// without peers (its DM hydration and bus events included, as on a syncing node). The chain is the cached mixed
+// of 500, as bench:chain). Target: each sync rate ≥ 0.8 × local ingest. A second baseline, printed beside it: the
+// same pages ingested by a running node without peers (its DM hydration and bus events included, as on a syncing node). The chain is the cached mixed
 // fixture (.infonet/bench/chain-N).
 // Each line shows CPU µs per event (all threads of this process, and the main thread alone): on a shared machine
 // those compare across runs, wall rates do not. BENCH_THREADS=1 splits the CPU by thread; BENCH_PROFILE=<dir>
@@ -26,14 +26,12 @@ import { generateIdentity } from '../protocol/identity.js';
 import { defaultSettings } from '../protocol/settings.js';
 import { busPeerUrl } from '../transports/bus-peer-protocol.js';
 import { chainFixture } from './fixtures/chain-fixture.js';
-import { childNode, inProcessNode } from './child-node.js';
-import { machineLine, mainThreadCpuUs, NO_RATE_LIMITS, procCpuUs, rate, startCpuProfile, threadCpuUs } from './machine.js';
+import { benchNode, LAYOUT } from './child-node.js';
+import { machineLine, mainThreadCpuUs, procCpuUs, rate, startCpuProfile, threadCpuUs } from './machine.js';
 
 const SECRET = randomBytes(16).toString('hex');
 const INGEST_PAGE = 500;
 const READ_SLICE = 50_000;
-// The serving peer runs in a process of its own (as a peer does), unless BENCH_LAYOUT=single.
-const LAYOUT: 'processes' | 'single' = process.env.BENCH_LAYOUT === 'single' ? 'single' : 'processes';
 
 interface Phase { rate: number; cpuMs: number; mainMs: number; wallS: number; load: number; threads: Map<string, number>; loopBusy?: number }
 
@@ -145,20 +143,12 @@ async function main(): Promise<void> {
     const portA = await freePort();
     const urlA = `http://127.0.0.1:${portA}`;
     const envA = { ...QUIET, INFONET_HTTP_PORT: String(portA), MESH_PUBLIC_PEER_URL: urlA, MESH_RELAY_PEERS: busPeerUrl(idBus.nodeId) };
-    const a = LAYOUT === 'processes'
-      ? await childNode('a', { dataDir: dirA, env: envA, leafRemote: hub.leafUrl! })
-      : inProcessNode(await InfonetNode.start({
-        dataDir: dirA, identity: generateIdentity(), leafRemote: hub.leafUrl!, logger: pino({ level: 'silent' }),
-        config: resolveConfig({ env: envA }), inbound: { rateLimits: NO_RATE_LIMITS },
-      }));
+    const a = await benchNode('a', { dataDir: dirA, env: envA, leafRemote: hub.leafUrl! });
     stopPeer = () => a.stop();
     const peerAt = await a.status();
     if (peerAt.height !== n) throw new Error(`peer has ${peerAt.height} events, expected ${n}`);
     // Other processes whose CPU a catch-up costs: the serving peer (its own process by default) and the nats-servers.
-    const otherPids = (b: InfonetNode): { peer: number[]; nats: number[] } => ({
-      peer: a.pid === process.pid ? [] : [a.pid],
-      nats: [hub.pid, a.natsPid, b.natsServer?.pid ?? 0].filter((p) => p > 0),
-    });
+    const peerPids = a.pid === process.pid ? [] : [a.pid];
     const cpuOf = (pids: number[]): number => pids.reduce((t, p) => t + procCpuUs(`/proc/${p}/stat`), 0);
 
     const catchUp = async (name: string, identity: typeof idHttp, peer: string, extra: Record<string, string>): Promise<Phase & { cycles: number; peerMs: number; natsMs: number }> => {
@@ -170,9 +160,9 @@ async function main(): Promise<void> {
       // The clock starts with the node up; the boot-time cycle (if any) counts towards the catch-up.
       const stopProfile = await profilePhase(name);
       if (process.env.BENCH_PROFILE) await a.profile();
-      const others = otherPids(b);
-      const peer0 = cpuOf(others.peer);
-      const nats0 = cpuOf(others.nats);
+      const natsPids = [hub.pid, a.natsPid, b.natsServer?.pid ?? 0].filter((p) => p > 0);
+      const peer0 = cpuOf(peerPids);
+      const nats0 = cpuOf(natsPids);
       const t0 = performance.now();
       const cpu = cpuSince();
       const split = new Map<string, number>();
@@ -189,8 +179,8 @@ async function main(): Promise<void> {
       const used = cpu();
       threads();
       const loopBusy = performance.eventLoopUtilization(elu0).utilization;
-      const peerMs = (cpuOf(others.peer) - peer0) / 1000;
-      const natsMs = (cpuOf(others.nats) - nats0) / 1000;
+      const peerMs = (cpuOf(peerPids) - peer0) / 1000;
+      const natsMs = (cpuOf(natsPids) - nats0) / 1000;
       await stopProfile();
       if (process.env.BENCH_PROFILE) await a.profile(join(process.env.BENCH_PROFILE, `${name}-peer.cpuprofile`));
       if (b.chain.head !== (await a.status()).head) throw new Error(`${name}: head differs after catch-up`);
