@@ -45,6 +45,8 @@ export interface BenchNode {
   status(): Promise<NodeStatus>;
   /** Starts (no file) or stops and writes a V8 CPU profile of the node's process (child processes only). */
   profile(file?: string): Promise<void>;
+  /** The same for V8's sampling heap profiler (child processes only). */
+  heapProfile(file?: string): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -55,6 +57,7 @@ export function inProcessNode(node: InfonetNode): BenchNode {
     commits: async () => node.mailboxes.store.committer.commits,
     status: () => node.status(),
     profile: async () => undefined,
+    heapProfile: async () => undefined,
     stop: () => node.stop(),
   };
 }
@@ -85,6 +88,7 @@ export async function childNode(name: string, spec: ChildNodeSpec): Promise<Benc
     commits: () => ask<number>({ op: 'commits' }),
     status: () => ask<NodeStatus>({ op: 'status' }),
     profile: async (file) => { await ask({ op: 'profile', file }); },
+    heapProfile: async (file) => { await ask({ op: 'heap-profile', file }); },
     stop: async () => {
       if (child.exitCode !== null) return;
       const exited = new Promise((res) => child.once('exit', res));

@@ -97,6 +97,22 @@ export function threadCpuUs(pid = process.pid): Map<string, number> {
   return out;
 }
 
+/**
+ * Starts V8's sampling heap profiler on this thread, collected objects included (what a phase allocates: GC work);
+ * the returned function stops it and writes the profile to `file` (BENCH_HEAP_PROFILE runs).
+ */
+export async function startHeapProfile(): Promise<(file: string) => Promise<void>> {
+  const s = new Session();
+  s.connect();
+  await s.post('HeapProfiler.enable');
+  await s.post('HeapProfiler.startSampling', { samplingInterval: 4096, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true } as never);
+  return async (file) => {
+    const { profile } = await s.post('HeapProfiler.stopSampling');
+    writeFileSync(file, JSON.stringify(profile));
+    s.disconnect();
+  };
+}
+
 /** Starts a V8 CPU profile of this thread (BENCH_PROFILE runs); the returned function stops it and writes it to `file`. */
 export async function startCpuProfile(): Promise<(file: string) => Promise<void>> {
   const s = new Session();

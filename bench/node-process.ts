@@ -5,9 +5,10 @@
 //   {op:'commits'}          → fsync'd group commits so far
 //   {op:'status'}           → node.status()
 //   {op:'profile', file}    → starts (file undefined) or stops and writes a V8 CPU profile of this process
+//   {op:'heap-profile', file} → the same for V8's sampling heap profiler (allocations, collected ones included)
 //   {op:'stop'}             → stops the node and exits
 import { startSpecNode, type ChildNodeSpec } from './child-node.js';
-import { startCpuProfile } from './machine.js';
+import { startCpuProfile, startHeapProfile } from './machine.js';
 
 export interface ChildReady {
   op: 'ready';
@@ -17,13 +18,13 @@ export interface ChildReady {
   natsPid: number;
 }
 
-export type ChildAsk = { op: 'commits' | 'status' | 'stop' } | { op: 'profile'; file?: string };
+export type ChildAsk = { op: 'commits' | 'status' | 'stop' } | { op: 'profile' | 'heap-profile'; file?: string };
 export type ChildRequest = ChildAsk & { id: number };
 
 async function main(): Promise<void> {
   const spec = JSON.parse(process.argv[2]) as ChildNodeSpec;
   const node = await startSpecNode(spec);
-  let stopProfile: ((file: string) => Promise<void>) | undefined;
+  const profiles: Record<'profile' | 'heap-profile', ((file: string) => Promise<void>) | undefined> = { profile: undefined, 'heap-profile': undefined };
   const reply = (id: number, value: unknown): void => {
     process.send!({ id, value });
   };
@@ -35,12 +36,15 @@ async function main(): Promise<void> {
         case 'status':
           return reply(m.id, await node.status());
         case 'profile':
-          if (m.file === undefined) stopProfile = await startCpuProfile();
-          else if (stopProfile) {
-            await stopProfile(m.file);
-            stopProfile = undefined;
+        case 'heap-profile': {
+          const running = profiles[m.op];
+          if (m.file === undefined) profiles[m.op] = await (m.op === 'profile' ? startCpuProfile : startHeapProfile)();
+          else if (running) {
+            await running(m.file);
+            profiles[m.op] = undefined;
           }
           return reply(m.id, null);
+        }
         case 'stop':
           await node.stop();
           reply(m.id, null);

@@ -1,78 +1,27 @@
 // npx tsx bench/replication-receiver.bench.ts — what a RECEIVING node (B or C of bench:replication) spends per
-// replicated envelope, measured alone: the node runs in a child process of its own (with its embedded nats-server),
-// and this process plays peer A, sending pre-built, pre-signed `POST /api/mesh/dm/replicate-envelopes` requests
+// replicated envelope, measured alone: the node runs in a child process of its own (bench/child-node.ts, with its
+// embedded nats-server), and this process plays peer A, sending pre-built, pre-signed
+// `POST /api/mesh/dm/replicate-envelopes` requests
 // (BENCH_BATCH envelopes each — ~19 is what A's peer links send in bench:replication — BENCH_WINDOW requests in
 // flight, as a peer link keeps). The sender's own work (JSON, HMAC, HTTP client) is in THIS process and is not
 // counted: the figures are the child's CPU (all its threads, from /proc) and its nats-server's, per envelope.
 //   BENCH_ENVELOPES (default 20000), BENCH_BATCH (19), BENCH_WINDOW (4), BENCH_PROFILE=<file> (child's main thread,
 //   throughput phase only), BENCH_HEAP_PROFILE=<file> (sampled allocations, same phase).
-import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { request, Agent } from 'node:http';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { createInterface } from 'node:readline';
 import { freePort } from '../bus/nats-server.js';
 import { signPeerRequest } from '../protocol/peer-auth.js';
+import { childNode } from './child-node.js';
 import { inFlight, machineLine, mainThreadCpuUs, procCpuUs, rate, threadCpuUs } from './machine.js';
 
 const ENVELOPES = Number(process.env.BENCH_ENVELOPES ?? 20_000);
 const BATCH = Number(process.env.BENCH_BATCH ?? 19);
 const WINDOW = Number(process.env.BENCH_WINDOW ?? 4);
 const WARMUP_REQUESTS = 100;
-
-// ------------------------------------------------------------------------------------------- child: the node
-
-async function serve(dataDir: string, port: number, secret: string, senderUrl: string): Promise<void> {
-  const { pino } = await import('pino');
-  const { resolveConfig } = await import('../node/config.js');
-  const { InfonetNode } = await import('../node/infonet-node.js');
-  const { generateIdentity } = await import('../protocol/identity.js');
-  const { NO_RATE_LIMITS, startCpuProfile } = await import('./machine.js');
-  const { Session } = await import('node:inspector/promises');
-  const { writeFileSync } = await import('node:fs');
-  const config = resolveConfig({
-    env: {
-      MESH_PEER_PUSH_SECRET: secret, MESH_PUBLIC_PEER_URL: `http://127.0.0.1:${port}`, MESH_RELAY_PEERS: senderUrl,
-      INFONET_HTTP_PORT: String(port),
-    },
-  });
-  const node = await InfonetNode.start({
-    dataDir, config, identity: generateIdentity(), logger: pino({ level: 'silent' }), inbound: { rateLimits: NO_RATE_LIMITS },
-  });
-  let stopProfile: ((file: string) => Promise<void>) | undefined;
-  // BENCH_HEAP_PROFILE=<file.heapprofile>: sampled allocations (what the receiver allocates per envelope: GC work).
-  const heap = process.env.BENCH_HEAP_PROFILE ? new Session() : undefined;
-  let commits0 = 0;
-  console.log(`READY ${process.pid} ${node.natsServer?.pid ?? 0}`);
-  for await (const line of createInterface({ input: process.stdin })) {
-    if (line === 'start') {
-      commits0 = node.mailboxes.store.committer.commits;
-      if (process.env.BENCH_PROFILE) stopProfile = await startCpuProfile();
-      if (heap) {
-        heap.connect();
-        await heap.post('HeapProfiler.enable');
-        await heap.post('HeapProfiler.startSampling', { samplingInterval: 4096, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true } as never);
-      }
-      console.log('STARTED');
-    } else if (line === 'stop') {
-      await stopProfile?.(process.env.BENCH_PROFILE!);
-      if (heap) {
-        const { profile } = await heap.post('HeapProfiler.stopSampling');
-        writeFileSync(process.env.BENCH_HEAP_PROFILE!, JSON.stringify(profile));
-        heap.disconnect();
-      }
-      console.log(`STOPPED ${node.mailboxes.store.committer.commits - commits0} ${node.mailboxes.liveCount}`);
-    } else if (line === 'exit') {
-      await node.stop();
-      process.exit(0);
-    }
-  }
-}
-
-// ------------------------------------------------------------------------------------------ parent: peer A
 
 function envelope(i: number, tag: string): Record<string, unknown> {
   const token = `bench-${i}-${tag}`;
@@ -124,27 +73,21 @@ async function main(): Promise<void> {
   const secret = randomBytes(16).toString('hex');
   const [port, senderPort] = [await freePort(), await freePort()];
   const senderUrl = `http://127.0.0.1:${senderPort}`;
-  const child = spawn(process.execPath, ['--import', 'tsx', process.argv[1], '--serve', join(root, 'b'), String(port), secret, senderUrl], {
-    stdio: ['pipe', 'pipe', 'inherit'], env: process.env,
+  const node = await childNode('b', {
+    dataDir: join(root, 'b'),
+    env: { MESH_PEER_PUSH_SECRET: secret, MESH_PUBLIC_PEER_URL: `http://127.0.0.1:${port}`, MESH_RELAY_PEERS: senderUrl, INFONET_HTTP_PORT: String(port) },
   });
-  const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
-  const next = async (prefix: string): Promise<string[]> => {
-    for (;;) {
-      const r = await lines.next();
-      if (r.done) throw new Error(`receiver exited before ${prefix}`);
-      if (r.value.startsWith(prefix)) return r.value.split(' ').slice(1);
-    }
-  };
   try {
-    const [pid, natsPid] = (await next('READY')).map(Number);
+    const { pid, natsPid } = node;
     const tag = randomBytes(4).toString('hex');
     const agent = new Agent({ keepAlive: true, maxSockets: WINDOW });
     const warm = prepare(0, WARMUP_REQUESTS * BATCH, `w${tag}`, senderUrl, secret);
     await inFlight(warm.length, WINDOW, (i) => post(port, agent, warm[i]));
     const reqs = prepare(0, ENVELOPES, tag, senderUrl, secret);
     const load0 = loadavg()[0];
-    child.stdin!.write('start\n');
-    await next('STARTED');
+    const commits0 = await node.commits();
+    if (process.env.BENCH_PROFILE) await node.profile();
+    if (process.env.BENCH_HEAP_PROFILE) await node.heapProfile();
     const cpu0 = procCpuUs(`/proc/${pid}/stat`);
     const main0 = mainThreadCpuUs(pid);
     const nats0 = procCpuUs(`/proc/${natsPid}/stat`);
@@ -163,8 +106,10 @@ async function main(): Promise<void> {
     const nats = (procCpuUs(`/proc/${natsPid}/stat`) - nats0) / ENVELOPES;
     const byThread = [...threadCpuUs(pid)].map(([name, us]) => [name, (us - (threads0.get(name) ?? 0)) / ENVELOPES] as const)
       .filter(([, us]) => us >= 0.5).sort((a, b) => b[1] - a[1]).map(([name, us]) => `${name} ${us.toFixed(0)}`).join(', ');
-    child.stdin!.write('stop\n');
-    const [commits, live] = (await next('STOPPED')).map(Number);
+    if (process.env.BENCH_PROFILE) await node.profile(process.env.BENCH_PROFILE);
+    if (process.env.BENCH_HEAP_PROFILE) await node.heapProfile(process.env.BENCH_HEAP_PROFILE);
+    const commits = (await node.commits()) - commits0;
+    const live = (await node.status()).mailboxes.live;
     agent.destroy();
     console.log(`receiver: ${ENVELOPES} envelopes in ${reqs.length} requests of ≤ ${BATCH}, ${WINDOW} in flight: ${rate(ENVELOPES, ms)} envelopes/s`);
     console.log(`  accepted ${accepted}, duplicates/rejected ${other}; fsync'd group commits ${commits} (${(ENVELOPES / commits).toFixed(1)} envelopes each); live actors ${live}`);
@@ -173,20 +118,12 @@ async function main(): Promise<void> {
     console.log(`load average (1 min) at start ${load0.toFixed(1)}, at end ${loadavg()[0].toFixed(1)} on ${cpus().length} cores`);
     if (accepted !== ENVELOPES) process.exitCode = 1;
   } finally {
-    child.stdin!.write('exit\n');
-    await new Promise((r) => child.once('exit', r));
+    await node.stop();
     rmSync(root, { recursive: true, force: true });
   }
 }
 
-if (process.argv[2] === '--serve') {
-  serve(process.argv[3], Number(process.argv[4]), process.argv[5], process.argv[6]).catch((e) => {
-    console.error(e);
-    process.exit(1);
-  });
-} else {
-  main().catch((e) => {
-    console.error(e);
-    process.exitCode = 1;
-  });
-}
+main().catch((e) => {
+  console.error(e);
+  process.exitCode = 1;
+});
