@@ -86,9 +86,11 @@ export class MailboxActors {
   /**
    * Sends several commands (to one or many mailboxes; one mailbox's commands run in the given order) and waits until
    * every resulting state is durable, in ONE write: one acquire per mailbox, one op list, one committer write.
-   * Answers `undefined` for a command whose mailbox does not exist when `create` is false.
+   * Answers `undefined` for a command whose mailbox does not exist when `create` is false. `extraOps` join that write.
    */
-  async execBatch<R>(commands: ReadonlyArray<{ key: string; make: (reply: (r: R) => void) => MailboxEvent }>, create: boolean): Promise<(R | undefined)[]> {
+  async execBatch<R>(
+    commands: ReadonlyArray<{ key: string; make: (reply: (r: R) => void) => MailboxEvent }>, create: boolean, extraOps: readonly BatchOp[] = [],
+  ): Promise<(R | undefined)[]> {
     const entries = new Map<string, Entry | null>();
     const waits: Promise<void>[] = [];
     for (const c of commands) {
@@ -119,7 +121,7 @@ export class MailboxActors {
         ops = ops.length ? ops.concat(own) : own;
         written.push(e);
       }
-      await this.writeFor(written, ops);
+      await this.writeFor(written, extraOps.length ? ops.concat(extraOps) : ops);
       return out;
     } finally {
       const now = Date.now();

@@ -275,33 +275,47 @@ export class MailboxRegistry {
   }
 
   /**
-   * §7.7 hydration: deposits each accepted `dm_message` event once, ever (persistent tombstone per
-   * event_id written in the same batch as the message). Returns how many events count as hydrated.
+   * §7.7 hydration: deposits each accepted `dm_message` event once, ever (persistent tombstone per event_id written
+   * in the same batch as the message). The whole list is one registry command and ONE durable write (as a replica
+   * batch is): each DM is planned and decided exactly as a single chain deposit would be, in list order. Returns how
+   * many events count as hydrated (deposited now, a duplicate, or hydrated before).
    */
   async hydrateFromChain(events: readonly ChainEvent[], isInChain: (eventId: string) => boolean | Promise<boolean>): Promise<number> {
     const now = this.clock();
+    // Each event once; `times` counts its occurrences in the list (every one counts when it is hydrated).
     const plans: Extract<HydrationPlan, { kind: 'deposit' }>[] = [];
+    const times = new Map<string, number>();
     for (const ev of events) {
       const plan = planHydration(ev, now, this.opts.spoolTtlS);
-      if (plan.kind !== 'skip' && (await isInChain(plan.eventId))) plans.push(plan);
+      if (plan.kind === 'skip' || !(await isInChain(plan.eventId))) continue;
+      const n = times.get(plan.eventId) ?? 0;
+      times.set(plan.eventId, n + 1);
+      if (n === 0) plans.push(plan);
     }
-    const ids = [...new Set(plans.map((p) => p.eventId))];
-    const flags = await this.store.hydratedAmong(ids);
-    const done = new Set(ids.filter((_, i) => flags[i]));
+    const flags = await this.store.hydratedAmong(plans.map((p) => p.eventId));
     let hydrated = 0;
-    for (const plan of plans) {
-      if (done.has(plan.eventId)) {
-        hydrated++;
-        continue;
+    const ctx = this.relayContext();
+    const deposits: Array<{ key: string; eventId: string; candidate: StoredMessage; make: (reply: (d: Decision<DepositResult>) => void) => MailboxEvent }> = [];
+    plans.forEach((plan, i) => {
+      if (flags[i]) {
+        hydrated += times.get(plan.eventId)!;
+        return;
       }
-      try {
-        await this.depositAs(plan.request, 'chain', `sig:${plan.senderNodeId}`, this.store.hydratedOps([plan.eventId], this.clock()));
-        done.add(plan.eventId);
-        hydrated++;
-      } catch (e) {
-        if (!(e instanceof InfonetError)) throw e;
-      }
-    }
+      const d = planDeposit(plan.request, 'chain', ctx, `sig:${plan.senderNodeId}`);
+      if ('code' in d) return; // refused before any mailbox: no tombstone, a later hydration may try again
+      const { mailboxKey, cls, candidate } = d;
+      deposits.push({ key: mailboxKey, eventId: plan.eventId, candidate, make: (reply) => ({ type: 'DEPOSIT', candidate, cls, reply }) });
+    });
+    if (deposits.length === 0) return hydrated;
+    // The tombstones join the write whatever each mailbox decided (a mailbox's refusal, e.g. its cap, is final).
+    const tombstones = this.store.hydratedOps(deposits.map((d) => d.eventId), this.clock());
+    const decisions = await this.actors.execBatch<Decision<DepositResult>>(deposits, true, tombstones);
+    deposits.forEach(({ key, eventId, candidate }, i) => {
+      const d = decisions[i];
+      if (!d || !d.ok) return;
+      hydrated += times.get(eventId)!;
+      if (!d.result.duplicate) this.emitStored('deposited', key, { ...candidate, msg_id: d.result.msg_id });
+    });
     return hydrated;
   }
 

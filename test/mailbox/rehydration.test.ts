@@ -60,3 +60,29 @@ test('property: any interleaving of hydrate / poll / restart delivers each chain
     { numRuns: 25 },
   );
 });
+
+test('a list of chain DMs is hydrated in ONE durable write, each decided as alone (caps in list order)', async () => {
+  // K1 may have 2 pending per recipient mailbox (MESH_DM_PENDING_PER_SENDER_LIMIT): the third to recipient-a is refused.
+  const evs = [
+    dmEvent('dm-a1', { now: r.clock() }), dmEvent('dm-b1', { now: r.clock(), recipientId: 'recipient-b' }),
+    dmEvent('dm-a2', { now: r.clock() }), dmEvent('dm-a3', { now: r.clock() }),
+    dmEvent('dm-c1', { now: r.clock(), recipientId: 'recipient-c' }),
+  ];
+  const writes: number[] = [];
+  const write = r.store.write.bind(r.store);
+  r.store.write = (ops) => {
+    writes.push(ops.length);
+    return write(ops);
+  };
+  const announced: string[] = [];
+  const sub = r.registry.events$.subscribe((e) => { if (e.type === 'deposited') announced.push(e.msg_id); });
+  expect(await r.registry.hydrateFromChain(evs, inChain(evs))).toBe(4);
+  sub.unsubscribe();
+  expect(writes).toHaveLength(1);
+  expect(announced).toEqual(['dm-a1', 'dm-b1', 'dm-a2', 'dm-c1']);
+  r = await r.reopen();
+  expect((await r.registry.poll('recipient-a', REQUEST_CLAIM)).messages.map((m) => m.msg_id)).toEqual(['dm-a1', 'dm-a2']);
+  // The refused one was decided (its tombstone is in the same write): never deposited later, counted as hydrated.
+  expect(await r.registry.hydrateFromChain(evs, inChain(evs))).toBe(5);
+  expect((await r.registry.poll('recipient-a', REQUEST_CLAIM)).messages).toEqual([]);
+});
