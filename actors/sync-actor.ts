@@ -108,6 +108,8 @@ export interface SyncScheduler {
    */
   contact(url: string): void;
   state(): SyncSchedulerState;
+  /** Cycles run since start (any outcome). */
+  cycles(): number;
   peers(): SyncPeerRecord[];
   metrics(): SyncMetrics;
   stop(): Promise<void>;
@@ -373,6 +375,7 @@ export async function startSync(host: SyncHost, opts: StartSyncOptions = {}): Pr
       actor.send({ type: 'DUE', at });
     },
     state: () => ({ ...sched }),
+    cycles: () => actor.getSnapshot().context.cycles,
     peers: () => [...records.values()].map((r) => ({ ...r })),
     metrics: () => ({ ...kept.metrics, ...counters }),
     async stop() {

@@ -37,8 +37,22 @@ export const SYNC_PAGE = 100;
  * peer-push limit is 30/min per client, so a few per cycle leave room for other pushers. */
 export const PUSH_BEHIND_MAX_REQUESTS = 4;
 export const SYNC_MAX_ROUNDS = 5;
-/** Pages asked for ahead of the one being ingested (PagesAhead); each is a spec-sized request of SYNC_PAGE. */
+/** Pages asked for ahead of the one being ingested (PagesAhead). */
 export const SYNC_PREFETCH_PAGES = 4;
+/**
+ * `limit` of a page asked for ahead, by transport: the §9.4 server maximum (500) where an answer of 500 events of
+ * the largest wire size (a 4096-byte payload + the fixed fields, < 5 KiB) fits the client's answer bound (4 MiB over
+ * HTTP and onion); the spec's page elsewhere: answers on the bus must fit NATS's 1 MiB max_payload (192 events would,
+ * but measured slower than 100: 86 against 48 µs per event on the serving peer), RNS links carry small resources.
+ * Only the size of a request changes: a page of at least SYNC_PAGE events is still "full" (§9.3 item 6), and each
+ * request is still one round.
+ */
+export function readAheadLimit(peer: string): number {
+  const kind = transportKind(peer);
+  return kind === 'loopback' || kind === 'clearnet' || kind === 'onion' ? SYNC_SERVE_MAX_LIMIT : SYNC_PAGE;
+}
+/** The most events a §9.4 server serves for one request (a larger `limit` is clamped to it). */
+export const SYNC_SERVE_MAX_LIMIT = 500;
 export const PEER_BEHIND = 'peer behind';
 /** Both chains short and forked, ours wins (protocol/sync-fork.ts peerChainWins): the peer rebuilds from us. */
 export const PEER_REBUILDS_FROM_US = 'peer forked; it rebuilds from this chain';
@@ -77,6 +91,8 @@ export interface SyncClientOptions {
   maxRounds?: number;
   /** Pages asked for ahead while one is ingested (default SYNC_PREFETCH_PAGES; 0 = one request at a time). */
   prefetchPages?: number;
+  /** `limit` of the pages asked for ahead (default readAheadLimit(peer); never below the page size). */
+  readAheadLimit?: number;
   /** Ingest freshness bound override (default: the chain's MESH_INGEST_EVENT_MAX_AGE_S). */
   maxAgeS?: number;
   /** Durable kept-aside set. Without it a real fork is only reported (`fork detected`), never rebuilt. */
@@ -284,7 +300,10 @@ class PagesAhead {
     private after: string | null,
     private readonly budget: number,
     private readonly depth: number,
+    /** A "full" page (§9.3 item 6): an answer with fewer events than this reached the peer's head. */
     private readonly page: number,
+    /** `limit` of each request (≥ page). */
+    private readonly ask: number,
     private readonly opts: SyncClientOptions,
   ) {
     this.pump();
@@ -294,7 +313,7 @@ class PagesAhead {
     if (this.closed || this.inFlight || this.after === null || this.issued >= this.budget || this.asked.length >= this.depth) return;
     this.issued++;
     this.inFlight = true;
-    const asked: Promise<Page> = requestPage(this.peer, [this.after, GENESIS_HASH], this.page, this.opts).then((got) => {
+    const asked: Promise<Page> = requestPage(this.peer, [this.after, GENESIS_HASH], this.ask, this.opts).then((got) => {
       this.inFlight = false;
       this.arrived.set(asked, got);
       const events = got.ok && got.value.forked !== true ? got.value.events : undefined;
@@ -509,7 +528,8 @@ export async function syncFromPeer(peerUrl: string, chain: RebuildChainPort, opt
       // A full page: the next ones are asked for now, while this one is verified and ingested.
       const last = events[events.length - 1] as unknown;
       if (!ahead && events.length >= page && round + 1 < maxRounds && isEventLike(last)) {
-        ahead = new PagesAhead(peer, last.event_id, maxRounds - round - 1, opts.prefetchPages ?? SYNC_PREFETCH_PAGES, page, opts);
+        const ask = Math.max(page, opts.readAheadLimit ?? readAheadLimit(peer));
+        ahead = new PagesAhead(peer, last.event_id, maxRounds - round - 1, opts.prefetchPages ?? SYNC_PREFETCH_PAGES, page, ask, opts);
       }
       // Pages that arrived meanwhile continue this one (each starts after the previous page's last id): one
       // ingest batch, as if the rounds had been taken one by one (a rejection stops the batch at the same event).

@@ -87,9 +87,10 @@ export type SyncOutcome =
   | {
       kind: 'ok';
       /**
-       * [tightening] A peer still had full pages when the §9.3 rounds ran out: the next cycle is due after
-       * CATCH_UP_NEXT_CYCLE_S, not a whole interval (at 500 events a cycle and 300 s a fresh node needed about a
-       * week to catch up a 1,000,000-event chain).
+       * [tightening] A peer still had full pages when the §9.3 rounds ran out: the next cycle is due at once
+       * (CATCH_UP_NEXT_CYCLE_S), not a whole interval later (at 500 events a cycle and 300 s a fresh node needed
+       * about a week to catch up a 1,000,000-event chain; with a 1 s pause, as before issue 14's last pass, a cycle
+       * of ~0.1–0.4 s still left a catching-up node idle most of the time).
        */
       more?: boolean;
     }
@@ -110,8 +111,8 @@ export type SyncScheduleSettings = Pick<PeerSettings, 'syncIntervalS' | 'syncFai
 };
 
 /** The scheduler's state after a cycle ends (`finish_sync`, §9.6). Pure: `now` is clock seconds. */
-/** Delay of the next cycle while a peer still has more for us (see SyncOutcome `more`). */
-export const CATCH_UP_NEXT_CYCLE_S = 1;
+/** Delay of the next cycle while a peer still has more for us (see SyncOutcome `more`): none. */
+export const CATCH_UP_NEXT_CYCLE_S = 0;
 
 export function finishSync(
   state: SyncSchedulerState,

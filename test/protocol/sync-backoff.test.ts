@@ -47,9 +47,10 @@ describe('T66 failure ladder', () => {
     expect(s).toEqual({ consecutiveFailures: 0, nextSyncDueAt: START + 10 + 300, lastOutcome: 'ok', lastError: '', lastSyncAt: START + 10 });
   });
 
-  test('finishSync: a peer with more than the rounds carried is asked again soon, then the interval applies', () => {
+  test('finishSync: a peer with more than the rounds carried is asked again at once, then the interval applies', () => {
     let s = finishSync(initialSyncState(), { kind: 'ok', more: true }, START, SETTINGS);
-    expect(s.nextSyncDueAt - START).toBe(CATCH_UP_NEXT_CYCLE_S);
+    expect(CATCH_UP_NEXT_CYCLE_S).toBe(0);
+    expect(s.nextSyncDueAt).toBe(START);
     s = finishSync(s, { kind: 'ok' }, START + 1, SETTINGS);
     expect(s.nextSyncDueAt - (START + 1)).toBe(300);
     // never later than a (short) configured interval

@@ -1,13 +1,13 @@
 // Pipelined catch-up (issue 14, actors/sync-client.ts PagesAhead): the next §9.3 page is asked for while the
-// current one is ingested, every request stays a spec-sized one, and a bad event in a page that was asked for
-// ahead still stops the sync at that event. Real HTTP peer on 127.0.0.1, real LevelDB directories.
+// current one is ingested, pages asked for ahead may be bigger (up to the §9.4 server maximum) while a cycle's first
+// request stays spec-sized, and a bad event in a page that was asked for ahead still stops the sync at that event. Real HTTP peer on 127.0.0.1, real LevelDB directories.
 import { createPeerApplication } from '../../peer/app.js';
-import { chainLocator, syncFromPeer, type SyncClientOptions } from '../../actors/sync-client.js';
+import { chainLocator, readAheadLimit, syncFromPeer, type SyncClientOptions } from '../../actors/sync-client.js';
 import { buildLocator } from '../../protocol/locator.js';
 import { GENESIS_HASH } from '../../protocol/constants.js';
 import { generateIdentity } from '../../protocol/identity.js';
 import type { PeerCallRequest, PeerCallResponse, PeerPort } from '../../ports/peer.js';
-import { HttpPeerTransport } from '../../transports/loopback-http.js';
+import { HttpPeerTransport, MAX_RESPONSE_BYTES } from '../../transports/loopback-http.js';
 import { startPeerHttpServer, type PeerHttpServer } from '../../transports/http-server.js';
 import { TransportSet } from '../../transports/transport.js';
 import { openFixture, removeTempDirs, type Fixture } from './inbound-helpers.js';
@@ -64,7 +64,7 @@ describe('pipelined sync', () => {
     const { a, srv } = await peerWith(230);
     const b = await fixture({ clock: a.clock });
     const sent: Sent[] = [];
-    const r = await syncFromPeer(srv.url, b.chain, opts(b, recordingPort(b, sent), { pageSize: 20, maxRounds: 50 }));
+    const r = await syncFromPeer(srv.url, b.chain, opts(b, recordingPort(b, sent), { pageSize: 20, maxRounds: 50, readAheadLimit: 20 }));
     expect(r).toMatchObject({ ok: true, error: '', forked: false, accepted: 230 });
     expect(r.more).toBeUndefined(); // caught up
     expect(b.chain.head).toBe(a.chain.head);
@@ -84,10 +84,36 @@ describe('pipelined sync', () => {
     const { a, srv } = await peerWith(100);
     const b = await fixture({ clock: a.clock });
     const sent: Sent[] = [];
-    const r = await syncFromPeer(srv.url, b.chain, opts(b, recordingPort(b, sent), { pageSize: 20, maxRounds: 3 }));
+    const r = await syncFromPeer(srv.url, b.chain, opts(b, recordingPort(b, sent), { pageSize: 20, maxRounds: 3, readAheadLimit: 20 }));
     expect(r).toMatchObject({ ok: true, accepted: 60, more: true }); // the scheduler's cue to run the next cycle soon
     expect(sent).toHaveLength(3);
     expect(b.chain.length).toBe(60);
+  });
+
+  test('pages asked for ahead ask for more (readAheadLimit), each answer of at least a page is full, one round each', async () => {
+    const { a, srv } = await peerWith(230);
+    const b = await fixture({ clock: a.clock });
+    const sent: Sent[] = [];
+    const r = await syncFromPeer(srv.url, b.chain, opts(b, recordingPort(b, sent), { pageSize: 20, maxRounds: 3, readAheadLimit: 70 }));
+    // 20 + 70 + 70 events in the three rounds: the rounds ran out on full pages.
+    expect(r).toMatchObject({ ok: true, accepted: 160, more: true });
+    expect(sent.map((s) => s.limit)).toEqual([20, 70, 70]);
+    expect(b.chain.length).toBe(160);
+    // The next call asks on from there: 70 more, then a short answer (the head) ends it.
+    const again: Sent[] = [];
+    const r2 = await syncFromPeer(srv.url, b.chain, opts(b, recordingPort(b, again), { pageSize: 20, maxRounds: 3, readAheadLimit: 70 }));
+    expect(r2).toMatchObject({ ok: true, accepted: 70 });
+    expect(r2.more).toBeUndefined();
+    expect(b.chain.head).toBe(a.chain.head);
+  });
+
+  test('the default read-ahead size by transport: the §9.4 maximum over HTTP and onion, the page on the bus and RNS', () => {
+    expect(readAheadLimit('http://127.0.0.1:8080')).toBe(500);
+    expect(readAheadLimit('http://abcdefghijklmnopqrstuvwxyz234567abcdefghijklmnopqrstuv.onion')).toBe(500);
+    // 500 events of the largest wire size (payload 4096 bytes + fixed fields < 5 KiB) fit the 4 MiB answer bound.
+    expect(500 * 5 * 1024).toBeLessThan(MAX_RESPONSE_BYTES);
+    expect(readAheadLimit('nats://!sb_56475aa75463474c0285df5dbf2bcab7')).toBe(100);
+    expect(readAheadLimit(`rns://${'ab'.repeat(16)}`)).toBe(100);
   });
 
   test('a bad signature in a page asked for ahead stops the sync at that event; nothing after it is ingested', async () => {
