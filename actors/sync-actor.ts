@@ -29,7 +29,7 @@ import {
 import { sublevel, type Db, type Sublevel } from '../store/db.js';
 import type { GroupCommitter } from '../store/group-commit.js';
 import { peerAllowed, PRIVATE_TRANSPORT_ERROR } from '../protocol/peer-call.js';
-import { PEER_BEHIND, PEER_REBUILDS_FROM_US, syncFromPeer, type SyncFromPeerResult } from './sync-client.js';
+import { dropCarry, newReadAheadCarry, PEER_BEHIND, PEER_REBUILDS_FROM_US, syncFromPeer, type SyncFromPeerResult } from './sync-client.js';
 import { KeptAside, type KeptAsideMetrics } from './sync-rebuild.js';
 import { unrefClock } from '../protocol/unref-clock.js';
 
@@ -175,11 +175,13 @@ export async function startSync(host: SyncHost, opts: StartSyncOptions = {}): Pr
   }
 
   // ---- one peer's sync ------------------------------------------------------------------------------
+  // Pages a cycle asked for ahead go on to the next cycle when it syncs from the same peer at the same head.
+  const carry = newReadAheadCarry();
   const syncPeer = opts.syncPeer ?? ((url: string) => {
     if (!host.peers) return Promise.reject(new InfonetError('unavailable', 'no peer transports configured'));
     return syncFromPeer(url, chain, {
       transports: host.peers, settings: peerSettings, clock, selfUrl: peerSettings.publicPeerUrl, busSelfUrl: host.busSelfUrl ?? '',
-      kept, ...(host.identity ? { identity: host.identity } : {}), ...(logger ? { logger } : {}),
+      kept, carry, ...(host.identity ? { identity: host.identity } : {}), ...(logger ? { logger } : {}),
     });
   });
 
@@ -383,6 +385,7 @@ export async function startSync(host: SyncHost, opts: StartSyncOptions = {}): Pr
       stopped = true;
       actor.send({ type: 'STOP' });
       await waitFor(actor, (s) => s.status === 'done', { timeout: Infinity });
+      await dropCarry(carry);
       await writes.catch(() => undefined);
       actor.stop();
     },

@@ -93,6 +93,8 @@ export interface SyncClientOptions {
   prefetchPages?: number;
   /** `limit` of the pages asked for ahead (default readAheadLimit(peer); never below the page size). */
   readAheadLimit?: number;
+  /** Read-ahead carried between calls (the scheduler's): pages may then be asked for into the next call's rounds. */
+  carry?: ReadAheadCarry;
   /** Ingest freshness bound override (default: the chain's MESH_INGEST_EVENT_MAX_AGE_S). */
   maxAgeS?: number;
   /** Durable kept-aside set. Without it a real fork is only reported (`fork detected`), never rebuilt. */
@@ -298,7 +300,7 @@ class PagesAhead {
     private readonly peer: string,
     /** The id the next request starts after; null once an answer was not a full page of events. */
     private after: string | null,
-    private readonly budget: number,
+    private budget: number,
     private readonly depth: number,
     /** A "full" page (§9.3 item 6): an answer with fewer events than this reached the peer's head. */
     private readonly page: number,
@@ -345,10 +347,35 @@ class PagesAhead {
     return p ?? this.asked.shift() ?? null;
   }
 
+  /** `n` more requests may be issued (the next cycle's rounds, when this read-ahead is carried over to it). */
+  allow(n: number): void {
+    this.budget += n;
+    this.pump();
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     await Promise.all(this.asked.splice(0));
   }
+}
+
+/**
+ * The read-ahead handed from one sync call to the next (the scheduler keeps one): a call whose rounds ran out on full
+ * pages leaves its pages in flight here, asked for after its last event, and the next call to the same peer takes
+ * them as its first rounds when that event is still the chain's head — so a catch-up does not stop between cycles
+ * for a locator request while nothing is ingested. Anything else (another peer, a head that moved) drops them.
+ */
+export interface ReadAheadCarry {
+  held: { peer: string; after: string; pages: PagesAhead } | null;
+}
+
+export const newReadAheadCarry = (): ReadAheadCarry => ({ held: null });
+
+/** Drops what a carry holds (its requests in flight are awaited, their answers unused). */
+export async function dropCarry(carry: ReadAheadCarry): Promise<void> {
+  const h = carry.held;
+  carry.held = null;
+  await h?.pages.close();
 }
 
 /** One ingest batch in flight (one or more consecutive served pages). */
@@ -428,8 +455,19 @@ export async function syncFromPeer(peerUrl: string, chain: RebuildChainPort, opt
     return fetched.complete ? withTotals(result(true)) : null;
   };
 
-  // Pages requested ahead while the current one is verified and ingested (null until a full page arrives).
+  // Pages requested ahead while the current one is verified and ingested (null until a full page arrives), or the
+  // ones the previous call left for this one when they start right after our head.
   let ahead: PagesAhead | null = null;
+  const held = opts.carry?.held;
+  if (held) {
+    opts.carry!.held = null;
+    if (held.peer === peer && held.after === chain.head && maxRounds > 0) {
+      ahead = held.pages;
+      ahead.allow(maxRounds);
+    } else {
+      await held.pages.close();
+    }
+  }
   // The batch being ingested while the next page is awaited: its outcome is judged once the next batch is queued
   // behind it (the chain actor runs them in order), so the next batch's signature checks overlap its write.
   let ingesting: Ingesting | null = null;
@@ -529,7 +567,9 @@ export async function syncFromPeer(peerUrl: string, chain: RebuildChainPort, opt
       const last = events[events.length - 1] as unknown;
       if (!ahead && events.length >= page && round + 1 < maxRounds && isEventLike(last)) {
         const ask = Math.max(page, opts.readAheadLimit ?? readAheadLimit(peer));
-        ahead = new PagesAhead(peer, last.event_id, maxRounds - round - 1, opts.prefetchPages ?? SYNC_PREFETCH_PAGES, page, ask, opts);
+        const depth = opts.prefetchPages ?? SYNC_PREFETCH_PAGES;
+        // With a carry, up to `depth` requests run on into the next call's rounds.
+        ahead = new PagesAhead(peer, last.event_id, maxRounds - round - 1 + (opts.carry ? depth : 0), depth, page, ask, opts);
       }
       // Pages that arrived meanwhile continue this one (each starts after the previous page's last id): one
       // ingest batch, as if the rounds had been taken one by one (a rejection stops the batch at the same event).
@@ -555,6 +595,11 @@ export async function syncFromPeer(peerUrl: string, chain: RebuildChainPort, opt
     }
     const v = await settle();
     if (v && v !== 'retry') return v;
+    // The rounds ran out on full pages, every batch accepted: what is asked for ahead goes on to the next call.
+    if (opts.carry && ahead && v === null) {
+      opts.carry.held = { peer, after: chain.head, pages: ahead };
+      ahead = null;
+    }
   } finally {
     await dropAhead();
     await ingesting?.out.catch(() => undefined);

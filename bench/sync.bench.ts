@@ -79,7 +79,10 @@ async function profilePhase(name: string): Promise<() => Promise<void>> {
 const QUIET = { MESH_PEER_PUSH_SECRET: SECRET, MESH_SYNC_INTERVAL_S: '86400' };
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { events: { type: 'string' } } });
+  // --phases: which catch-ups to run, in order (default http,bus; a phase may repeat, e.g. bus,bus for A/B runs).
+  const { values } = parseArgs({ options: { events: { type: 'string' }, phases: { type: 'string' } } });
+  const phases = (values.phases ?? 'http,bus').split(',').map((x) => x.trim());
+  if (phases.some((x) => x !== 'http' && x !== 'bus')) throw new Error(`--phases: http and/or bus, got ${values.phases}`);
   const n = Number(values.events ?? process.env.BENCH_EVENTS ?? 100_000);
   const started = performance.now();
   console.log(machineLine());
@@ -218,10 +221,15 @@ async function main(): Promise<void> {
     const othersCol = (p: { cpuMs: number; peerMs: number; natsMs: number }): string => `\n    serving peer ${LAYOUT === 'processes' ? perEvent(p.peerMs) : 'in this process'}, nats-servers ${perEvent(p.natsMs)}; all processes ${perEvent(p.cpuMs + p.peerMs + p.natsMs)} µs CPU/event`;
     const vsNode = (r: number): string => `; vs ingest into a node ${(r / nodeBaseline.rate).toFixed(2)}`;
     // Loopback HTTP is clearnet under §9.1: allowed explicitly for this peer.
-    const http = await catchUp('http', idHttp, urlA, { MESH_INFONET_ALLOW_CLEARNET_SYNC: 'true' });
-    console.log(`sync over loopback HTTP:                  ${String(http.rate).padStart(7)} events/s  ratio ${(http.rate / ingestRate).toFixed(2)} (target >= 0.8${vsNode(http.rate)})  ${cpuCol(http)}; ${http.cycles} cycles${othersCol(http)}${threadLine(http.threads, n)}`);
-    const bus = await catchUp('bus', idBus, busPeerUrl(a.nodeId), {});
-    console.log(`sync over the bus (nats://<node id>):     ${String(bus.rate).padStart(7)} events/s  ratio ${(bus.rate / ingestRate).toFixed(2)} (target >= 0.8${vsNode(bus.rate)})  ${cpuCol(bus)}; ${bus.cycles} cycles${othersCol(bus)}${threadLine(bus.threads, n)}`);
+    for (const [i, phase] of phases.entries()) {
+      // Each run a fresh node with a data directory of its own (the bus one signs as the node id A's MESH_RELAY_PEERS names).
+      const run = `${phase}${phases.indexOf(phase) === i ? '' : `-${i}`}`;
+      const p = phase === 'http'
+        ? await catchUp(run, idHttp, urlA, { MESH_INFONET_ALLOW_CLEARNET_SYNC: 'true' })
+        : await catchUp(run, idBus, busPeerUrl(a.nodeId), {});
+      const label = phase === 'http' ? 'sync over loopback HTTP:                 ' : 'sync over the bus (nats://<node id>):    ';
+      console.log(`${label} ${String(p.rate).padStart(7)} events/s  ratio ${(p.rate / ingestRate).toFixed(2)} (target >= 0.8${vsNode(p.rate)})  ${cpuCol(p)}; ${p.cycles} cycles${othersCol(p)}${threadLine(p.threads, n)}`);
+    }
     console.log(`load average now: ${loadavg().map((x) => x.toFixed(2)).join(' ')}; total ${((performance.now() - started) / 1000).toFixed(0)} s`);
   } finally {
     await stopPeer().catch(() => undefined);

@@ -2,7 +2,7 @@
 // current one is ingested, pages asked for ahead may be bigger (up to the §9.4 server maximum) while a cycle's first
 // request stays spec-sized, and a bad event in a page that was asked for ahead still stops the sync at that event. Real HTTP peer on 127.0.0.1, real LevelDB directories.
 import { createPeerApplication } from '../../peer/app.js';
-import { chainLocator, readAheadLimit, syncFromPeer, type SyncClientOptions } from '../../actors/sync-client.js';
+import { chainLocator, newReadAheadCarry, readAheadLimit, syncFromPeer, type SyncClientOptions } from '../../actors/sync-client.js';
 import { buildLocator } from '../../protocol/locator.js';
 import { GENESIS_HASH } from '../../protocol/constants.js';
 import { generateIdentity } from '../../protocol/identity.js';
@@ -114,6 +114,45 @@ describe('pipelined sync', () => {
     expect(500 * 5 * 1024).toBeLessThan(MAX_RESPONSE_BYTES);
     expect(readAheadLimit('nats://!sb_56475aa75463474c0285df5dbf2bcab7')).toBe(100);
     expect(readAheadLimit(`rns://${'ab'.repeat(16)}`)).toBe(100);
+  });
+
+  test('a carry hands the pages asked for ahead to the next call: it starts without a locator request, the chain ends identical', async () => {
+    const { a, srv } = await peerWith(230);
+    const b = await fixture({ clock: a.clock });
+    const sent: Sent[] = [];
+    const carry = newReadAheadCarry();
+    const o = opts(b, recordingPort(b, sent), { pageSize: 20, maxRounds: 3, readAheadLimit: 20, prefetchPages: 2, carry });
+    expect(await syncFromPeer(srv.url, b.chain, o)).toMatchObject({ ok: true, accepted: 60, more: true });
+    expect(carry.held).not.toBeNull();
+    // The next call's first page was asked for while this call's last batch was ingested.
+    const before = sent.length;
+    expect(before).toBeGreaterThan(3);
+    const r2 = await syncFromPeer(srv.url, b.chain, o);
+    expect(r2).toMatchObject({ ok: true, accepted: 60, more: true });
+    // Every request since the first page: [last id served, GENESIS] — no §9.3 locator request started the second call.
+    for (const x of sent.slice(1)) expect(x.locator).toHaveLength(2);
+    let calls = 2;
+    for (let r = r2; r.more; calls++) r = await syncFromPeer(srv.url, b.chain, o);
+    expect(carry.held).toBeNull();
+    expect(b.chain.head).toBe(a.chain.head);
+    expect(b.chain.length).toBe(230);
+    expect(sent.filter((x) => x.locator.length > 2 || x.locator[0] === GENESIS_HASH)).toHaveLength(1); // the very first
+    expect(calls).toBe(4);
+  });
+
+  test('a carry is dropped when the head moved between calls (a local append): the next call asks with its own locator', async () => {
+    const { srv } = await peerWith(230);
+    const b = await fixture();
+    const sent: Sent[] = [];
+    const carry = newReadAheadCarry();
+    const o = opts(b, recordingPort(b, sent), { pageSize: 20, maxRounds: 3, readAheadLimit: 20, prefetchPages: 2, carry });
+    expect(await syncFromPeer(srv.url, b.chain, o)).toMatchObject({ ok: true, accepted: 60, more: true });
+    expect(carry.held).not.toBeNull();
+    await b.chain.appendLocal(generateIdentity(), 'message', msg('own'));
+    const before = sent.length;
+    await syncFromPeer(srv.url, b.chain, o);
+    const next = sent.slice(before);
+    expect(next[0].locator).toEqual(buildLocator(await b.chain.readRange(0, 61).then((e) => e.map((x) => x.event_id))));
   });
 
   test('a bad signature in a page asked for ahead stops the sync at that event; nothing after it is ingested', async () => {
