@@ -24,7 +24,7 @@ import { locatorIndices } from '../protocol/locator.js';
 import { signPeerRequest } from '../protocol/peer-auth.js';
 import { normalizePeerUrl, transportKind } from '../protocol/peer-url.js';
 import type { PeerSettings } from '../protocol/settings.js';
-import { peerHttpError, peerRateLimitedError } from '../protocol/sync-backoff.js';
+import { isPeerRateLimited, peerHttpError, peerRateLimitedError } from '../protocol/sync-backoff.js';
 import { classifySyncAnswer, commonPrefixLength, mayRebuildFromPeer, peerChainWins, REBUILD_FETCH_MAX_EVENTS } from '../protocol/sync-fork.js';
 import { peerAllowed, privateTransportRequired } from '../protocol/peer-call.js';
 import { PEER_PUSH_MAX_BYTES, PEER_PUSH_MAX_EVENTS } from '../protocol/peer-routes.js';
@@ -51,6 +51,15 @@ export function readAheadLimit(peer: string): number {
   const kind = transportKind(peer);
   return kind === 'loopback' || kind === 'clearnet' || kind === 'onion' ? SYNC_SERVE_MAX_LIMIT : SYNC_PAGE;
 }
+/**
+ * A page asked for ahead that the peer refuses with 429 (its per-client sync limit, §9.4: 600 a minute) and a
+ * Retry-After of at most READ_AHEAD_RETRY_AFTER_MAX_S is asked again after that wait, up to READ_AHEAD_RATE_WAIT_MAX_S
+ * per page: a long catch-up then goes on at the peer's rate instead of ending the cycle in a §9.6 cooldown (120 s or
+ * more) each time it outruns the limit. The first request of a cycle is never retried: its 429 ends the sync as
+ * §9.6 says.
+ */
+export const READ_AHEAD_RETRY_AFTER_MAX_S = 5;
+export const READ_AHEAD_RATE_WAIT_MAX_S = 30;
 /** The most events a §9.4 server serves for one request (a larger `limit` is clamped to it). */
 export const SYNC_SERVE_MAX_LIMIT = 500;
 export const PEER_BEHIND = 'peer behind';
@@ -315,7 +324,7 @@ class PagesAhead {
     if (this.closed || this.inFlight || this.after === null || this.issued >= this.budget || this.asked.length >= this.depth) return;
     this.issued++;
     this.inFlight = true;
-    const asked: Promise<Page> = requestPage(this.peer, [this.after, GENESIS_HASH], this.ask, this.opts).then((got) => {
+    const asked: Promise<Page> = this.fetch(this.after).then((got) => {
       this.inFlight = false;
       this.arrived.set(asked, got);
       const events = got.ok && got.value.forked !== true ? got.value.events : undefined;
@@ -325,6 +334,20 @@ class PagesAhead {
       return got;
     });
     this.asked.push(asked);
+  }
+
+  /** One page asked for ahead; a short 429 is waited out and the same request sent again (READ_AHEAD_RETRY_AFTER_MAX_S). */
+  private async fetch(after: string): Promise<Page> {
+    let waited = 0;
+    for (;;) {
+      const got = await requestPage(this.peer, [after, GENESIS_HASH], this.ask, this.opts);
+      if (got.ok || this.closed || !isPeerRateLimited(got.result.cause)) return got;
+      const wait = Math.max(1, got.result.retryAfterS);
+      if (wait > READ_AHEAD_RETRY_AFTER_MAX_S || waited + wait > READ_AHEAD_RATE_WAIT_MAX_S) return got;
+      await new Promise<void>((resolve) => { setTimeout(resolve, wait * 1000).unref(); });
+      waited += wait;
+      if (this.closed) return got;
+    }
   }
 
   /**

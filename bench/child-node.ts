@@ -18,14 +18,16 @@ export interface ChildNodeSpec {
   dataDir: string;
   env: Record<string, string>;
   leafRemote?: string;
+  /** The inbound peer rate limits: off (default: the benches measure the pipeline, not the limiter) or the node's defaults. */
+  rateLimits?: 'off' | 'default';
 }
 
-/** The node a bench runs, in whichever process: silent, configured from `env`, peer rate limits off. */
+/** The node a bench runs, in whichever process: silent, configured from `env`, peer rate limits off unless asked. */
 export function startSpecNode(spec: ChildNodeSpec): Promise<InfonetNode> {
   return InfonetNode.start({
     dataDir: spec.dataDir, config: resolveConfig({ env: spec.env }), identity: generateIdentity(),
     ...(spec.leafRemote ? { leafRemote: spec.leafRemote } : {}),
-    logger: pino({ level: 'silent' }), inbound: { rateLimits: NO_RATE_LIMITS },
+    logger: pino({ level: 'silent' }), ...(spec.rateLimits === 'default' ? {} : { inbound: { rateLimits: NO_RATE_LIMITS } }),
   });
 }
 

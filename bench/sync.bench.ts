@@ -80,7 +80,10 @@ const QUIET = { MESH_PEER_PUSH_SECRET: SECRET, MESH_SYNC_INTERVAL_S: '86400' };
 
 async function main(): Promise<void> {
   // --phases: which catch-ups to run, in order (default http,bus; a phase may repeat, e.g. bus,bus for A/B runs).
-  const { values } = parseArgs({ options: { events: { type: 'string' }, phases: { type: 'string' } } });
+  // --peer-limits default: the serving peer keeps its inbound rate limits (§9.4: 600 sync requests a minute per client),
+  // as a deployed peer does; by default they are off, so the figure is the pipeline's, not the limiter's.
+  const { values } = parseArgs({ options: { events: { type: 'string' }, phases: { type: 'string' }, 'peer-limits': { type: 'string' } } });
+  const peerLimits = values['peer-limits'] === 'default' ? 'default' : 'off';
   const phases = (values.phases ?? 'http,bus').split(',').map((x) => x.trim());
   if (phases.some((x) => x !== 'http' && x !== 'bus')) throw new Error(`--phases: http and/or bus, got ${values.phases}`);
   const n = Number(values.events ?? process.env.BENCH_EVENTS ?? 100_000);
@@ -148,7 +151,8 @@ async function main(): Promise<void> {
     const portA = await freePort();
     const urlA = `http://127.0.0.1:${portA}`;
     const envA = { ...QUIET, INFONET_HTTP_PORT: String(portA), MESH_PUBLIC_PEER_URL: urlA, MESH_RELAY_PEERS: busPeerUrl(idBus.nodeId) };
-    const a = await benchNode('a', { dataDir: dirA, env: envA, leafRemote: hub.leafUrl! });
+    const a = await benchNode('a', { dataDir: dirA, env: envA, leafRemote: hub.leafUrl!, rateLimits: peerLimits });
+    console.log(`serving peer: inbound rate limits ${peerLimits === 'off' ? 'off (--peer-limits default: as deployed)' : 'as deployed (600 sync requests a minute per client)'}`);
     stopPeer = () => a.stop();
     const peerAt = await a.status();
     if (peerAt.height !== n) throw new Error(`peer has ${peerAt.height} events, expected ${n}`);

@@ -55,6 +55,18 @@ function recordingPort(f: Fixture, sent: Sent[], edit: (body: string) => string 
   };
 }
 
+/** `inner`, except that its `nth` request (0-based) is answered 429 with Retry-After `retryAfterS`, once. */
+function limitedOnce(inner: PeerPort, nth: number, retryAfterS: number): PeerPort {
+  let n = 0;
+  return {
+    async send(req: PeerCallRequest): Promise<PeerCallResponse> {
+      const r = await inner.send(req);
+      if (n++ !== nth) return r;
+      return { status: 429, body: Buffer.from(JSON.stringify({ ok: false, detail: 'Rate limit exceeded' })), retryAfterS };
+    },
+  };
+}
+
 const opts = (f: Fixture, transports: PeerPort, extra: Partial<SyncClientOptions> = {}): SyncClientOptions => ({
   transports, settings: f.settings.peers, clock: f.clock, ...extra,
 });
@@ -153,6 +165,31 @@ describe('pipelined sync', () => {
     await syncFromPeer(srv.url, b.chain, o);
     const next = sent.slice(before);
     expect(next[0].locator).toEqual(buildLocator(await b.chain.readRange(0, 61).then((e) => e.map((x) => x.event_id))));
+  });
+
+  test("a page asked for ahead that the peer refuses with a short 429 is asked again after its Retry-After; the sync completes", async () => {
+    const { a, srv } = await peerWith(100);
+    const b = await fixture({ clock: a.clock });
+    const sent: Sent[] = [];
+    const port = limitedOnce(recordingPort(b, sent), 2, 1);
+    const r = await syncFromPeer(srv.url, b.chain, opts(b, port, { pageSize: 20, maxRounds: 50, readAheadLimit: 20 }));
+    expect(r).toMatchObject({ ok: true, accepted: 100 });
+    expect(b.chain.head).toBe(a.chain.head);
+    // The third request went out twice (the same locator), once refused and once answered.
+    expect(sent[3].locator).toEqual(sent[2].locator);
+    expect(sent).toHaveLength(7);
+  });
+
+  test('a 429 on the first request of a sync, or with a long Retry-After ahead, ends the sync as a rate-limited failure (§9.6)', async () => {
+    const { srv } = await peerWith(100);
+    const b = await fixture();
+    const first = await syncFromPeer(srv.url, b.chain, opts(b, limitedOnce(recordingPort(b, []), 0, 1), { pageSize: 20, maxRounds: 50, readAheadLimit: 20 }));
+    expect(first).toMatchObject({ ok: false, retryAfterS: 1 });
+    expect(first.cause?.code).toBe('rate_limited');
+    expect(b.chain.length).toBe(0);
+    const ahead = await syncFromPeer(srv.url, b.chain, opts(b, limitedOnce(recordingPort(b, []), 2, 180), { pageSize: 20, maxRounds: 50, readAheadLimit: 20 }));
+    expect(ahead).toMatchObject({ ok: false, retryAfterS: 180 });
+    expect(b.chain.length).toBe(40);
   });
 
   test('a bad signature in a page asked for ahead stops the sync at that event; nothing after it is ingested', async () => {
