@@ -2,7 +2,7 @@
 // current one is ingested, pages asked for ahead may be bigger (up to the §9.4 server maximum) while a cycle's first
 // request stays spec-sized, and a bad event in a page that was asked for ahead still stops the sync at that event. Real HTTP peer on 127.0.0.1, real LevelDB directories.
 import { createPeerApplication } from '../../peer/app.js';
-import { BUS_READ_AHEAD_LIMIT, chainLocator, newReadAheadCarry, readAheadLimit, syncFromPeer, type SyncClientOptions } from '../../actors/sync-client.js';
+import { BUS_READ_AHEAD_LIMIT, chainLocator, ONION_READ_AHEAD_LIMIT, newReadAheadCarry, readAheadLimit, syncFromPeer, type SyncClientOptions } from '../../actors/sync-client.js';
 import { buildLocator } from '../../protocol/locator.js';
 import { GENESIS_HASH } from '../../protocol/constants.js';
 import { generateIdentity } from '../../protocol/identity.js';
@@ -119,9 +119,10 @@ describe('pipelined sync', () => {
     expect(b.chain.head).toBe(a.chain.head);
   });
 
-  test('the default read-ahead size by transport: the §9.4 maximum over HTTP and onion, 160 on the bus, the page on RNS', () => {
+  test('the default read-ahead size by transport: the §9.4 maximum over HTTP, 250 over Tor, 160 on the bus, the page on RNS', () => {
     expect(readAheadLimit('http://127.0.0.1:8080')).toBe(500);
-    expect(readAheadLimit('http://abcdefghijklmnopqrstuvwxyz234567abcdefghijklmnopqrstuv.onion')).toBe(500);
+    expect(readAheadLimit('http://abcdefghijklmnopqrstuvwxyz234567abcdefghijklmnopqrstuv.onion')).toBe(ONION_READ_AHEAD_LIMIT);
+    expect(ONION_READ_AHEAD_LIMIT).toBe(250);
     // 500 events of the largest wire size (payload 4096 bytes + fixed fields < 5 KiB) fit the 4 MiB answer bound.
     expect(500 * 5 * 1024).toBeLessThan(MAX_RESPONSE_BYTES);
     expect(readAheadLimit('nats://!sb_56475aa75463474c0285df5dbf2bcab7')).toBe(BUS_READ_AHEAD_LIMIT);
