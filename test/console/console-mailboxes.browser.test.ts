@@ -68,6 +68,9 @@ run('console: Mailboxes page counts after deposits, latency chart draws push rou
   // A poll on A takes the shared three: the page follows (pushed), claimed tombstones appear.
   await rig.client.dmPoll(generateIdentity(), [{ type: 'shared', token: 'console-token' }]);
   await shared.getByTestId('pending').filter({ hasText: /^0$/ }).waitFor({ timeout: 30_000 });
+  // The claims counter can arrive in a later update than the class counts: wait for each figure, then read it.
+  await page.getByTestId('claimed').filter({ hasText: /^3$/ }).waitFor({ timeout: 30_000 });
+  await page.getByTestId('claims').filter({ hasText: /^3$/ }).waitFor({ timeout: 30_000 });
   await expect(page.getByTestId('claimed').textContent()).resolves.toBe('3');
   await expect(page.getByTestId('claims').textContent()).resolves.toBe('3');
 
