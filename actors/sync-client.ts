@@ -12,6 +12,7 @@
 // Bytes move through the peer port (ports/peer.ts) the composition root hands in: HTTP for loopback
 // (and, when allowed, clearnet) peers, NATS requests for `nats://<node id>` peers, onion/RNS next. The §9.1
 // policy is checked here before the port is asked, so a clearnet peer in private mode costs no connection.
+import { setTimeout as delay } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { ChainPort } from '../ports/chain.js';
 import type { PeerCallResponse as TransportResponse, PeerPort } from '../ports/peer.js';
@@ -27,7 +28,7 @@ import type { PeerSettings } from '../protocol/settings.js';
 import { isPeerRateLimited, peerHttpError, peerRateLimitedError } from '../protocol/sync-backoff.js';
 import { classifySyncAnswer, commonPrefixLength, mayRebuildFromPeer, peerChainWins, REBUILD_FETCH_MAX_EVENTS } from '../protocol/sync-fork.js';
 import { peerAllowed, privateTransportRequired } from '../protocol/peer-call.js';
-import { PEER_PUSH_MAX_BYTES, PEER_PUSH_MAX_EVENTS } from '../protocol/peer-routes.js';
+import { PEER_PUSH_MAX_BYTES, PEER_PUSH_MAX_EVENTS, SYNC_MAX_LIMIT } from '../protocol/peer-routes.js';
 import { offerKeptAside, readTail, rebuildFromPeer, type KeptAside, type RebuildChainPort, type RebuildResult } from './sync-rebuild.js';
 import { parseEventsJson } from '../protocol/lossless-json.js';
 
@@ -50,7 +51,7 @@ export const SYNC_PREFETCH_PAGES = 4;
  */
 export function readAheadLimit(peer: string): number {
   const kind = transportKind(peer);
-  if (kind === 'loopback' || kind === 'clearnet') return SYNC_SERVE_MAX_LIMIT;
+  if (kind === 'loopback' || kind === 'clearnet') return SYNC_MAX_LIMIT;
   if (kind === 'onion') return ONION_READ_AHEAD_LIMIT;
   return kind === 'bus' ? BUS_READ_AHEAD_LIMIT : SYNC_PAGE;
 }
@@ -77,8 +78,6 @@ export const BUS_READ_AHEAD_LIMIT = 160;
  */
 export const READ_AHEAD_RETRY_AFTER_MAX_S = 5;
 export const READ_AHEAD_RATE_WAIT_MAX_S = 30;
-/** The most events a §9.4 server serves for one request (a larger `limit` is clamped to it). */
-export const SYNC_SERVE_MAX_LIMIT = 500;
 export const PEER_BEHIND = 'peer behind';
 /** Both chains short and forked, ours wins (protocol/sync-fork.ts peerChainWins): the peer rebuilds from us. */
 export const PEER_REBUILDS_FROM_US = 'peer forked; it rebuilds from this chain';
@@ -361,7 +360,7 @@ class PagesAhead {
       if (got.ok || this.closed || !isPeerRateLimited(got.result.cause)) return got;
       const wait = Math.max(1, got.result.retryAfterS);
       if (wait > READ_AHEAD_RETRY_AFTER_MAX_S || waited + wait > READ_AHEAD_RATE_WAIT_MAX_S) return got;
-      await new Promise<void>((resolve) => { setTimeout(resolve, wait * 1000).unref(); });
+      await delay(wait * 1000, undefined, { ref: false });
       waited += wait;
       if (this.closed) return got;
     }
