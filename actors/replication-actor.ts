@@ -85,6 +85,16 @@ export function pushConfigProblem(peers: readonly string[], selfUrlFor: (peer: s
   return null;
 }
 
+/**
+ * The push body of a local deposit's envelope (§8.3.1: compact JSON, the MAC covers these bytes). Built at deposit
+ * time and rebuilt from the pending message after a restart, so both must come from here.
+ * [tightening] recipient_token stays home: SHA-256(token) (the mailbox key) already names a shared mailbox
+ * network-wide, and the token itself would let every peer read that mailbox.
+ */
+export function envelopeBody(envelope: ReplicaEnvelope): Buffer {
+  return Buffer.from(JSON.stringify({ envelope: { ...envelope, recipient_token: '' } }), 'utf8');
+}
+
 export class Replicator {
   readonly metrics: ReplicationMetrics;
   readonly pushPeers: string[];
@@ -117,7 +127,15 @@ export class Replicator {
       o.logger.error({ peers: r.pushPeers }, problem);
       return r;
     }
-    const queued = await o.store.loadAll();
+    const { queued, gone } = await o.store.loadAll(async (src, msgId) => {
+      const env = await o.mailboxes.envelopeForReplication(src.mailbox_key, msgId, src.recipient_id);
+      return env ? envelopeBody(env) : null;
+    });
+    if (gone.length) {
+      // Claimed or expired while the node was down: nothing left to push (an ack, if due, is queued on its own).
+      o.logger.info({ items: gone.length }, 'dropping outbox envelopes whose message is no longer pending');
+      await o.store.remove(gone);
+    }
     for (const peer of r.pushPeers) {
       const snapshot = await o.store.loadLink(peer);
       r.links.set(peer, new PeerLink({
@@ -168,14 +186,12 @@ export class Replicator {
    */
   planLocalDeposit(n: LocalDepositNotice, envelope: ReplicaEnvelope): LocalDepositPlan | undefined {
     if (!this.enabled || this.stopped) return undefined;
-    // [tightening] recipient_token stays home: SHA-256(token) (the mailbox key) already names a shared
-    // mailbox network-wide, and the token itself would let every peer read that mailbox.
-    const env = { ...envelope, recipient_token: '' };
     const now = this.o.clock();
-    const body = Buffer.from(JSON.stringify({ envelope: env }), 'utf8');
+    // The body is not stored: the mailbox record in the same batch holds the message it is rebuilt from.
     const { items, ops } = this.o.store.prepare([...this.links.keys()], {
-      kind: 'envelope', msg_id: env.msg_id, body, attempts: 0, next_attempt_at: 0, created_at: now,
-      expires_at: env.timestamp + this.o.messageTtlS,
+      kind: 'envelope', msg_id: envelope.msg_id, body: envelopeBody(envelope), attempts: 0, next_attempt_at: 0, created_at: now,
+      expires_at: envelope.timestamp + this.o.messageTtlS,
+      source: { mailbox_key: n.mailbox_key, ...(n.recipient_id ? { recipient_id: n.recipient_id } : {}) },
     });
     return {
       ops,

@@ -1,5 +1,9 @@
 // Durable per-peer outbound replication queue (issue 5; spec §8.3.7 tightening, §10.1.3).
 //   outbox     "<peer url>\0<seq, 18 digits>" → OutboxItem   one queued push (envelope) or ack per peer
+// An envelope of a local deposit is stored without its body, naming its `source` mailbox instead: the deposit's own
+// batch holds the message already, so the body is rebuilt from it when the outbox is loaded after a restart (issue 14:
+// a stored body per peer was two thirds of the bytes a deposit wrote). A message no longer pending by then (claimed,
+// expired) has nothing left to push. Items stored with a body (older versions, acks) load as they are.
 //   outboxlink "<peer url>"                   → persisted peer-link actor snapshot (backoff deadlines)
 // seq grows monotonically across restarts (max(last + 1, µs wall clock)), so each peer's items replay in
 // enqueue order. Every write goes through the node's group committer: an enqueue resolves only once the
@@ -20,6 +24,24 @@ export interface OutboxItem {
   created_at: number;
   /** Given up (dropped, counted) at or after this time. */
   expires_at: number;
+  /** Envelopes only: the pending message the body is rebuilt from after a restart; the body is then not stored. */
+  source?: EnvelopeSource;
+}
+
+export interface EnvelopeSource {
+  mailbox_key: string;
+  /** Request-class deposits: the recipient id the envelope names. */
+  recipient_id?: string;
+}
+
+/** The body of a stored item that has none (`source` set), or null when its message is no longer pending. */
+export type RebuildBody = (source: EnvelopeSource, msgId: string) => Promise<Uint8Array | null>;
+
+export interface LoadedOutbox {
+  /** Every queued item grouped by peer, each list in FIFO order. */
+  queued: Map<string, QueuedItem[]>;
+  /** Items whose body could not be rebuilt (message no longer pending): the caller removes them. */
+  gone: QueuedItem[];
 }
 
 export interface QueuedItem extends OutboxItem {
@@ -43,21 +65,36 @@ export class OutboxStore {
     this.committer = committer ?? new GroupCommitter(db);
   }
 
-  /** Every queued item grouped by peer, each list in FIFO order. Also primes the sequence counter. */
-  async loadAll(): Promise<Map<string, QueuedItem[]>> {
-    const out = new Map<string, QueuedItem[]>();
+  /**
+   * Every queued item grouped by peer, each list in FIFO order; bodies not stored are rebuilt (once per message, for
+   * all its peers). Also primes the sequence counter.
+   */
+  async loadAll(rebuild: RebuildBody): Promise<LoadedOutbox> {
+    const queued = new Map<string, QueuedItem[]>();
+    const gone: QueuedItem[] = [];
+    const bodies = new Map<string, Promise<Uint8Array | null>>();
     for await (const [key, value] of this.items.iterator() as AsyncIterable<[string, OutboxItem]>) {
       const cut = key.lastIndexOf(SEP);
       if (cut < 0) continue;
       const peer = key.slice(0, cut);
       const seq = Number(key.slice(cut + 1));
       if (seq > this.lastSeq) this.lastSeq = seq;
-      const item: QueuedItem = { ...value, body: toBytes(value.body), peer, key };
-      let list = out.get(peer);
-      if (!list) out.set(peer, (list = []));
+      let body: Uint8Array | null;
+      if (value.source && value.body === undefined) {
+        let p = bodies.get(value.msg_id);
+        if (!p) bodies.set(value.msg_id, (p = rebuild(value.source, value.msg_id)));
+        body = await p;
+      } else body = toBytes(value.body);
+      const item: QueuedItem = { ...value, body: body ?? new Uint8Array(0), peer, key };
+      if (body === null) {
+        gone.push(item);
+        continue;
+      }
+      let list = queued.get(peer);
+      if (!list) queued.set(peer, (list = []));
       list.push(item);
     }
-    return out;
+    return { queued, gone };
   }
 
   private nextKey(peer: string): string {
@@ -80,6 +117,7 @@ export class OutboxStore {
         kind: item.kind, msg_id: item.msg_id, body: item.body, attempts: item.attempts, next_attempt_at: item.next_attempt_at,
         created_at: item.created_at, expires_at: item.expires_at, peer, key,
       };
+      if (item.source) items[i].source = item.source;
       ops[i] = { type: 'put', key, value, sublevel: this.items };
     }
     return { items, ops };
@@ -116,11 +154,10 @@ export class OutboxStore {
   }
 }
 
-function stored(q: OutboxItem): OutboxItem {
-  return {
-    kind: q.kind, msg_id: q.msg_id, body: Buffer.from(q.body.buffer, q.body.byteOffset, q.body.byteLength), attempts: q.attempts,
-    next_attempt_at: q.next_attempt_at, created_at: q.created_at, expires_at: q.expires_at,
-  };
+/** The stored form: the body, or for an item with a `source` the source instead of the body. */
+function stored(q: OutboxItem): Omit<OutboxItem, 'body'> & { body?: Buffer } {
+  const base = { kind: q.kind, msg_id: q.msg_id, attempts: q.attempts, next_attempt_at: q.next_attempt_at, created_at: q.created_at, expires_at: q.expires_at };
+  return q.source ? { ...base, source: q.source } : { ...base, body: Buffer.from(q.body.buffer, q.body.byteOffset, q.body.byteLength) };
 }
 
 const toBytes = (b: unknown): Uint8Array => (b instanceof Uint8Array ? b : Buffer.from(String(b ?? ''), 'utf8'));

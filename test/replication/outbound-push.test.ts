@@ -9,6 +9,7 @@ import { verifyPeerRequest } from '../../protocol/peer-auth.js';
 import { generateIdentity } from '../../protocol/identity.js';
 import { signMailboxRequest, toMailboxProof } from '../../protocol/mailbox-access.js';
 import { waitFor } from '../helpers/nats.js';
+import { envelopeBody } from '../../actors/replication-actor.js';
 import { type FakePeer, type Sender, SECRET, deadUrl, fakePeer, openSender, removeTempDirs, sharedDm, tempDir } from './outbound-helpers.js';
 
 const SELF = 'http://127.0.0.1:7001';
@@ -194,6 +195,60 @@ test('durable outbox: a peer down at send time receives after the sender restart
     return (b.envelopes ?? [b.envelope]).map((e: { msg_id: string }) => e.msg_id);
   });
   expect(new Set(got)).toEqual(new Set(ids));
+  expect(await s.outbox.count()).toBe(0);
+});
+
+test('an outbox envelope is stored without its body and rebuilt from the pending message after a restart; one claimed meanwhile is dropped', async () => {
+  const url = await deadUrl();
+  const port = Number(new URL(url).port);
+  const dir = tempDir();
+  let s = track(await openSender({ dir, selfUrl: SELF, peers: [url] }));
+  const kept = sharedDm();
+  const claimed = sharedDm();
+  const keptId = (await s.mailboxes.deposit(kept)).msg_id;
+  await s.mailboxes.deposit(claimed);
+  // An envelope item as older versions stored it (with its body) still loads as it is.
+  const legacyBody = Buffer.from('{"envelope":{"msg_id":"legacy-1"}}', 'utf8');
+  await s.outbox.enqueue([url], { kind: 'envelope', msg_id: 'legacy-1', body: legacyBody, attempts: 0, next_attempt_at: 0, created_at: s.clock(), expires_at: s.clock() + 3600 });
+  // What is on disk: the source mailbox, no body (the ciphertext is stored once, in the mailbox record).
+  const stored: Array<Record<string, unknown>> = [];
+  for await (const [, v] of s.outbox.items.iterator() as AsyncIterable<[string, Record<string, unknown>]>) stored.push(v);
+  expect(stored).toHaveLength(3);
+  for (const v of stored.filter((x) => x.msg_id !== 'legacy-1')) {
+    expect(v.body).toBeUndefined();
+    expect((v.source as { mailbox_key: string }).mailbox_key).toMatch(/^[0-9a-f]{64}$/);
+  }
+  await waitFor(() => s.replicator.metrics.get('dm_replication_push_error') >= 1);
+  await s.close();
+
+  // While the node is down as a relay (no push peers), the recipient of one message claims it.
+  const offline = track(await openSender({ dir, selfUrl: SELF, peers: [] }));
+  const taken = await offline.mailboxes.poll('', [{ type: 'shared', token: claimed.recipient_token }]);
+  expect(taken.messages).toHaveLength(1);
+  await offline.close();
+
+  const p = await fakePeer(ok, { port });
+  peers.push(p);
+  s = track(await openSender({ dir, selfUrl: SELF, peers: [url], clock: s.clock }));
+  expect(s.replicator.link(url)!.queued).toBe(2);
+  expect(await s.outbox.count()).toBe(2);
+  // One at a time, so each request carries one item's exact body.
+  s.replicator.link(url)!.cancelUnsentEnvelope('legacy-1');
+  s.replicator.retryNow();
+  await s.replicator.whenIdle();
+  expect(p.requests).toHaveLength(1);
+  const rec = p.requests[0];
+  const body = JSON.parse(rec.body.toString('utf8')) as { envelope: Record<string, unknown> };
+  expect(body.envelope.msg_id).toBe(keptId);
+  expect(body.envelope.ciphertext).toBe(kept.ciphertext);
+  expect(body.envelope.recipient_token).toBe('');
+  // The same bytes a running sender builds at deposit time (§8.3.1; the MAC covers them).
+  const env = await s.mailboxes.envelopeForReplication(body.envelope.mailbox_key as string, keptId);
+  expect(rec.body.equals(envelopeBody(env!))).toBe(true);
+  expect(verifyPeerRequest({
+    headerUrl: rec.headers['x-peer-url'], headerMac: rec.headers['x-peer-hmac'], body: rec.body, allowlist: [SELF],
+    settings: { pushSecret: SECRET, peerSecrets: '' },
+  }).ok).toBe(true);
   expect(await s.outbox.count()).toBe(0);
 });
 
