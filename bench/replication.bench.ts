@@ -1,8 +1,9 @@
 // npm run bench:replication — 3 nodes (A, B, C), each with an embedded nats-server leaf of one hub, peered over loopback
 // HTTP in a full mesh. A DM deposited on A (bus command, durable deposit + durable outbox entry) is pushed by A's peer
 // links to B and C; "visible to poll on C" = C's dm_deposited event, which C publishes once the replica is durable.
-//   latency     sequential deposits, deposit sent → event seen on C: p50 / p99
-//   throughput  BENCH_DMS deposits with BENCH_CONCURRENCY in flight, first send → last one visible on C: DMs/s
+//   latency     sequential deposits, deposit sent → event seen on C: p50 / p99 ("one at a time")
+//   throughput  BENCH_DMS deposits with BENCH_CONCURRENCY in flight, first send → last one visible on C: DMs/s, and
+//               each DM's deposit → visible time under that load: p50 / p99 (the target's "p99 at that rate")
 //   baseline    raw NATS request/reply across the same federation (requester on A's leaf, echo on C's leaf), same run
 // Targets from issue 5: p99 < 20 ms, ≥ 5k DMs/s on a 2-core machine. The inbound §8.4.6 rate limit (60 req/min per
 // peer) would cap replication at one DM per second per peer, so the peer servers here run with it raised: this
@@ -34,6 +35,7 @@ const WARMUP = 200;
 // nodes' steady state and not V8 still optimising the concurrent path (short runs otherwise spent ~40 % of a node's CPU
 // in TurboFan's background threads during the measured phase).
 const TP_WARMUP = Number(process.env.BENCH_TP_WARMUP_DMS ?? 3000);
+const CIPHERTEXT_POOL = 4096;
 const SECRET = randomBytes(16).toString('hex');
 // Client connections of the load generator: no async stack traces (nats.js otherwise builds two Error objects with
 // stacks per request, ~4 % of a single-process run; a client option, not node work).
@@ -104,13 +106,17 @@ async function main(): Promise<void> {
     });
     await ncC.flush();
     let seq = 0;
+    // The clients' ciphertexts are made before the runs: the load generator shares the 2 cores with the nodes, and
+    // making random bytes is the clients' work, not the relay's (a pool of distinct ones; msg ids stay unique).
+    const runId = randomBytes(4).toString('hex');
+    const ciphertexts = Array.from({ length: CIPHERTEXT_POOL }, () => randomBytes(256).toString('base64'));
     const oneDm = async (): Promise<number> => {
       const i = seq++;
-      const msgId = `dm_bench_${i}_${randomBytes(6).toString('hex')}`;
+      const msgId = `dm_bench_${runId}_${i}`;
       const seen = new Promise<void>((r) => waiting.set(msgId, r));
       const t0 = performance.now();
       await client.dmDeposit({
-        sender_id: `bench-${i}`, ciphertext: randomBytes(256).toString('base64'), delivery_class: 'shared',
+        sender_id: `bench-${i}`, ciphertext: ciphertexts[i % CIPHERTEXT_POOL], delivery_class: 'shared',
         // One mailbox per DM: unsigned replicas count against the pushing peer, 2 per mailbox (docs/mailbox-sender-cap.md).
         recipient_token: `bench-${i}-${SECRET}`, msg_id: msgId,
       });
@@ -165,7 +171,9 @@ async function main(): Promise<void> {
     const pushes0 = await pushes();
     const tpStart = performance.now();
     const cpu0 = sample();
-    await inFlight(DMS, CONCURRENCY, oneDm);
+    // Each DM's deposit → visible time under this load: the issue's "p99 < 20 ms at that rate".
+    const tpT: number[] = new Array(DMS);
+    await inFlight(DMS, CONCURRENCY, async (i) => { tpT[i] = await oneDm(); });
     const tpMs = performance.now() - tpStart;
     const cpu1 = sample();
     const tpCommits = (await Promise.all(nodes.map((n) => n.commits()))).map((x, i) => x - commits0[i]);
@@ -202,14 +210,16 @@ async function main(): Promise<void> {
 
     const raw = stats(rawT);
     const lat = stats(latT);
+    const loaded = stats(tpT);
     console.log('');
     console.log(`case                                              p50         p99        rate`);
     console.log(`raw NATS request/reply A→C (echo, 400 B)    ${f(raw.p50)}  ${f(raw.p99)}   ${String(rawRate).padStart(6)}/s (${CONCURRENCY} in flight)`);
-    console.log(`DM deposit on A → visible on C (replicated) ${f(lat.p50)}  ${f(lat.p99)}   ${String(dmRate).padStart(6)}/s (${DMS} DMs, ${CONCURRENCY} in flight, after ${TP_WARMUP} warm-up DMs)`);
+    console.log(`DM deposit on A → visible on C, one at a time ${f(lat.p50)}  ${f(lat.p99)}`);
+    console.log(`DM deposit on A → visible on C (replicated) ${f(loaded.p50)}  ${f(loaded.p99)}   ${String(dmRate).padStart(6)}/s (${DMS} DMs, ${CONCURRENCY} in flight, after ${TP_WARMUP} warm-up DMs)`);
     console.log(`durable DM deposit, no peers (local only)                              ${String(soloRate).padStart(6)}/s (${DMS} DMs, ${CONCURRENCY} in flight)`);
     console.log('');
-    console.log(`ratio to raw: p50 ${(lat.p50 / raw.p50).toFixed(1)}×, p99 ${(lat.p99 / raw.p99).toFixed(1)}×, throughput ${(dmRate / rawRate).toFixed(2)}×`);
-    console.log(`targets: p99 < 20 ms → ${lat.p99 < 20 ? 'OK' : 'MISSED'} (${lat.p99.toFixed(2)} ms); ≥ 5000 DMs/s → ${dmRate >= 5000 ? 'OK' : 'MISSED'} (${dmRate}/s)`);
+    console.log(`ratio to raw: p50 ${(lat.p50 / raw.p50).toFixed(1)}×, p99 ${(lat.p99 / raw.p99).toFixed(1)}× (one at a time), throughput ${(dmRate / rawRate).toFixed(2)}×`);
+    console.log(`targets: ≥ 5000 DMs/s → ${dmRate >= 5000 ? 'OK' : 'MISSED'} (${dmRate}/s); p99 < 20 ms at that rate → ${loaded.p99 < 20 ? 'OK' : 'MISSED'} (${loaded.p99.toFixed(2)} ms under the load above; ${lat.p99.toFixed(2)} ms one at a time)`);
     const us = (x: number): string => x.toFixed(0);
     const cores = cpus().length;
     if (LAYOUT === 'single') {
