@@ -190,11 +190,15 @@ export class PeerLink {
   private readonly actor: Actor<PeerLinkMachine>;
   private readonly idleWaiters: Array<() => void> = [];
   lastError = '';
+  /** Queue items pump() has looked at, ever (for tests: the work of scanning, not a timing). */
+  scanVisits = 0;
+  /** msg_id → queue key of this link's envelope for it (a claim cancels an unsent envelope without a scan). */
+  private readonly envelopeKeys = new Map<string, string>();
 
   constructor(private readonly deps: PeerLinkDeps, items: readonly QueuedItem[] = [], snapshot?: unknown) {
     this.peer = deps.peer;
     this.policy = { ...DEFAULT_RETRY_POLICY, ...deps.policy };
-    for (const it of items) this.queue.set(it.key, it);
+    for (const it of items) this.enqueue(it);
     const machine = createPeerLinkMachine(deps.clock, () => this.schedulePump());
     this.actor = createActor(machine, {
       input: { peer: this.peer },
@@ -221,7 +225,7 @@ export class PeerLink {
   /** Items just made durable for this peer. */
   add(items: readonly QueuedItem[]): void {
     if (this.stopped) return;
-    for (const it of items) this.queue.set(it.key, it);
+    for (const it of items) this.enqueue(it);
     // Same as a KICK event (ready: pump; backoff: nothing), without a machine step per deposit; many adds in one
     // tick (one group commit's worth of deposits) share one pump.
     if (this.state === 'ready') this.schedulePump();
@@ -232,14 +236,22 @@ export class PeerLink {
    * held it). Returns true when that happened, so the caller does not queue the ack for this peer.
    */
   cancelUnsentEnvelope(msgId: string): boolean {
-    for (const it of this.queue.values()) {
-      if (it.kind === 'envelope' && it.msg_id === msgId && !this.inFlight.has(it.key)) {
-        this.queue.delete(it.key);
-        void this.deps.store.remove([it]).catch(() => undefined);
-        return true;
-      }
-    }
-    return false;
+    const key = this.envelopeKeys.get(msgId);
+    const it = key === undefined ? undefined : this.queue.get(key);
+    if (!it || this.inFlight.has(it.key)) return false;
+    this.dequeue(it);
+    void this.deps.store.remove([it]).catch(() => undefined);
+    return true;
+  }
+
+  private enqueue(it: QueuedItem): void {
+    this.queue.set(it.key, it);
+    if (it.kind === 'envelope') this.envelopeKeys.set(it.msg_id, it.key);
+  }
+
+  private dequeue(it: QueuedItem): void {
+    this.queue.delete(it.key);
+    if (it.kind === 'envelope' && this.envelopeKeys.get(it.msg_id) === it.key) this.envelopeKeys.delete(it.msg_id);
   }
 
   /** Explicit trigger (tests, operator): ignore backoff and item deadlines now. */
@@ -286,7 +298,17 @@ export class PeerLink {
     const due: QueuedItem[] = [];
     let dueEnvelopes = 0;
 
+    // The scan stops once it holds enough due items to fill the free window: a pump runs after every answer, and a
+    // backlog of N items (a peer back after an outage) scanned whole each time cost O(N²) to drain (issue 14). What
+    // it did not reach (later deadlines, expiries) is seen by a later pump; its wake-up stays as it was.
+    const wanted = Math.max(0, window - this.requests) * Math.max(this.policy.maxBatch, this.policy.maxAcksPerRequest);
+    let complete = true;
     for (const it of this.queue.values()) {
+      if (due.length >= wanted) {
+        complete = false;
+        break;
+      }
+      this.scanVisits++;
       if (this.inFlight.has(it.key)) continue;
       if (now >= it.expires_at || it.attempts >= this.policy.maxAttempts) {
         expired.push(it);
@@ -342,7 +364,7 @@ export class PeerLink {
     }
     if (acks.length) this.dispatchAcks(acks);
     if (expired.length) this.drop(expired);
-    if (wakeAt !== this.context.wakeAt) this.actor.send({ type: 'SCHEDULE', wakeAt });
+    if (complete && wakeAt !== this.context.wakeAt) this.actor.send({ type: 'SCHEDULE', wakeAt });
     this.checkIdle();
   }
 
@@ -526,7 +548,7 @@ export class PeerLink {
   }
 
   private finish(items: QueuedItem[]): void {
-    for (const it of items) this.queue.delete(it.key);
+    for (const it of items) this.dequeue(it);
     void this.deps.store.remove(items).catch((e: unknown) => this.deps.logger.error({ peer: this.peer, err: String(e) }, 'outbox remove failed'));
   }
 

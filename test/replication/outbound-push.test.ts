@@ -252,6 +252,20 @@ test('an outbox envelope is stored without its body and rebuilt from the pending
   expect(await s.outbox.count()).toBe(0);
 });
 
+test('§10.1: a claim cancels the unsent envelope of that message for a peer that never held it (no ack queued)', async () => {
+  const url = await deadUrl();
+  const s = track(await openSender({ selfUrl: SELF, peers: [url], policy: { baseS: 600 } }));
+  const dms = [sharedDm(), sharedDm(), sharedDm()];
+  for (const d of dms) await s.mailboxes.deposit(d);
+  await waitFor(() => s.replicator.metrics.get('dm_replication_push_error') >= 1); // the link is backing off: nothing in flight
+  expect(s.replicator.link(url)!.queued).toBe(3);
+  const polled = await s.mailboxes.poll('', [{ type: 'shared', token: dms[1].recipient_token }]);
+  expect(polled.messages).toHaveLength(1);
+  expect(s.replicator.metrics.get('dm_ack_cancelled_envelope')).toBe(1);
+  expect(s.replicator.link(url)!.queued).toBe(2);
+  await waitFor(async () => (await s.outbox.count()) === 2);
+});
+
 test('peer push refuses to run without a configured secret, naming the settings; deposits still work', async () => {
   const p = await fakePeer(ok);
   peers.push(p);
