@@ -134,6 +134,11 @@ export class MailboxActors {
     }
   }
 
+  /** The current state of a live mailbox actor, without a command (undefined when it is not live). */
+  liveState(key: string): MailboxState | undefined {
+    return this.live.get(key)?.actor.getSnapshot().context.mailbox;
+  }
+
   /** Passivates actors idle for `idleMs`. Returns how many were stopped. */
   passivateIdle(idleMs: number): number {
     const cutoff = Date.now() - idleMs;

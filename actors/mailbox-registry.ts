@@ -18,9 +18,9 @@ import { checkForwardedProof, proofCanHaveClaimed, proofCovers } from '../protoc
 import { type BlockAction, BlockList, blockRefOf } from '../protocol/block-list.js';
 import { envelopeOf, planDeposit, planReplica, type RelayContext } from '../protocol/mailbox-deposit.js';
 import {
-  type Decision, type DepositRequest, type DepositResult, type PolledMessage, type RelayLimits,
+  type Decision, type DepositRequest, type DepositResult, type MailboxState, type PolledMessage, type RelayLimits,
   type RelayRejection, type ReplicaEnvelope, type ReplicaResult, type StoredMessage,
-  countDistinct, selectForPoll, toPolled,
+  countDistinct, purgeExpired, selectForPoll, toPolled,
 } from '../protocol/mailbox-rules.js';
 import { planHydration, type HydrationPlan } from '../protocol/dm-hydration.js';
 import { normalizePeerUrl } from '../protocol/peer-url.js';
@@ -97,6 +97,9 @@ export interface MailboxRegistryOptions {
   /** Extra block-list hook (§7.5.1, §7.8 tightening), consulted besides the stored recipient block lists. */
   isBlocked?: (target: { recipientId?: string; mailboxKey: string }, senderBlockRef: string) => boolean;
 }
+
+/** Stored mailbox records read per multi-get when many are wanted at once. */
+const STORED_READ_CHUNK = 1000;
 
 const rejection = (r: RelayRejection | Rejection): InfonetError => new InfonetError(r.code, r.reason, 'details' in r ? r.details : undefined);
 
@@ -323,6 +326,33 @@ export class MailboxRegistry {
   async envelopeForReplication(mailboxKey: string, msgId: string, recipientId?: string, recipientToken?: string): Promise<ReplicaEnvelope | null> {
     const m = (await this.peekKey(mailboxKey)).find((x) => x.msg_id === msgId);
     return m ? envelopeOf(mailboxKey, m, recipientId, recipientToken) : null;
+  }
+
+  /**
+   * The envelopes of many pending messages at once, or null for one no longer pending (claimed, expired, unknown):
+   * from a live actor's state, else from the stored record, read in multi-gets, starting no actor and writing
+   * nothing (the outbox load after a restart rebuilds the bodies it does not store; issue 14).
+   */
+  async pendingEnvelopesOf(wanted: ReadonlyArray<{ mailboxKey: string; msgId: string; recipientId?: string }>): Promise<Array<ReplicaEnvelope | null>> {
+    const now = this.clock();
+    const states = new Map<string, MailboxState | undefined>();
+    const unread: string[] = [];
+    for (const w of wanted) {
+      if (states.has(w.mailboxKey)) continue;
+      const live = this.actors.liveState(w.mailboxKey);
+      states.set(w.mailboxKey, live);
+      if (!live) unread.push(w.mailboxKey);
+    }
+    for (let i = 0; i < unread.length; i += STORED_READ_CHUNK) {
+      const chunk = unread.slice(i, i + STORED_READ_CHUNK);
+      const records = await this.store.loadMailboxes(chunk);
+      chunk.forEach((k, j) => states.set(k, (records[j]?.snapshot as { context?: { mailbox?: MailboxState } } | undefined)?.context?.mailbox));
+    }
+    return wanted.map((w) => {
+      const state = states.get(w.mailboxKey);
+      const m = state ? purgeExpired(state, now, this.limits).state.messages.find((x) => x.msg_id === w.msgId) : undefined;
+      return m ? envelopeOf(w.mailboxKey, m, w.recipientId) : null;
+    });
   }
 
   /**

@@ -127,9 +127,9 @@ export class Replicator {
       o.logger.error({ peers: r.pushPeers }, problem);
       return r;
     }
-    const { queued, gone } = await o.store.loadAll(async (src, msgId) => {
-      const env = await o.mailboxes.envelopeForReplication(src.mailbox_key, msgId, src.recipient_id);
-      return env ? envelopeBody(env) : null;
+    const { queued, gone } = await o.store.loadAll(async (wanted) => {
+      const envs = await o.mailboxes.pendingEnvelopesOf(wanted.map((w) => ({ mailboxKey: w.source.mailbox_key, msgId: w.msgId, recipientId: w.source.recipient_id })));
+      return envs.map((env) => (env ? envelopeBody(env) : null));
     });
     if (gone.length) {
       // Claimed or expired while the node was down: nothing left to push (an ack, if due, is queued on its own).

@@ -82,6 +82,14 @@ export class MailboxStore {
     return (await this.boxes.get(key)) as MailboxRecord | undefined;
   }
 
+  /** Several records in one LevelDB multi-get (undefined where none is stored). */
+  async loadMailboxes(keys: readonly string[]): Promise<Array<MailboxRecord | undefined>> {
+    const asked = keys.filter((k) => this.mayExist(k));
+    const got = asked.length ? ((await this.boxes.getMany(asked as string[])) as Array<MailboxRecord | undefined>) : [];
+    const byKey = new Map(asked.map((k, i) => [k, got[i]]));
+    return keys.map((k) => byKey.get(k));
+  }
+
   /** Ops that replace a mailbox's record (null = delete) and move its due-index entry. */
   mailboxOps(key: string, record: MailboxRecord | null, previousDeadline: number | null): BatchOp[] {
     const ops: BatchOp[] = [];

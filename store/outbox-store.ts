@@ -34,8 +34,8 @@ export interface EnvelopeSource {
   recipient_id?: string;
 }
 
-/** The body of a stored item that has none (`source` set), or null when its message is no longer pending. */
-export type RebuildBody = (source: EnvelopeSource, msgId: string) => Promise<Uint8Array | null>;
+/** The bodies of stored items that have none (`source` set), in order; null where the message is no longer pending. */
+export type RebuildBodies = (wanted: ReadonlyArray<{ source: EnvelopeSource; msgId: string }>) => Promise<Array<Uint8Array | null>>;
 
 export interface LoadedOutbox {
   /** Every queued item grouped by peer, each list in FIFO order. */
@@ -69,22 +69,25 @@ export class OutboxStore {
    * Every queued item grouped by peer, each list in FIFO order; bodies not stored are rebuilt (once per message, for
    * all its peers). Also primes the sequence counter.
    */
-  async loadAll(rebuild: RebuildBody): Promise<LoadedOutbox> {
-    const queued = new Map<string, QueuedItem[]>();
-    const gone: QueuedItem[] = [];
-    const bodies = new Map<string, Promise<Uint8Array | null>>();
+  async loadAll(rebuild: RebuildBodies): Promise<LoadedOutbox> {
+    const loaded: Array<{ value: OutboxItem; peer: string; key: string }> = [];
     for await (const [key, value] of this.items.iterator() as AsyncIterable<[string, OutboxItem]>) {
       const cut = key.lastIndexOf(SEP);
       if (cut < 0) continue;
-      const peer = key.slice(0, cut);
       const seq = Number(key.slice(cut + 1));
       if (seq > this.lastSeq) this.lastSeq = seq;
-      let body: Uint8Array | null;
-      if (value.source && value.body === undefined) {
-        let p = bodies.get(value.msg_id);
-        if (!p) bodies.set(value.msg_id, (p = rebuild(value.source, value.msg_id)));
-        body = await p;
-      } else body = toBytes(value.body);
+      loaded.push({ value, peer: key.slice(0, cut), key });
+    }
+    // Bodies not stored: rebuilt once per message (each is queued once per peer), all in one call.
+    const sources = new Map<string, EnvelopeSource>();
+    for (const { value } of loaded) if (value.source && value.body === undefined) sources.set(value.msg_id, value.source);
+    const wanted = [...sources].map(([msgId, source]) => ({ msgId, source }));
+    const rebuilt = wanted.length ? await rebuild(wanted) : [];
+    const bodies = new Map(wanted.map((w, i) => [w.msgId, rebuilt[i] ?? null]));
+    const queued = new Map<string, QueuedItem[]>();
+    const gone: QueuedItem[] = [];
+    for (const { value, peer, key } of loaded) {
+      const body = value.source && value.body === undefined ? bodies.get(value.msg_id) ?? null : toBytes(value.body);
       const item: QueuedItem = { ...value, body: body ?? new Uint8Array(0), peer, key };
       if (body === null) {
         gone.push(item);

@@ -193,6 +193,28 @@ test('T45b accept_replica from a network peer: signed senders keep their own cap
   expect(Math.max(...polled.messages.map((m) => m.timestamp))).toBeLessThanOrEqual(r.clock());
 });
 
+test('pendingEnvelopesOf: the same envelopes as envelopeForReplication, from live actors and from stored records alike; null once claimed, expired or unknown', async () => {
+  const r = await relay();
+  const [t1, t2, t3] = ['pe-token-1', 'pe-token-2', 'pe-token-3'];
+  for (const [t, id] of [[t1, 'pe-1'], [t2, 'pe-2'], [t3, 'pe-3']]) await r.registry.deposit(aliceTo(t, 'alice', id));
+  await r.registry.poll('bob', shared(t2), 8); // pe-2 claimed
+  const wanted = [
+    { mailboxKey: sharedMailboxKey(t1), msgId: 'pe-1' }, { mailboxKey: sharedMailboxKey(t2), msgId: 'pe-2' },
+    { mailboxKey: sharedMailboxKey(t3), msgId: 'pe-3', recipientId: 'bob' }, { mailboxKey: sharedMailboxKey(t1), msgId: 'unknown' },
+  ];
+  const expected = [
+    await r.registry.envelopeForReplication(sharedMailboxKey(t1), 'pe-1'), null,
+    await r.registry.envelopeForReplication(sharedMailboxKey(t3), 'pe-3', 'bob'), null,
+  ];
+  expect(expected[0]).not.toBeNull();
+  expect(await r.registry.pendingEnvelopesOf(wanted)).toEqual(expected); // live actors
+  expect(r.registry.passivateIdle(0)).toBeGreaterThan(0);
+  expect(await r.registry.pendingEnvelopesOf(wanted)).toEqual(expected); // stored records, no actor started
+  expect(r.registry.liveCount).toBe(0);
+  r.clock.advance(r.registry.accessOptions().settings.messageTtlS + 1);
+  expect(await r.registry.pendingEnvelopesOf(wanted)).toEqual([null, null, null, null]); // expired
+});
+
 test('T46 envelope round trip', async () => {
   const a = await relay();
   const b = await relay();
