@@ -10,10 +10,10 @@ import { GENESIS_HASH } from '../protocol/constants.js';
 import { ErrorCodes, InfonetError, type Rejection } from '../protocol/errors.js';
 import type { ChainEvent } from '../protocol/event.js';
 import { planFork, validateForkEvents } from '../protocol/fork-rules.js';
-import { validateAndSetSignedWriteSequence } from '../protocol/sequence-domains.js';
+import { domainKey, validateAndSetSignedWriteSequence } from '../protocol/sequence-domains.js';
 import type { ChainSettings } from '../protocol/settings.js';
 import { validateReceivedEvent, type ValidationContext } from '../protocol/validate-event.js';
-import { checkStoredEvent, corruptStoreError, type ChainMeta, type ChainStore } from '../store/chain-store.js';
+import { checkStoredEvent, corruptStoreError, type ChainMetaUpdate, type ChainStore, type DomainCounter } from '../store/chain-store.js';
 import type { DecodedSnapshot } from '../store/chain-snapshot.js';
 import { collectGarbage } from './collect-garbage.js';
 
@@ -79,6 +79,7 @@ export class ChainLedger {
       throw corruptStoreError(store.db.location, state.length, `head record (length ${meta.length}) does not match the event log (length ${state.length})`);
     }
     const ledger = new ChainLedger(store, state, settings, clock);
+    ledger.migrateDomains = store.legacyDomainTables;
     if (snapshot) {
       collectGarbage(); // the snapshot's decode garbage (see actors/collect-garbage.ts)
       ledger.startPrefixCheck(snapshot);
@@ -156,12 +157,32 @@ export class ChainLedger {
     return { settings: this.settings, clock: this.clock, ...(maxAgeS !== undefined ? { maxAgeS } : {}), ...(signatureVerdicts ? { signatureVerdicts } : {}) };
   }
 
-  /** The persisted domain tables change only with DM events and signed writes: rebuild them only then. */
-  private domainTables: Pick<ChainMeta, 'dmDomains' | 'signedWrites'> | null = null;
+  /**
+   * Set while the store's header still holds an older version's domain tables: every write then carries every
+   * counter (the header it writes has no tables), until one such write is durable.
+   */
+  private migrateDomains = false;
 
-  private meta(domainsChanged = true): ChainMeta {
-    if (domainsChanged || !this.domainTables) this.domainTables = { dmDomains: dmDomains(this.state), signedWrites: signedWriteDomains(this.state) };
-    return { length: this.state.length, head: this.state.head, ...this.domainTables };
+  private allDomains(): DomainCounter[] {
+    return [...Object.entries(dmDomains(this.state)), ...Object.entries(signedWriteDomains(this.state))];
+  }
+
+  /** The header, plus the persisted counters a write moved (`changed`; every counter while a migration is pending). */
+  private metaUpdate(changed: readonly DomainCounter[]): ChainMetaUpdate {
+    return { length: this.state.length, head: this.state.head, domains: this.migrateDomains ? this.allDomains() : changed };
+  }
+
+  /** The DM-domain counters accepted events moved (the only persisted counters events move). */
+  private dmCounters(events: readonly ChainEvent[]): DomainCounter[] {
+    const keys = new Set<string>();
+    for (const e of events) if (e.event_type === 'dm_message') keys.add(domainKey(e.node_id, 'dm_message'));
+    return [...keys].map((k) => [k, this.state.sequenceDomains.get(k) ?? 0] as const);
+  }
+
+  private write(ops: Parameters<ChainStore['write']>[0]): Promise<void> {
+    const durable = this.store.write(ops);
+    if (this.migrateDomains) void durable.then(() => { this.migrateDomains = false; }, () => undefined);
+    return durable;
   }
 
   /** Decide + apply + enqueue; returns the durability promise. Throws InfonetError on rejection. */
@@ -171,7 +192,7 @@ export class ChainLedger {
     if (v.kind !== 'accepted') throw rejectionError(v.kind === 'rejected' ? v.rejection : { code: ErrorCodes.INTERNAL, reason: 'duplicate' });
     const height = this.state.length;
     applyEvent(this.state, v.event);
-    return { event: v.event, durable: this.store.write(this.store.appendOps(height, [v.event], this.meta(v.event.event_type === 'dm_message'), this.state)) };
+    return { event: v.event, durable: this.write(this.store.appendOps(height, [v.event], this.metaUpdate(this.dmCounters([v.event])), this.state)) };
   }
 
   ingest(events: readonly unknown[], maxAgeS?: number, signatureVerdicts?: WeakMap<object, boolean>): { outcome: IngestOutcome; durable: Promise<void> } {
@@ -190,7 +211,7 @@ export class ChainLedger {
       }
     });
     const durable = outcome.accepted
-      ? this.store.write(this.store.appendOps(height, outcome.events, this.meta(outcome.events.some((e) => e.event_type === 'dm_message')), this.state))
+      ? this.write(this.store.appendOps(height, outcome.events, this.metaUpdate(this.dmCounters(outcome.events)), this.state))
       : Promise.resolve();
     return { outcome, durable };
   }
@@ -202,25 +223,23 @@ export class ChainLedger {
     if ('reason' in plan) return { ok: false, reason: plan.reason };
     const keep = plan.ancestorHeight + 1;
     const prefixEvents = await this.store.readRange(0, keep);
-    const saved = this.meta();
-    const prefix = rebuildChainState(prefixEvents, { dm: saved.dmDomains, signedWrites: saved.signedWrites });
+    const prefix = rebuildChainState(prefixEvents, { dm: dmDomains(this.state), signedWrites: signedWriteDomains(this.state) });
     const accepted = validateForkEvents(prefix, events, this.ctx());
     if (!Array.isArray(accepted)) return { ok: false, reason: accepted.reason };
     const dropped = await this.store.readRange(keep, this.state.length - keep);
     const oldLength = this.state.length;
     this.state = prefix;
-    const ops = [...this.store.truncateOps(keep, dropped.map((e) => e.event_id), oldLength), ...this.store.appendOps(keep, accepted, this.meta())];
-    await this.store.write(ops);
+    const ops = [...this.store.truncateOps(keep, dropped.map((e) => e.event_id), oldLength), ...this.store.appendOps(keep, accepted, this.metaUpdate(this.allDomains()))];
+    await this.write(ops);
     return { ok: true, reason: 'applied' };
   }
 
   /** Fork recovery for small chains (§9.3 client loop): back to genesis. [tightening] keeps signed-write domains (§3.2.7). */
   async resetToGenesis(): Promise<void> {
     const all = await this.store.readRange(0, this.state.length);
-    const saved = this.meta();
     const oldLength = this.state.length;
-    this.state = rebuildChainState([], { dm: saved.dmDomains, signedWrites: saved.signedWrites });
-    await this.store.write([...this.store.truncateOps(0, all.map((e) => e.event_id), oldLength), ...this.store.appendOps(0, [], this.meta())]);
+    this.state = rebuildChainState([], { dm: dmDomains(this.state), signedWrites: signedWriteDomains(this.state) });
+    await this.write([...this.store.truncateOps(0, all.map((e) => e.event_id), oldLength), ...this.store.appendOps(0, [], this.metaUpdate(this.allDomains()))]);
   }
 
   /** Off-chain signed-write replay protection (dm_send, dm_poll, …), persisted durably. */
@@ -228,7 +247,7 @@ export class ChainLedger {
     this.assertIntact();
     const bad = validateAndSetSignedWriteSequence(this.state, nodeId, sequence, domain);
     if (bad) throw rejectionError(bad);
-    return { durable: this.store.write(this.store.appendOps(this.state.length, [], this.meta())) };
+    return { durable: this.write(this.store.appendOps(this.state.length, [], this.metaUpdate([[domainKey(nodeId, domain), this.state.sequenceDomains.get(domainKey(nodeId, domain)) ?? 0]]))) };
   }
 }
 

@@ -14,14 +14,31 @@ import type { ChainState } from '../protocol/chain-state.js';
 import { crossesSnapshotBoundary, decodeSnapshot, DEFAULT_SNAPSHOT_EVERY, encodeSnapshot, idChunkCount, SNAPSHOT_KEY, snapshotIdsKey, type DecodedSnapshot } from './chain-snapshot.js';
 import { INDEX_CHUNK_SLOTS } from '../protocol/event-index.js';
 
-export interface ChainMeta {
+export interface ChainHeader {
   length: number;
   head: string;
+}
+
+/** What readMeta() gives: the header and every persisted domain counter. */
+export interface ChainMeta extends ChainHeader {
   dmDomains: Record<string, number>;
   signedWrites: Record<string, number>;
 }
 
+/** A persisted sequence-domain counter, `<node id>|<domain>` → last sequence (§3.2: DM domains, signed writes). */
+export type DomainCounter = readonly [key: string, value: number];
+
+/** What one write stores besides events: the header, and the domain counters that changed. */
+export interface ChainMetaUpdate extends ChainHeader {
+  domains?: readonly DomainCounter[];
+}
+
 const META_KEY = 'chain';
+// Each domain counter is a key of its own (`dom|<node id>|<domain>`), written only when it moves (issue 14). Stores
+// written before kept them all in the header record, rewritten with every append, ingest batch and signed poll:
+// O(authors) per write. Those tables are still read; the ledger's first write moves them to keys of their own.
+const DOMAIN_PREFIX = 'dom|';
+const DOMAIN_END = 'dom}';
 
 export class ChainStore {
   readonly events: Sublevel;
@@ -57,21 +74,34 @@ export class ChainStore {
   }
 
   async readMeta(): Promise<ChainMeta> {
-    const m = (await this.meta.get(META_KEY)) as ChainMeta | undefined;
-    return m ?? { length: 0, head: GENESIS_HASH, dmDomains: {}, signedWrites: {} };
+    const m = (await this.meta.get(META_KEY)) as Partial<ChainMeta> | undefined;
+    const dmDomains: Record<string, number> = { ...(m?.dmDomains ?? {}) };
+    const signedWrites: Record<string, number> = { ...(m?.signedWrites ?? {}) };
+    this.legacyDomainTables = Object.keys(dmDomains).length + Object.keys(signedWrites).length > 0;
+    for await (const [k, v] of this.meta.iterator({ gte: DOMAIN_PREFIX, lt: DOMAIN_END }) as AsyncIterable<[string, number]>) {
+      const key = k.slice(DOMAIN_PREFIX.length);
+      if (key.endsWith('|dm_message')) dmDomains[key] = v;
+      else signedWrites[key] = v;
+    }
+    return { length: m?.length ?? 0, head: m?.head ?? GENESIS_HASH, dmDomains, signedWrites };
   }
+
+  /** True after readMeta() found the domain tables of an older store in the header (the next write moves them). */
+  legacyDomainTables = false;
 
   /**
    * Operations that append `events` at `fromHeight` and move the head (no I/O). `after` is the derived
    * state once they are applied: a batch crossing a snapshot boundary carries its snapshot too.
    */
-  appendOps(fromHeight: number, events: readonly ChainEvent[], meta: ChainMeta, after?: ChainState): BatchOp[] {
+  appendOps(fromHeight: number, events: readonly ChainEvent[], meta: ChainMetaUpdate, after?: ChainState): BatchOp[] {
     const ops: BatchOp[] = [];
     events.forEach((ev, i) => {
       ops.push({ type: 'put', sublevel: this.events, key: heightKey(fromHeight + i), value: ev });
       ops.push({ type: 'put', sublevel: this.ids, key: ev.event_id, value: fromHeight + i });
     });
-    ops.push({ type: 'put', sublevel: this.meta, key: META_KEY, value: meta });
+    const header: ChainHeader = { length: meta.length, head: meta.head };
+    ops.push({ type: 'put', sublevel: this.meta, key: META_KEY, value: header });
+    for (const [key, value] of meta.domains ?? []) ops.push({ type: 'put', sublevel: this.meta, key: DOMAIN_PREFIX + key, value });
     if (after && after.length === fromHeight + events.length && crossesSnapshotBoundary(fromHeight, after.length, this.snapshotEvery)) {
       const snap = encodeSnapshot(after, this.storedIdChunks);
       if (snap) {
