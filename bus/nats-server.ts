@@ -57,8 +57,33 @@ export function natsServerVersion(bin = findNatsServer()): string | null {
   return m ? m[0] : null;
 }
 
-/** A free TCP port on `host`: bind port 0, read the assigned port, close. (Racy by nature; startNatsServer retries.) */
-export function freePort(host = '127.0.0.1'): Promise<number> {
+/**
+ * Ports freePort() picks from: below Linux's default ephemeral range (32768–60999), from which the kernel hands out
+ * port 0 binds and outgoing connections. A port picked from that range and released again could be handed to another
+ * process's port-0 bind before its user listened on it (a test's mesh picks its nodes' ports before starting them).
+ */
+const PICK_FROM = 20_000;
+const PICK_TO = 32_000;
+
+/** Binds `port` on `host` and releases it: resolves whether that worked. */
+function canBind(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.unref();
+    srv.once('error', () => resolve(false));
+    srv.listen({ host, port, exclusive: true }, () => srv.close(() => resolve(true)));
+  });
+}
+
+/**
+ * A free TCP port on `host`: a random one below the ephemeral range that binds, else one the kernel assigns.
+ * (Racy by nature — another process may take it before it is used; startNatsServer retries.)
+ */
+export async function freePort(host = '127.0.0.1'): Promise<number> {
+  for (let tries = 0; tries < 20; tries++) {
+    const port = PICK_FROM + Math.floor(Math.random() * (PICK_TO - PICK_FROM));
+    if (await canBind(host, port)) return port;
+  }
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.unref();

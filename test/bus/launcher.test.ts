@@ -1,9 +1,10 @@
-import { mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstreamManager, jetstream } from '@nats-io/jetstream';
-import { findNatsServer, renderConfig, startNatsServer, NATS_INSTALL_HINT } from '../../bus/nats-server.js';
+import { createServer } from 'node:net';
+import { findNatsServer, freePort, renderConfig, startNatsServer, NATS_INSTALL_HINT } from '../../bus/nats-server.js';
 import { InfonetError } from '../../protocol/errors.js';
 import { startServer, stopAll, waitFor, monitor } from '../helpers/nats.js';
 
@@ -29,6 +30,19 @@ describe('findNatsServer', () => {
     expect((err as InfonetError).reason).toContain('apt-get install nats-server');
     // the Debian location is found even without PATH
     if (existsSync('/usr/sbin/nats-server')) expect(findNatsServer(fake)).toBe('/usr/sbin/nats-server');
+  });
+});
+
+describe('freePort', () => {
+  test('picks a port below the kernel\'s ephemeral range (where port-0 binds cannot take it meanwhile) that binds', async () => {
+    const [lo] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+    for (let i = 0; i < 5; i++) {
+      const port = await freePort();
+      expect(port).toBeLessThan(lo);
+      const srv = createServer();
+      await new Promise<void>((resolve, reject) => { srv.once('error', reject); srv.listen({ host: '127.0.0.1', port }, resolve); });
+      await new Promise<void>((resolve) => srv.close(() => resolve()));
+    }
   });
 });
 
