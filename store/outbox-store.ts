@@ -78,16 +78,18 @@ export class OutboxStore {
       if (seq > this.lastSeq) this.lastSeq = seq;
       loaded.push({ value, peer: key.slice(0, cut), key });
     }
-    // Bodies not stored: rebuilt once per message (each is queued once per peer), all in one call.
-    const sources = new Map<string, EnvelopeSource>();
-    for (const { value } of loaded) if (value.source && value.body === undefined) sources.set(value.msg_id, value.source);
-    const wanted = [...sources].map(([msgId, source]) => ({ msgId, source }));
+    // Bodies not stored: rebuilt once per message (each is queued once per peer), all in one call. A message is named
+    // by its mailbox and msg_id (msg ids are the depositors' and need not be unique across mailboxes).
+    const messageOf = (v: OutboxItem): string => `${v.source!.mailbox_key}${SEP}${v.msg_id}`;
+    const wantedBy = new Map<string, { source: EnvelopeSource; msgId: string }>();
+    for (const { value } of loaded) if (value.source && value.body === undefined) wantedBy.set(messageOf(value), { source: value.source, msgId: value.msg_id });
+    const wanted = [...wantedBy.values()];
     const rebuilt = wanted.length ? await rebuild(wanted) : [];
-    const bodies = new Map(wanted.map((w, i) => [w.msgId, rebuilt[i] ?? null]));
+    const bodies = new Map([...wantedBy.keys()].map((k, i) => [k, rebuilt[i] ?? null]));
     const queued = new Map<string, QueuedItem[]>();
     const gone: QueuedItem[] = [];
     for (const { value, peer, key } of loaded) {
-      const body = value.source && value.body === undefined ? bodies.get(value.msg_id) ?? null : toBytes(value.body);
+      const body = value.source && value.body === undefined ? bodies.get(messageOf(value)) ?? null : toBytes(value.body);
       const item: QueuedItem = { ...value, body: body ?? new Uint8Array(0), peer, key };
       if (body === null) {
         gone.push(item);
