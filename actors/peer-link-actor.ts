@@ -176,6 +176,8 @@ function envelopeBytes(body: Uint8Array): Uint8Array | null {
   return body.subarray(n, body.length - 1);
 }
 
+const envelopeName = (it: QueuedItem): string => `${it.source?.mailbox_key ?? ''}\0${it.msg_id}`;
+
 export class PeerLink {
   readonly peer: string;
   private readonly queue = new Map<string, QueuedItem>();
@@ -192,7 +194,11 @@ export class PeerLink {
   lastError = '';
   /** Queue items pump() has looked at, ever (for tests: the work of scanning, not a timing). */
   scanVisits = 0;
-  /** msg_id → queue key of this link's envelope for it (a claim cancels an unsent envelope without a scan). */
+  /**
+   * "<mailbox key>\0<msg_id>" → queue key of this link's envelope for that message (a claim cancels an unsent envelope
+   * without a scan). msg ids are the depositors' and only unique per mailbox; items stored by older versions name no
+   * mailbox and are found under "\0<msg_id>".
+   */
   private readonly envelopeKeys = new Map<string, string>();
 
   constructor(private readonly deps: PeerLinkDeps, items: readonly QueuedItem[] = [], snapshot?: unknown) {
@@ -235,8 +241,8 @@ export class PeerLink {
    * §10.1 ordering: an ack for a message whose envelope has not left yet cancels both (the peer never
    * held it). Returns true when that happened, so the caller does not queue the ack for this peer.
    */
-  cancelUnsentEnvelope(msgId: string): boolean {
-    const key = this.envelopeKeys.get(msgId);
+  cancelUnsentEnvelope(msgId: string, mailboxKey: string): boolean {
+    const key = this.envelopeKeys.get(`${mailboxKey}\0${msgId}`) ?? this.envelopeKeys.get(`\0${msgId}`);
     const it = key === undefined ? undefined : this.queue.get(key);
     if (!it || this.inFlight.has(it.key)) return false;
     this.dequeue(it);
@@ -246,12 +252,12 @@ export class PeerLink {
 
   private enqueue(it: QueuedItem): void {
     this.queue.set(it.key, it);
-    if (it.kind === 'envelope') this.envelopeKeys.set(it.msg_id, it.key);
+    if (it.kind === 'envelope') this.envelopeKeys.set(envelopeName(it), it.key);
   }
 
   private dequeue(it: QueuedItem): void {
     this.queue.delete(it.key);
-    if (it.kind === 'envelope' && this.envelopeKeys.get(it.msg_id) === it.key) this.envelopeKeys.delete(it.msg_id);
+    if (it.kind === 'envelope' && this.envelopeKeys.get(envelopeName(it)) === it.key) this.envelopeKeys.delete(envelopeName(it));
   }
 
   /** Explicit trigger (tests, operator): ignore backoff and item deadlines now. */

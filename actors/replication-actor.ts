@@ -216,7 +216,7 @@ export class Replicator {
     if (e.delivery_class === 'shared') ack.recipient_token_hash = e.mailbox_key;
     else if (e.recipient_id) ack.recipient_id = e.recipient_id;
     else return; // a request mailbox without a recipient id cannot be named on other nodes
-    const peers = [...this.links.values()].filter((l) => !l.cancelUnsentEnvelope(e.msg_id)).map((l) => l.peer);
+    const peers = [...this.links.values()].filter((l) => !l.cancelUnsentEnvelope(e.msg_id, e.mailbox_key)).map((l) => l.peer);
     const cancelled = this.links.size - peers.length;
     if (cancelled) this.metrics.inc('dm_ack_cancelled_envelope', cancelled);
     // Issue 8: a peer deletes its copy only for the recipient's signed poll (docs/mailbox-access.md); a trusted

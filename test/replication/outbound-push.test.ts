@@ -10,6 +10,7 @@ import { generateIdentity } from '../../protocol/identity.js';
 import { signMailboxRequest, toMailboxProof } from '../../protocol/mailbox-access.js';
 import { waitFor } from '../helpers/nats.js';
 import { envelopeBody } from '../../actors/replication-actor.js';
+import { sharedMailboxKey } from '../../protocol/mailbox-keys.js';
 import { type FakePeer, type Sender, SECRET, deadUrl, fakePeer, openSender, removeTempDirs, sharedDm, tempDir } from './outbound-helpers.js';
 
 const SELF = 'http://127.0.0.1:7001';
@@ -236,7 +237,7 @@ test('an outbox envelope is stored without its body and rebuilt from the pending
   expect(s.replicator.link(url)!.queued).toBe(3);
   expect(await s.outbox.count()).toBe(3);
   // One at a time, so each request carries one item's exact body.
-  s.replicator.link(url)!.cancelUnsentEnvelope('legacy-1');
+  expect(s.replicator.link(url)!.cancelUnsentEnvelope('legacy-1', 'any mailbox')).toBe(true); // older items name none
   s.replicator.retryNow();
   await s.replicator.whenIdle();
   // Singles or a batch, whichever the link chose: each rebuilt envelope is in some request, byte for byte.
@@ -266,14 +267,21 @@ test('§10.1: a claim cancels the unsent envelope of that message for a peer tha
   const url = await deadUrl();
   const s = track(await openSender({ selfUrl: SELF, peers: [url], policy: { baseS: 600 } }));
   const dms = [sharedDm(), sharedDm(), sharedDm()];
-  for (const d of dms) await s.mailboxes.deposit(d);
+  const ids: string[] = [];
+  for (const d of dms) ids.push((await s.mailboxes.deposit(d)).msg_id);
+  // Another mailbox holding a message with the same msg_id (msg ids are the depositors'): its envelope stays.
+  await s.mailboxes.deposit({ ...sharedDm('x'.repeat(32)), msg_id: ids[1] });
   await waitFor(() => s.replicator.metrics.get('dm_replication_push_error') >= 1); // the link is backing off: nothing in flight
-  expect(s.replicator.link(url)!.queued).toBe(3);
+  expect(s.replicator.link(url)!.queued).toBe(4);
   const polled = await s.mailboxes.poll('', [{ type: 'shared', token: dms[1].recipient_token }]);
   expect(polled.messages).toHaveLength(1);
   expect(s.replicator.metrics.get('dm_ack_cancelled_envelope')).toBe(1);
-  expect(s.replicator.link(url)!.queued).toBe(2);
-  await waitFor(async () => (await s.outbox.count()) === 2);
+  expect(s.replicator.link(url)!.queued).toBe(3);
+  await waitFor(async () => (await s.outbox.count()) === 3);
+  const left: string[] = [];
+  for await (const [, v] of s.outbox.items.iterator() as AsyncIterable<[string, { source: { mailbox_key: string } }]>) left.push(v.source.mailbox_key);
+  expect(left).toContain(sharedMailboxKey('x'.repeat(32)));
+  expect(left).not.toContain(sharedMailboxKey(dms[1].recipient_token));
 });
 
 test('peer push refuses to run without a configured secret, naming the settings; deposits still work', async () => {
