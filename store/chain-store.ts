@@ -1,6 +1,9 @@
-// The durable chain: event log by height, index by event_id, and the persisted parts of the derived
+// The durable chain: event log by height, and the persisted parts of the derived
 // state (DM and signed-write sequence domains, §3.2) in LevelDB. Every append, ingest batch or fork is
-// one atomic batch, acknowledged only once it is fsync'd (group commit).
+// one atomic batch, acknowledged only once it is fsync'd (group commit). Lookups by event_id use the in-memory index
+// (protocol/event-index.ts, checkpointed with the derived-state snapshot): the `chain-id` sublevel (event_id →
+// height) that earlier versions wrote for every event was never read, and its random keys cost LevelDB compaction
+// work at every level (issue 14); it is no longer written, and what older stores hold is deleted with a fork.
 import { renameSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { GENESIS_HASH } from '../protocol/constants.js';
@@ -42,6 +45,7 @@ const DOMAIN_END = 'dom}';
 
 export class ChainStore {
   readonly events: Sublevel;
+  /** event_id → height, written by earlier versions only (see above). */
   readonly ids: Sublevel;
   readonly meta: Sublevel;
   readonly committer: GroupCommitter;
@@ -97,7 +101,6 @@ export class ChainStore {
     const ops: BatchOp[] = [];
     events.forEach((ev, i) => {
       ops.push({ type: 'put', sublevel: this.events, key: heightKey(fromHeight + i), value: ev });
-      ops.push({ type: 'put', sublevel: this.ids, key: ev.event_id, value: fromHeight + i });
     });
     const header: ChainHeader = { length: meta.length, head: meta.head };
     ops.push({ type: 'put', sublevel: this.meta, key: META_KEY, value: header });
@@ -160,9 +163,6 @@ export class ChainStore {
     }
   }
 
-  async heightOf(eventId: string): Promise<number | undefined> {
-    return (await this.ids.get(eventId)) as number | undefined;
-  }
 }
 
 /** Re-hash and re-link every stored event (§3.2.1); returns the first bad height and why, or null. */
