@@ -23,7 +23,7 @@
 import { assign, createActor, setup, type Actor } from 'xstate';
 import type { Logger } from 'pino';
 import type { Clock } from '../protocol/clock.js';
-import type { OutboxStore, QueuedItem } from '../store/outbox-store.js';
+import { messageName, type OutboxStore, type QueuedItem } from '../store/outbox-store.js';
 import { isRetryableTransportError, responseJson } from '../protocol/peer-call.js';
 import { ACK_MAX_BYTES } from '../protocol/peer-routes.js';
 import type { PeerCallResponse as TransportResponse, PeerRoute } from '../ports/peer.js';
@@ -176,7 +176,7 @@ function envelopeBytes(body: Uint8Array): Uint8Array | null {
   return body.subarray(n, body.length - 1);
 }
 
-const envelopeName = (it: QueuedItem): string => `${it.source?.mailbox_key ?? ''}\0${it.msg_id}`;
+const envelopeName = (it: QueuedItem): string => messageName(it.source?.mailbox_key ?? '', it.msg_id);
 
 export class PeerLink {
   readonly peer: string;
@@ -195,9 +195,8 @@ export class PeerLink {
   /** Queue items pump() has looked at, ever (for tests: the work of scanning, not a timing). */
   scanVisits = 0;
   /**
-   * "<mailbox key>\0<msg_id>" → queue key of this link's envelope for that message (a claim cancels an unsent envelope
-   * without a scan). msg ids are the depositors' and only unique per mailbox; items stored by older versions name no
-   * mailbox and are found under "\0<msg_id>".
+   * messageName(mailbox, msg_id) → queue key of this link's envelope for that message (a claim cancels an unsent
+   * envelope without a scan); items stored by older versions name no mailbox and are found under messageName('', msg_id).
    */
   private readonly envelopeKeys = new Map<string, string>();
 
@@ -242,7 +241,7 @@ export class PeerLink {
    * held it). Returns true when that happened, so the caller does not queue the ack for this peer.
    */
   cancelUnsentEnvelope(msgId: string, mailboxKey: string): boolean {
-    const key = this.envelopeKeys.get(`${mailboxKey}\0${msgId}`) ?? this.envelopeKeys.get(`\0${msgId}`);
+    const key = this.envelopeKeys.get(messageName(mailboxKey, msgId)) ?? this.envelopeKeys.get(messageName('', msgId));
     const it = key === undefined ? undefined : this.queue.get(key);
     if (!it || this.inFlight.has(it.key)) return false;
     this.dequeue(it);
@@ -257,7 +256,9 @@ export class PeerLink {
 
   private dequeue(it: QueuedItem): void {
     this.queue.delete(it.key);
-    if (it.kind === 'envelope' && this.envelopeKeys.get(envelopeName(it)) === it.key) this.envelopeKeys.delete(envelopeName(it));
+    if (it.kind !== 'envelope') return;
+    const name = envelopeName(it);
+    if (this.envelopeKeys.get(name) === it.key) this.envelopeKeys.delete(name);
   }
 
   /** Explicit trigger (tests, operator): ignore backoff and item deadlines now. */

@@ -24,7 +24,7 @@ import { signPeerRequest } from '../protocol/peer-auth.js';
 import { check, envelopeSchema } from '../protocol/peer-schemas.js';
 import { normalizePeerUrl, parsePeerList, transportKind } from '../protocol/peer-url.js';
 import type { PeerSettings } from '../protocol/settings.js';
-import type { OutboxStore, QueuedItem } from '../store/outbox-store.js';
+import { messageName, type OutboxStore, type QueuedItem } from '../store/outbox-store.js';
 import { pushTimeoutMs, responseJson } from '../protocol/peer-call.js';
 import type { PeerCallResponse as TransportResponse, PeerPort, PeerRoute } from '../ports/peer.js';
 import type { ReplicationStatus } from '../ports/status.js';
@@ -94,8 +94,6 @@ export function pushConfigProblem(peers: readonly string[], selfUrlFor: (peer: s
 export function envelopeBody(envelope: ReplicaEnvelope): Buffer {
   return Buffer.from(JSON.stringify({ envelope: { ...envelope, recipient_token: '' } }), 'utf8');
 }
-
-const claimName = (mailboxKey: string, msgId: string): string => `${mailboxKey}\0${msgId}`;
 
 export class Replicator {
   readonly metrics: ReplicationMetrics;
@@ -200,7 +198,7 @@ export class Replicator {
       committed: async () => {
         this.metrics.inc('dm_replication_enqueued', items.length);
         if (this.stopped) return; // durable: the next start sends them
-        if (this.recentClaims.has(claimName(n.mailbox_key, n.msg_id))) {
+        if (this.recentClaims.has(messageName(n.mailbox_key, n.msg_id))) {
           // Claimed while the deposit's write was in flight: the ack path found nothing to cancel yet.
           await this.o.store.remove(items).catch((e: unknown) => this.o.logger.error({ err: String(e), msg_id: n.msg_id }, 'could not drop outbox items'));
           return;
@@ -213,7 +211,7 @@ export class Replicator {
   private onMailboxEvent(e: MailboxDomainEvent): void {
     if (e.type !== 'claimed' || this.stopped) return;
     if (e.origin === 'chain') return; // chain DMs are on every node's chain; nobody was pushed a copy
-    this.rememberClaim(claimName(e.mailbox_key, e.msg_id));
+    this.rememberClaim(messageName(e.mailbox_key, e.msg_id));
     const ack: Record<string, unknown> = { msg_id: e.msg_id, delivery_class: e.delivery_class };
     if (e.delivery_class === 'shared') ack.recipient_token_hash = e.mailbox_key;
     else if (e.recipient_id) ack.recipient_id = e.recipient_id;
@@ -236,7 +234,7 @@ export class Replicator {
     }, (err: unknown) => this.o.logger.error({ err: String(err) }, 'could not queue ack'));
   }
 
-  /** `name`: claimName(mailbox, msg_id) — msg ids are only unique per mailbox. */
+  /** `name`: messageName(mailbox, msg_id) — msg ids are only unique per mailbox. */
   private rememberClaim(name: string): void {
     this.recentClaims.add(name);
     if (this.recentClaims.size > this.bounds.recentClaims) this.recentClaims.delete(this.recentClaims.values().next().value as string);

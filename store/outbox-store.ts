@@ -34,6 +34,12 @@ export interface EnvelopeSource {
   recipient_id?: string;
 }
 
+/**
+ * One message as the outbox and the peer links name it: its mailbox and its msg_id (msg ids are the depositors' and only
+ * unique per mailbox). Items stored by older versions name no mailbox (`mailboxKey` '').
+ */
+export const messageName = (mailboxKey: string, msgId: string): string => `${mailboxKey}\0${msgId}`;
+
 /** The bodies of stored items that have none (`source` set), in order; null where the message is no longer pending. */
 export type RebuildBodies = (wanted: ReadonlyArray<{ source: EnvelopeSource; msgId: string }>) => Promise<Array<Uint8Array | null>>;
 
@@ -78,18 +84,18 @@ export class OutboxStore {
       if (seq > this.lastSeq) this.lastSeq = seq;
       loaded.push({ value, peer: key.slice(0, cut), key });
     }
-    // Bodies not stored: rebuilt once per message (each is queued once per peer), all in one call. A message is named
-    // by its mailbox and msg_id (msg ids are the depositors' and need not be unique across mailboxes).
-    const messageOf = (v: OutboxItem): string => `${v.source!.mailbox_key}${SEP}${v.msg_id}`;
+    // Bodies not stored: rebuilt once per message (each is queued once per peer), all in one call.
+    const bodyless = (v: OutboxItem): v is OutboxItem & { source: EnvelopeSource } => v.source !== undefined && v.body === undefined;
+    const messageOf = (v: OutboxItem & { source: EnvelopeSource }): string => messageName(v.source.mailbox_key, v.msg_id);
     const wantedBy = new Map<string, { source: EnvelopeSource; msgId: string }>();
-    for (const { value } of loaded) if (value.source && value.body === undefined) wantedBy.set(messageOf(value), { source: value.source, msgId: value.msg_id });
+    for (const { value } of loaded) if (bodyless(value)) wantedBy.set(messageOf(value), { source: value.source, msgId: value.msg_id });
     const wanted = [...wantedBy.values()];
     const rebuilt = wanted.length ? await rebuild(wanted) : [];
     const bodies = new Map([...wantedBy.keys()].map((k, i) => [k, rebuilt[i] ?? null]));
     const queued = new Map<string, QueuedItem[]>();
     const gone: QueuedItem[] = [];
     for (const { value, peer, key } of loaded) {
-      const body = value.source && value.body === undefined ? bodies.get(messageOf(value)) ?? null : toBytes(value.body);
+      const body = bodyless(value) ? bodies.get(messageOf(value)) ?? null : toBytes(value.body);
       const item: QueuedItem = { ...value, body: body ?? new Uint8Array(0), peer, key };
       if (body === null) {
         gone.push(item);
