@@ -4,7 +4,7 @@
 // decide+apply step is what serialises the chain; durability waits overlap (group commit).
 import type { AppendInput } from '../protocol/append-rules.js';
 import { validateLocalAppend, type AppendOptions } from '../protocol/append-rules.js';
-import { applyEvent, dmDomains, rebuildChainState, signedWriteDomains, type ChainState } from '../protocol/chain-state.js';
+import { applyEvent, dmDomains, persistedDomains, rebuildChainState, signedWriteDomains, type ChainState } from '../protocol/chain-state.js';
 import type { Clock } from '../protocol/clock.js';
 import { GENESIS_HASH } from '../protocol/constants.js';
 import { ErrorCodes, InfonetError, type Rejection } from '../protocol/errors.js';
@@ -163,13 +163,9 @@ export class ChainLedger {
    */
   private migrateDomains = false;
 
-  private allDomains(): DomainCounter[] {
-    return [...Object.entries(dmDomains(this.state)), ...Object.entries(signedWriteDomains(this.state))];
-  }
-
   /** The header, plus the persisted counters a write moved (`changed`; every counter while a migration is pending). */
   private metaUpdate(changed: readonly DomainCounter[]): ChainMetaUpdate {
-    return { length: this.state.length, head: this.state.head, domains: this.migrateDomains ? this.allDomains() : changed };
+    return { length: this.state.length, head: this.state.head, domains: this.migrateDomains ? persistedDomains(this.state) : changed };
   }
 
   /** The DM-domain counters accepted events moved (the only persisted counters events move). */
@@ -229,7 +225,7 @@ export class ChainLedger {
     const dropped = await this.store.readRange(keep, this.state.length - keep);
     const oldLength = this.state.length;
     this.state = prefix;
-    const ops = [...this.store.truncateOps(keep, dropped.map((e) => e.event_id), oldLength), ...this.store.appendOps(keep, accepted, this.metaUpdate(this.allDomains()))];
+    const ops = [...this.store.truncateOps(keep, dropped.map((e) => e.event_id), oldLength), ...this.store.appendOps(keep, accepted, this.metaUpdate(persistedDomains(this.state)))];
     await this.write(ops);
     return { ok: true, reason: 'applied' };
   }
@@ -239,7 +235,7 @@ export class ChainLedger {
     const all = await this.store.readRange(0, this.state.length);
     const oldLength = this.state.length;
     this.state = rebuildChainState([], { dm: dmDomains(this.state), signedWrites: signedWriteDomains(this.state) });
-    await this.write([...this.store.truncateOps(0, all.map((e) => e.event_id), oldLength), ...this.store.appendOps(0, [], this.metaUpdate(this.allDomains()))]);
+    await this.write([...this.store.truncateOps(0, all.map((e) => e.event_id), oldLength), ...this.store.appendOps(0, [], this.metaUpdate(persistedDomains(this.state)))]);
   }
 
   /** Off-chain signed-write replay protection (dm_send, dm_poll, …), persisted durably. */
@@ -247,7 +243,8 @@ export class ChainLedger {
     this.assertIntact();
     const bad = validateAndSetSignedWriteSequence(this.state, nodeId, sequence, domain);
     if (bad) throw rejectionError(bad);
-    return { durable: this.write(this.store.appendOps(this.state.length, [], this.metaUpdate([[domainKey(nodeId, domain), this.state.sequenceDomains.get(domainKey(nodeId, domain)) ?? 0]]))) };
+    const key = domainKey(nodeId, domain);
+    return { durable: this.write(this.store.appendOps(this.state.length, [], this.metaUpdate([[key, this.state.sequenceDomains.get(key) ?? 0]]))) };
   }
 }
 

@@ -53,6 +53,12 @@ export interface MailboxSnapshot {
 
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
+/** The context of a persisted snapshot (this actor's, or an old XState one: same `context`), or undefined when it has no mailbox. */
+export function persistedContext(snapshot: unknown): MailboxContext | undefined {
+  const ctx = (snapshot as { context?: MailboxContext } | undefined)?.context;
+  return ctx && ctx.mailbox ? ctx : undefined;
+}
+
 export function createMailboxMachine(deps: MailboxDeps): MailboxMachine {
   return { deps };
 }
@@ -69,8 +75,8 @@ export class MailboxActor {
 
   /** `onSelfChange`: like a subscribe() from the start, without a Set and a subscription per actor (issue 14). */
   constructor(private readonly machine: MailboxMachine, key: string, snapshot?: unknown, private onSelfChange?: () => void) {
-    const restored = (snapshot as { context?: MailboxContext } | undefined)?.context;
-    this.ctx = restored && restored.mailbox ? { mailbox: restored.mailbox, deadline: restored.deadline ?? null, rev: restored.rev ?? 0 } : { mailbox: emptyMailbox(key), deadline: null, rev: 0 };
+    const restored = persistedContext(snapshot);
+    this.ctx = restored ? { mailbox: restored.mailbox, deadline: restored.deadline ?? null, rev: restored.rev ?? 0 } : { mailbox: emptyMailbox(key), deadline: null, rev: 0 };
   }
 
   start(): this {

@@ -24,7 +24,7 @@ import {
 } from '../protocol/mailbox-rules.js';
 import { planHydration, type HydrationPlan } from '../protocol/dm-hydration.js';
 import { normalizePeerUrl } from '../protocol/peer-url.js';
-import { type MailboxEvent, type MailboxMachine, createMailboxMachine } from './mailbox-actor.js';
+import { type MailboxEvent, type MailboxMachine, createMailboxMachine, persistedContext } from './mailbox-actor.js';
 import { MailboxActors } from './mailbox-actors.js';
 import { MailboxStats } from './mailbox-stats.js';
 
@@ -346,7 +346,7 @@ export class MailboxRegistry {
     for (let i = 0; i < unread.length; i += STORED_READ_CHUNK) {
       const chunk = unread.slice(i, i + STORED_READ_CHUNK);
       const records = await this.store.loadMailboxes(chunk);
-      chunk.forEach((k, j) => states.set(k, (records[j]?.snapshot as { context?: { mailbox?: MailboxState } } | undefined)?.context?.mailbox));
+      chunk.forEach((k, j) => states.set(k, persistedContext(records[j]?.snapshot)?.mailbox));
     }
     return wanted.map((w) => {
       const state = states.get(w.mailboxKey);

@@ -62,6 +62,11 @@ export function dmDomains(state: ChainState): Record<string, number> {
   return out;
 }
 
+/** Every persisted counter (DM domains and signed writes) as `[key, value]` pairs. */
+export function persistedDomains(state: ChainState): Array<[string, number]> {
+  return [...Object.entries(dmDomains(state)), ...Object.entries(signedWriteDomains(state))];
+}
+
 /**
  * §3.2 rebuild: public and gate counters come only from the chain; DM counters are max(saved, chain);
  * signed-write domains are restored unchanged from persistence.
