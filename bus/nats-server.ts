@@ -65,13 +65,17 @@ export function natsServerVersion(bin = findNatsServer()): string | null {
 const PICK_FROM = 20_000;
 const PICK_TO = 32_000;
 
-/** Binds `port` on `host` and releases it: resolves whether that worked. */
-function canBind(host: string, port: number): Promise<boolean> {
+/** Binds `port` on `host` (0: the kernel picks) and releases it: the port that was bound, or why none was. */
+function bindOnce(host: string, port: number): Promise<number | Error> {
   return new Promise((resolve) => {
     const srv = createServer();
     srv.unref();
-    srv.once('error', () => resolve(false));
-    srv.listen({ host, port, exclusive: true }, () => srv.close(() => resolve(true)));
+    srv.once('error', resolve);
+    srv.listen({ host, port, exclusive: true }, () => {
+      const addr = srv.address();
+      const bound = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => resolve(bound || new Error('could not determine a free port')));
+    });
   });
 }
 
@@ -81,19 +85,12 @@ function canBind(host: string, port: number): Promise<boolean> {
  */
 export async function freePort(host = '127.0.0.1'): Promise<number> {
   for (let tries = 0; tries < 20; tries++) {
-    const port = PICK_FROM + Math.floor(Math.random() * (PICK_TO - PICK_FROM));
-    if (await canBind(host, port)) return port;
+    const port = await bindOnce(host, PICK_FROM + Math.floor(Math.random() * (PICK_TO - PICK_FROM)));
+    if (typeof port === 'number') return port;
   }
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.once('error', reject);
-    srv.listen({ host, port: 0, exclusive: true }, () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => (port ? resolve(port) : reject(new Error('could not determine a free port'))));
-    });
-  });
+  const port = await bindOnce(host, 0);
+  if (typeof port !== 'number') throw port;
+  return port;
 }
 
 export interface JetStreamOptions {
