@@ -5,7 +5,7 @@
 import { sublevel } from '../../store/db.js';
 import { generateIdentity } from '../../protocol/identity.js';
 import { signAppend } from '../../protocol/local-sign.js';
-import { D, K1, NodePool, T0 } from './helpers.js';
+import { D, K1, NodePool, T0, chainWrites } from './helpers.js';
 
 const pool = new NodePool();
 afterAll(() => pool.cleanup());
@@ -24,16 +24,11 @@ test('a write stores the header and only the counters it moved; a reopened chain
   for (const [i, id] of pollers.entries()) await node.chain.checkSignedWrite(id, i + 1, 'dm_poll');
   await node.chain.append(signAppend(K1, 'dm_message', D('recipient-a', 'dm-1', T0), 4));
 
-  const writes: unknown[][] = [];
-  const store = node.chain.ledger.store;
-  const write = store.write.bind(store);
-  store.write = (ops) => (writes.push(ops), write(ops));
-  await node.chain.checkSignedWrite(pollers[7], 99, 'dm_poll');
+  const writes = await chainWrites(node, () => node.chain.checkSignedWrite(pollers[7], 99, 'dm_poll'));
   expect(writes).toHaveLength(1);
   const ops = writes[0] as Array<{ key: string; value: unknown }>;
   expect(ops.map((o) => o.key).sort()).toEqual(['chain', `dom|${pollers[7]}|dm_poll`]);
   expect(ops.find((o) => o.key === 'chain')!.value).toEqual({ length: 1, head: node.chain.head });
-  store.write = write;
 
   const meta = await metaOf(node.db);
   expect(meta.get(`dom|${dmKey}`)).toBe(4);

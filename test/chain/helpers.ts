@@ -5,6 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openChainAt, type OpenedChain } from '../../actors/open-chain.js';
+import type { BatchOp } from '../../store/group-commit.js';
 import type { AppendInput } from '../../protocol/append-rules.js';
 import { validateLocalAppend } from '../../protocol/append-rules.js';
 import { applyEvent, rebuildChainState, type ChainState } from '../../protocol/chain-state.js';
@@ -21,6 +22,20 @@ import type { ValidationContext } from '../../protocol/validate-event.js';
 import { K1_SEED_HEX } from '../fixtures/vectors.js';
 
 export const T0 = 1_700_000_000;
+
+/** The batches `node`'s chain store is handed while `fn` runs (what one operation writes). */
+export async function chainWrites(node: OpenedChain, fn: () => Promise<unknown>): Promise<BatchOp[][]> {
+  const store = node.chain.ledger.store;
+  const write = store.write.bind(store);
+  const writes: BatchOp[][] = [];
+  store.write = (ops) => (writes.push(ops), write(ops));
+  try {
+    await fn();
+  } finally {
+    store.write = write;
+  }
+  return writes;
+}
 export const K1: Identity = identityFromSeed(Buffer.from(K1_SEED_HEX, 'hex'));
 export const newIdentity = (): Identity => generateIdentity();
 

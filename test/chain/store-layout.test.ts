@@ -3,19 +3,16 @@
 // reopened chain rebuilds).
 import { sublevel } from '../../store/db.js';
 import { signAppend } from '../../protocol/local-sign.js';
-import { K1, M, NodePool, T0 } from './helpers.js';
+import { K1, M, NodePool, T0, chainWrites } from './helpers.js';
 
 const pool = new NodePool();
 afterAll(() => pool.cleanup());
 
 test('an append writes its event by height and the header, no event_id index key; the id is found after a reopen', async () => {
   const node = await pool.fresh();
-  const writes: Array<Array<{ key: string; sublevel?: unknown }>> = [];
   const store = node.chain.ledger.store;
-  const write = store.write.bind(store);
-  store.write = (ops) => (writes.push(ops as never), write(ops));
-  const ev = await node.chain.append(signAppend(K1, 'message', M('hello'), 1));
-  store.write = write;
+  let ev!: Awaited<ReturnType<typeof node.chain.append>>;
+  const writes = await chainWrites(node, async () => { ev = await node.chain.append(signAppend(K1, 'message', M('hello'), 1)); });
   expect(writes).toHaveLength(1);
   expect(writes[0].map((o) => o.sublevel === store.events ? 'event' : o.sublevel === store.meta ? `meta:${o.key}` : 'other')).toEqual(['event', 'meta:chain']);
   let idKeys = 0;
